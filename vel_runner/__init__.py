@@ -1,0 +1,37 @@
+"""vel-runner: a declarative, config-driven LLM agent runner.
+
+The library API is the session guide's: ``Agent``, ``ContextManager`` and
+``StatelessContextManager``. Importing this package is cheap: the openai SDK, psycopg, the
+server stack and textual are imported only by the code that needs them.
+"""
+
+from __future__ import annotations
+
+from .agent import Agent, TurnResult
+from .context import ContextManager, StatelessContextManager
+from .errors import (
+    InvalidInputError,
+    MissingAPIKeyError,
+    ProviderError,
+    StoreUnavailableError,
+    TurnCancelledError,
+    UnknownAgentError,
+    VelError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "ContextManager",
+    "InvalidInputError",
+    "MissingAPIKeyError",
+    "ProviderError",
+    "StatelessContextManager",
+    "StoreUnavailableError",
+    "TurnCancelledError",
+    "TurnResult",
+    "UnknownAgentError",
+    "VelError",
+    "__version__",
+]

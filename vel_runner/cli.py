@@ -1,0 +1,57 @@
+"""The ``vel-runner`` command line: argument parsing and exit codes only.
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
+Those modules import only the standard library at module level; heavy imports (openai,
+textual, the server stack, psycopg) happen inside ``run``, so ``vel-runner validate`` starts
+fast. Exit codes: 0 success, 1 invalid input (a config error, a failed check), 2 usage or I/O
+error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("vel_runner.config.command_validate", "check config files (for people and CI)"),
+    "schema": ("vel_runner.config.command_schema", "print the JSON Schema of agents.yaml"),
+    "serve": ("vel_runner.server.command", "run the agents over HTTP"),
+    "monitor": ("vel_runner.tui.command", "the terminal dashboard of a running server"),
+    "migrate": ("vel_runner.storage.command_migrate", "apply the PostgreSQL schema migrations"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vel-runner", description="A declarative, config-driven LLM agent runner."
+    )
+    parser.add_argument("--version", action="version", version=f"vel-runner {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vel-runner`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The ``openai`` provider: the official SDK's async client, for OpenAI and any server that
+speaks its API (vLLM, Ollama, LiteLLM, a gateway) through ``base_url``.
+
+The client is built at first use, so a missing key is an error then (naming the variable),
+not when the config is loaded. Retries and timeouts are the SDK's own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingAPIKeyError, ProviderError
+from ..messages import Message
+from .base import Chunk, Completion, Usage
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+API_KEY_ENV = "OPENAI_API_KEY"
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    return Usage(raw.prompt_tokens or 0, raw.completion_tokens or 0)
+
+
+class OpenAIProvider:
+    """Chat completions through ``openai.AsyncOpenAI``."""
+
+    type = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        organization: str | None = None,
+        **_ignored: Any,
+    ) -> None:
+        self._api_key = api_key
+        self.base_url = base_url
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.organization = organization
+        self._client: AsyncOpenAI | None = None
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIProvider(base_url={self.base_url!r}, timeout={self.timeout})"
+
+    @property
+    def client(self) -> AsyncOpenAI:
+        if self._client is None:
+            key = self._api_key or os.environ.get(API_KEY_ENV)
+            if not key:
+                raise MissingAPIKeyError(
+                    f"no API key for the openai provider: set the {API_KEY_ENV} environment "
+                    "variable or pass model={'api_key': ...} (a local OpenAI-compatible server "
+                    "that ignores keys accepts any placeholder)",
+                    provider=self.type,
+                )
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                api_key=key,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                organization=self.organization,
+            )
+        return self._client
+
+    def _error(self, exc: Exception) -> ProviderError:
+        import openai
+
+        where = self.base_url or "the OpenAI API"
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderError(
+                f"{where} did not answer within {self.timeout:g}s", provider=self.type
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(f"could not connect to {where}: {exc}", provider=self.type)
+        if isinstance(exc, openai.APIStatusError):
+            detail = exc.message
+            return ProviderError(
+                f"{where} answered HTTP {exc.status_code}: {detail}",
+                provider=self.type,
+                status=exc.status_code,
+            )
+        return ProviderError(f"{where} failed: {exc}", provider=self.type)
+
+    async def complete(
+        self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
+    ) -> Completion:
+        import openai
+
+        client = self.client
+        try:
+            response = await client.chat.completions.create(
+                model=model, messages=list(messages), **settings
+            )
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+        if not response.choices:
+            raise ProviderError(f"model {model!r} returned no choices", provider=self.type)
+        text = response.choices[0].message.content or ""
+        return Completion(text, _usage(response.usage))
+
+    async def stream(
+        self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
+    ) -> AsyncIterator[Chunk]:
+        import openai
+
+        client = self.client
+        usage: Usage | None = None
+        try:
+            stream = await client.chat.completions.create(
+                model=model,
+                messages=list(messages),
+                stream=True,
+                stream_options={"include_usage": True},
+                **settings,
+            )
+            async with stream:
+                async for event in stream:
+                    if event.usage is not None:
+                        usage = _usage(event.usage)
+                    for choice in event.choices:
+                        if choice.delta and choice.delta.content:
+                            yield Chunk(choice.delta.content)
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+        yield Chunk(usage=usage)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -1,0 +1,198 @@
+"""The session store protocol every backend implements.
+
+A store keeps, per ``(agent_id, session_id)``, an ordered list of chat messages, an optional
+running summary and three times (created, updated, expires). The agent talks to it only
+through this protocol, so a new backend plugs in without touching the agent.
+
+Turn flow: ``async with store.turn(agent, sid, window=N) as turn`` serializes turns on one
+session (per process for memory, across processes for the database), exposes what the turn
+needs to read (``turn.history``: at most the last ``window`` messages; ``turn.summary``), and
+``await turn.commit(...)`` appends the new messages atomically. Leaving the block without
+committing stores nothing.
+
+System prompts are pinned: the *leading* system messages of a session (a system prompt set
+with ``set_session_context``) are always part of ``turn.history`` and never trimmed;
+``window`` and ``keep`` count only the messages after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ..messages import Message
+
+#: Marker for ``commit(summary=...)``: leave the stored summary as it is.
+UNCHANGED: Any = type("Unchanged", (), {"__repr__": lambda self: "UNCHANGED"})()
+
+SessionEventKind = Literal["created", "updated", "cleared", "expired"]
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the one clock stores use (tests may monkeypatch it)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One row of a session listing: what the cleanup tools and the dashboard show."""
+
+    agent_id: str
+    session_id: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    store: str
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """A whole session: its messages, summary and times."""
+
+    agent_id: str
+    session_id: str
+    messages: list[Message]
+    summary: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """A change to one session, pushed to listeners (the server's ``/v1/events``)."""
+
+    kind: SessionEventKind
+    agent_id: str
+    session_id: str
+    store: str
+    message_count: int = 0
+    at: datetime = field(default_factory=utcnow)
+
+
+SessionListener = Callable[[SessionEvent], None]
+
+
+class SessionTurn(Protocol):
+    """What one turn reads from, and writes to, its session while it holds the session."""
+
+    #: Stored messages the turn sees: all of them, or the leading system messages plus the
+    #: last ``window`` others when a window was given.
+    history: list[Message]
+    #: The running summary of messages that fell out of the window (``summarize=True``).
+    summary: str | None
+
+    async def commit(
+        self,
+        new_messages: Sequence[Message],
+        *,
+        keep: int | None = None,
+        summary: str | None = UNCHANGED,
+        ttl: float | None = None,
+    ) -> None:
+        """Append ``new_messages`` atomically, then keep only the last ``keep`` messages
+        (not counting the pinned leading system messages, which always stay).
+
+        ``summary`` replaces the stored summary unless it is ``UNCHANGED``; ``ttl`` (seconds)
+        sets ``expires_at = now + ttl`` (``None``: no expiry).
+        """
+        ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """An async session store. ``kind`` is its type name (``memory``, ``database``)."""
+
+    kind: str
+    #: The name it is declared under in agents.yaml (defaults to ``kind``).
+    name: str
+
+    async def open(self) -> None:
+        """Connect / prepare. Idempotent; the agent calls it before first use."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`~vel_runner.errors.StoreUnavailableError` if the store is unreachable."""
+        ...
+
+    def turn(
+        self, agent_id: str, session_id: str, *, window: int | None = None
+    ) -> AbstractAsyncContextManager[SessionTurn]:
+        """Hold the session for one turn (serialized with other turns on it)."""
+        ...
+
+    async def get(self, agent_id: str, session_id: str) -> SessionRecord | None:
+        """The whole session, or ``None`` when it does not exist or has expired."""
+        ...
+
+    async def set(
+        self,
+        agent_id: str,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        ttl: float | None = None,
+    ) -> None:
+        """Replace the session's messages (and drop its summary); create it if missing."""
+        ...
+
+    async def clear(self, agent_id: str, session_id: str) -> bool:
+        """Delete the session; ``True`` when there was one."""
+        ...
+
+    async def list(
+        self,
+        agent_id: str | None = None,
+        *,
+        inactive_for: float | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[SessionInfo]:
+        """Live (unexpired) sessions ordered by ``(agent_id, session_id)``.
+
+        ``inactive_for`` (seconds) keeps those not updated for that long; ``after`` is the
+        ``(agent_id, session_id)`` to continue after (keyset pagination).
+        """
+        ...
+
+    async def delete_inactive(self, older_than: float, agent_id: str | None = None) -> int:
+        """Delete sessions not updated for ``older_than`` seconds, and expired ones; count them."""
+        ...
+
+    # Synchronous twins, for the spec's synchronous ``agent.ctxmgr`` methods. They must work
+    # from plain synchronous code; called on an event loop's thread they block that loop, so
+    # async code uses the async methods above.
+    def get_sync(self, agent_id: str, session_id: str) -> SessionRecord | None: ...
+
+    def set_sync(
+        self,
+        agent_id: str,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        ttl: float | None = None,
+    ) -> None: ...
+
+    def clear_sync(self, agent_id: str, session_id: str) -> bool: ...
+
+    def list_sync(
+        self, agent_id: str | None = None, *, inactive_for: float | None = None
+    ) -> list[SessionInfo]: ...
+
+    def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int: ...
+
+    def add_listener(self, listener: SessionListener) -> Callable[[], None]:
+        """Call ``listener`` on every session change; returns a function that removes it.
+
+        Listeners run on the event loop and must not block. The database store also
+        delivers changes made by other processes (LISTEN/NOTIFY).
+        """
+        ...
