@@ -1,0 +1,301 @@
+"""``Agent``: one turn = load the session -> build what the model sees -> call the provider ->
+store the user message and the reply together.
+
+Turns on one session are serialized by the store (``store.turn``), so every turn sees the one
+before it; different sessions run in parallel. A turn that fails or is cancelled stores
+nothing: the commit happens only once the whole reply is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from . import events
+from .context import ContextManager, split_window
+from .errors import InvalidInputError, TurnCancelledError, VelError
+from .messages import Message, check_session_id, pinned_count, user_text
+from .providers import Provider, create_provider
+from .providers.base import Completion, Usage
+from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
+
+#: Keys of ``Agent(model={...})`` that configure the provider client.
+CLIENT_KEYS = frozenset({"api_key", "base_url", "timeout", "max_retries", "organization", "delay"})
+#: Keys of ``Agent(model={...})`` passed to the model with every request.
+GENERATION_KEYS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+    }
+)
+
+SUMMARY_INSTRUCTIONS = (
+    "You keep a running summary of a conversation. Merge the previous summary (if any) and the "
+    "new messages into one concise summary that keeps names, facts, decisions and open "
+    "questions. Reply with the summary only."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What one turn produced (``Agent.run`` returns only ``output``)."""
+
+    output: str
+    usage: Usage | None
+    session_id: str | None
+    run_id: str
+
+
+class _Reply:
+    __slots__ = ("text", "usage")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.usage: Usage | None = None
+
+
+def _cancelled() -> BaseException:
+    """Our own cancellation propagates; a provider that cancelled itself is a typed error."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        return asyncio.CancelledError()
+    return TurnCancelledError("the model call was cancelled; nothing was stored")
+
+
+class Agent:
+    """An LLM agent with sessions: ``await agent.run({'message': ...}, session_id=...)``."""
+
+    def __init__(
+        self,
+        id: str,
+        model: Mapping[str, Any] | None = None,
+        session_storage: str | SessionStore = "memory",
+        context_manager: ContextManager | None = None,
+        *,
+        instructions: str | None = None,
+        generation: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
+        provider: Provider | None = None,
+    ) -> None:
+        if not isinstance(id, str) or not id.strip():
+            raise InvalidInputError(f"agent id must be a non-empty string, got {id!r}")
+        if not isinstance(model, Mapping):
+            raise InvalidInputError(
+                "model must be a dict like {'provider': 'openai', 'model': 'gpt-4o'}, "
+                f"got {model!r:.80}"
+            )
+        unknown = set(model) - {"provider", "model"} - CLIENT_KEYS - GENERATION_KEYS
+        if unknown:
+            allowed = sorted({"provider", "model"} | CLIENT_KEYS | GENERATION_KEYS)
+            raise InvalidInputError(f"unknown model keys {sorted(unknown)}; allowed: {allowed}")
+        provider_name, model_name = model.get("provider"), model.get("model")
+        if not isinstance(provider_name, str) or not provider_name:
+            raise InvalidInputError("model['provider'] must name a provider, e.g. 'openai'")
+        if not isinstance(model_name, str) or not model_name:
+            raise InvalidInputError("model['model'] must name a model, e.g. 'gpt-4o'")
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0):
+            raise InvalidInputError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
+        if instructions is not None and not isinstance(instructions, str):
+            raise InvalidInputError("instructions must be a string")
+        if context_manager is not None and not isinstance(context_manager, ContextManager):
+            raise InvalidInputError(
+                f"context_manager must be a ContextManager, got {type(context_manager).__name__}"
+            )
+
+        self.id = id
+        self.model_name = model_name
+        self.provider_name = provider_name
+        self.instructions = instructions
+        self.ttl = float(ttl) if ttl is not None else None
+        self.generation: dict[str, Any] = {k: v for k, v in model.items() if k in GENERATION_KEYS}
+        self.generation.update(generation or {})
+        self._owns_provider = provider is None
+        if provider is None:
+            options = {k: v for k, v in model.items() if k in CLIENT_KEYS}
+            provider = create_provider(provider_name, **options)
+        self.provider: Provider = provider
+        self._owns_store = isinstance(session_storage, str)
+        self.store: SessionStore = resolve_store(session_storage)
+        self._store_opened = False
+        self.ctxmgr = context_manager if context_manager is not None else ContextManager()
+        self.ctxmgr._bind(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"Agent(id={self.id!r}, provider={self.provider_name!r}, model={self.model_name!r}, "
+            f"store={self.store.name!r}, context={self.ctxmgr!r})"
+        )
+
+    @property
+    def context_mode(self) -> str:
+        """``full``, ``window``, ``summarize`` or ``stateless``."""
+        return self.ctxmgr.mode
+
+    # -- turns -------------------------------------------------------------------------------
+    async def run(self, input: Mapping[str, Any] | str, session_id: str | None = None) -> str:
+        """Run one turn and return the reply text."""
+        return (await self.run_turn(input, session_id)).output
+
+    async def run_turn(
+        self, input: Mapping[str, Any] | str, session_id: str | None = None
+    ) -> TurnResult:
+        """Run one turn and return the reply with its usage, session id and run id."""
+        user, sid = self._check_input(input, session_id)
+        run_id = uuid4().hex
+        if sid is None or self.ctxmgr.stateless:
+            completion = await self._complete(run_id, sid, (), None, user)
+            return TurnResult(completion.text, completion.usage, sid, run_id)
+        if not self._store_opened:
+            await self._open_store()
+        async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
+            completion = await self._complete(run_id, sid, turn.history, turn.summary, user)
+            await self._commit(turn, user, {"role": "assistant", "content": completion.text})
+        return TurnResult(completion.text, completion.usage, sid, run_id)
+
+    def run_stream(
+        self, input: Mapping[str, Any] | str, session_id: str | None = None
+    ) -> AsyncIterator[events.Event]:
+        """Run one turn as a stream of events (see :mod:`vel_runner.events`).
+
+        Bad input raises here, before the stream starts.
+        """
+        user, sid = self._check_input(input, session_id)
+        return self._stream(uuid4().hex, sid, user)
+
+    async def _stream(
+        self, run_id: str, sid: str | None, user: Message
+    ) -> AsyncIterator[events.Event]:
+        reply = _Reply()
+        yield events.start(run_id, self.id, sid)
+        try:
+            if sid is None or self.ctxmgr.stateless:
+                async for event in self._stream_reply(run_id, sid, (), None, user, reply):
+                    yield event
+            else:
+                if not self._store_opened:
+                    await self._open_store()
+                async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
+                    async for event in self._stream_reply(
+                        run_id, sid, turn.history, turn.summary, user, reply
+                    ):
+                        yield event
+                    await self._commit(turn, user, {"role": "assistant", "content": reply.text})
+        except VelError as exc:
+            yield events.error(str(exc))
+            raise
+        yield {"type": "finish-step"}
+        yield events.finish(sid, reply.usage)
+
+    async def _stream_reply(
+        self,
+        run_id: str,
+        sid: str | None,
+        history: Sequence[Message],
+        summary: str | None,
+        user: Message,
+        reply: _Reply,
+    ) -> AsyncIterator[events.Event]:
+        messages = self._messages_for_llm(run_id, sid, history, summary, user)
+        text_id = f"text-{run_id}"
+        parts: list[str] = []
+        yield {"type": "start-step"}
+        yield {"type": "text-start", "id": text_id}
+        try:
+            stream = self.provider.stream(messages, model=self.model_name, settings=self.generation)
+            async with aclosing(stream):  # type: ignore[type-var]
+                async for chunk in stream:
+                    if chunk.delta:
+                        parts.append(chunk.delta)
+                        yield events.text_delta(text_id, chunk.delta)
+                    if chunk.usage is not None:
+                        reply.usage = chunk.usage
+        except asyncio.CancelledError:
+            raise _cancelled() from None
+        yield {"type": "text-end", "id": text_id}
+        reply.text = "".join(parts)
+
+    # -- the steps of a turn -----------------------------------------------------------------
+    def _check_input(
+        self, input: Mapping[str, Any] | str, session_id: str | None
+    ) -> tuple[Message, str | None]:
+        text = user_text(input)
+        sid = None if session_id is None else check_session_id(session_id)
+        return {"role": "user", "content": text}, sid
+
+    async def _open_store(self) -> None:
+        await self.store.open()
+        self._store_opened = True
+
+    def _messages_for_llm(
+        self,
+        run_id: str,
+        sid: str | None,
+        history: Sequence[Message],
+        summary: str | None,
+        user: Message,
+    ) -> list[Message]:
+        ctx = self.ctxmgr
+        ctx._prepare(run_id, self.instructions, history, summary, user)
+        try:
+            return ctx.messages_for_llm(run_id, sid)
+        finally:
+            ctx._release(run_id)
+
+    async def _complete(
+        self,
+        run_id: str,
+        sid: str | None,
+        history: Sequence[Message],
+        summary: str | None,
+        user: Message,
+    ) -> Completion:
+        messages = self._messages_for_llm(run_id, sid, history, summary, user)
+        try:
+            return await self.provider.complete(
+                messages, model=self.model_name, settings=self.generation
+            )
+        except asyncio.CancelledError:
+            raise _cancelled() from None
+
+    async def _commit(self, turn: SessionTurn, user: Message, reply: Message) -> None:
+        window = self.ctxmgr.max_history
+        if window is None:
+            await turn.commit((user, reply), ttl=self.ttl)
+            return
+        kept, dropped = split_window([*turn.history, user, reply], window)
+        summary = UNCHANGED
+        if self.ctxmgr.summarize and dropped:
+            summary = await self._summarize(turn.summary, dropped)
+        await turn.commit(
+            (user, reply), keep=len(kept) - pinned_count(kept), summary=summary, ttl=self.ttl
+        )
+
+    async def _summarize(self, previous: str | None, dropped: Sequence[Message]) -> str:
+        """Fold the messages that left the window into the running summary (same model)."""
+        transcript = "\n".join(f"{m.get('role')}: {m.get('content', '')}" for m in dropped)
+        request: list[Message] = [{"role": "system", "content": SUMMARY_INSTRUCTIONS}]
+        if previous:
+            request.append({"role": "user", "content": f"Previous summary:\n{previous}"})
+        request.append({"role": "user", "content": f"New messages:\n{transcript}"})
+        try:
+            completion = await self.provider.complete(request, model=self.model_name, settings={})
+        except asyncio.CancelledError:
+            raise _cancelled() from None
+        return completion.text.strip()
+
+    async def aclose(self) -> None:
+        """Close the provider and store this agent created itself (shared ones stay open)."""
+        if self._owns_provider:
+            await self.provider.aclose()
+        if self._owns_store:
+            await self.store.close()

@@ -1,0 +1,226 @@
+"""Context managers: how much of a session the model sees, and what the session keeps.
+
+``ContextManager()`` sends the whole history; ``ContextManager(max_history=N)`` the last N
+messages (and the session keeps at most N); ``summarize=True`` condenses what falls out of the
+window into a running summary sent ahead of it; ``StatelessContextManager()`` sends only the
+current message and stores nothing.
+
+The agent prepares each turn's messages under a ``run_id`` and then asks
+``messages_for_llm(run_id, session_id)`` for what the model receives, so a subclass (the spec's
+``RAGContextManager``) can add to them; what it adds is never stored.
+
+Bound to an agent (``agent.ctxmgr``), a context manager is also the handle on that agent's
+sessions: the spec's synchronous ``get_session_context`` / ``set_session_context`` /
+``clear_session``, their awaitable twins (``a``-prefixed, for async code: they never block
+the event loop), and the listing and cleanup the spec's cleanup section needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .errors import InvalidInputError
+from .messages import Message, check_messages, check_session_id, pinned_count
+from .storage.base import SessionInfo, SessionRecord, SessionStore
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+
+
+def split_window(messages: Sequence[Message], size: int) -> tuple[list[Message], list[Message]]:
+    """Split ``messages`` into (kept, dropped) for a window of ``size`` messages.
+
+    Leading system messages are pinned (always kept, not counted). The window never starts on
+    a tool result whose call fell out of it: such orphans are dropped too.
+    """
+    pinned = pinned_count(messages)
+    body = messages[pinned:]
+    start = max(0, len(body) - size)
+    while start < len(body) and body[start].get("role") == "tool":
+        start += 1
+    return [*messages[:pinned], *body[start:]], list(body[:start])
+
+
+class ContextManager:
+    """Full history by default; a sliding window with ``max_history``; optional summaries."""
+
+    #: True for context managers whose turns neither read nor write the session.
+    stateless = False
+
+    def __init__(self, max_history: int | None = None, summarize: bool = False) -> None:
+        if max_history is not None and (
+            isinstance(max_history, bool) or not isinstance(max_history, int) or max_history < 1
+        ):
+            raise InvalidInputError(
+                f"max_history must be a positive integer or None, got {max_history!r}"
+            )
+        if not isinstance(summarize, bool):
+            raise InvalidInputError(f"summarize must be True or False, got {summarize!r}")
+        if summarize and max_history is None:
+            raise InvalidInputError(
+                "summarize=True needs max_history: the summary condenses the messages that "
+                "fall out of that window (try ContextManager(max_history=20, summarize=True))"
+            )
+        self.max_history = max_history
+        self.summarize = summarize
+        self._prepared: dict[str, list[Message]] = {}
+        self._agent: Agent | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_history={self.max_history}, summarize={self.summarize})"
+
+    @property
+    def mode(self) -> str:
+        """``full``, ``window``, ``summarize`` or ``stateless`` (for listings and the API)."""
+        if self.stateless:
+            return "stateless"
+        if self.max_history is None:
+            return "full"
+        return "summarize" if self.summarize else "window"
+
+    # -- the hook subclasses override ------------------------------------------------------
+    def messages_for_llm(self, run_id: str, session_id: str | None = None) -> list[Message]:
+        """The messages the model receives for run ``run_id``: a fresh list the caller may edit."""
+        return list(self._prepared.get(run_id, ()))
+
+    # -- used by the agent -----------------------------------------------------------------
+    def _prepare(
+        self,
+        run_id: str,
+        instructions: str | None,
+        history: Sequence[Message],
+        summary: str | None,
+        user_message: Message,
+    ) -> None:
+        messages: list[Message] = []
+        if instructions:
+            messages.append({"role": "system", "content": instructions})
+        if summary:
+            messages.append({"role": "system", "content": SUMMARY_PREFIX + summary})
+        if self.max_history is None:
+            messages.extend(history)
+            messages.append(user_message)
+        else:
+            messages.extend(split_window([*history, user_message], self.max_history)[0])
+        self._prepared[run_id] = messages
+
+    def _release(self, run_id: str) -> None:
+        self._prepared.pop(run_id, None)
+
+    def _bind(self, agent: Agent) -> None:
+        if self._agent is not None and self._agent is not agent:
+            raise InvalidInputError(
+                f"this {type(self).__name__} already belongs to agent {self._agent.id!r}; "
+                "give each agent its own context manager"
+            )
+        self._agent = agent
+
+    @property
+    def _store(self) -> tuple[SessionStore, str]:
+        if self._agent is None:
+            raise InvalidInputError(
+                "this context manager is not attached to an agent yet: pass it as "
+                "Agent(context_manager=...) and use agent.ctxmgr"
+            )
+        return self._agent.store, self._agent.id
+
+    # -- session operations: synchronous, as in the spec -----------------------------------
+    def get_session_context(self, session_id: str) -> list[Message]:
+        """The session's stored messages (``[]`` when it does not exist or has expired)."""
+        store, agent_id = self._store
+        record = store.get_sync(agent_id, check_session_id(session_id))
+        return record.messages if record else []
+
+    def set_session_context(self, session_id: str, messages: Sequence[Message]) -> None:
+        """Replace the session's messages (e.g. loaded from an external source)."""
+        store, agent_id = self._store
+        checked = check_messages(messages)
+        store.set_sync(agent_id, check_session_id(session_id), checked, ttl=self._ttl)
+
+    def clear_session(self, session_id: str) -> bool:
+        """Delete the session; ``True`` when there was one."""
+        store, agent_id = self._store
+        return store.clear_sync(agent_id, check_session_id(session_id))
+
+    def list_sessions(self, inactive_for: float | None = None) -> list[SessionInfo]:
+        """This agent's live sessions (optionally only those idle for ``inactive_for`` s)."""
+        store, agent_id = self._store
+        return store.list_sync(agent_id, inactive_for=inactive_for)
+
+    def get_inactive_sessions(
+        self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
+    ) -> list[str]:
+        """Ids of sessions not updated for ``max_age_hours`` (or ``max_age_seconds``)."""
+        age = _age_seconds(max_age_hours, max_age_seconds)
+        return [info.session_id for info in self.list_sessions(inactive_for=age)]
+
+    def delete_inactive_sessions(
+        self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
+    ) -> int:
+        """Delete sessions idle for longer than the age (and expired ones); count them."""
+        store, agent_id = self._store
+        return store.delete_inactive_sync(_age_seconds(max_age_hours, max_age_seconds), agent_id)
+
+    # -- awaitable twins, for async code -----------------------------------------------------
+    async def aget_session(self, session_id: str) -> SessionRecord | None:
+        """The whole session (messages, summary, times) or ``None``."""
+        store, agent_id = self._store
+        return await store.get(agent_id, check_session_id(session_id))
+
+    async def aget_session_context(self, session_id: str) -> list[Message]:
+        record = await self.aget_session(session_id)
+        return record.messages if record else []
+
+    async def aset_session_context(self, session_id: str, messages: Sequence[Message]) -> None:
+        store, agent_id = self._store
+        checked = check_messages(messages)
+        await store.set(agent_id, check_session_id(session_id), checked, ttl=self._ttl)
+
+    async def aclear_session(self, session_id: str) -> bool:
+        store, agent_id = self._store
+        return await store.clear(agent_id, check_session_id(session_id))
+
+    async def alist_sessions(self, inactive_for: float | None = None) -> list[SessionInfo]:
+        store, agent_id = self._store
+        return await store.list(agent_id, inactive_for=inactive_for)
+
+    async def aget_inactive_sessions(
+        self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
+    ) -> list[str]:
+        age = _age_seconds(max_age_hours, max_age_seconds)
+        return [info.session_id for info in await self.alist_sessions(inactive_for=age)]
+
+    async def adelete_inactive_sessions(
+        self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
+    ) -> int:
+        store, agent_id = self._store
+        age = _age_seconds(max_age_hours, max_age_seconds)
+        return await store.delete_inactive(age, agent_id)
+
+    @property
+    def _ttl(self) -> float | None:
+        return self._agent.ttl if self._agent is not None else None
+
+
+class StatelessContextManager(ContextManager):
+    """Each call is independent: the model sees only the current message; nothing is stored."""
+
+    stateless = True
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def __repr__(self) -> str:
+        return "StatelessContextManager()"
+
+
+def _age_seconds(hours: float | None, seconds: float | None) -> float:
+    if (hours is None) == (seconds is None):
+        raise InvalidInputError("give exactly one of max_age_hours or max_age_seconds")
+    age = hours * 3600.0 if hours is not None else seconds
+    if isinstance(age, bool) or not isinstance(age, (int, float)) or age < 0:
+        raise InvalidInputError(f"the age must be a non-negative number, got {age!r}")
+    return float(age)
