@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fake_openai import FakeOpenAI
 
+pytest_plugins = ["pgserver"]
+
 
 @pytest.fixture(scope="session")
 def fake_openai() -> Iterator[FakeOpenAI]:
