@@ -1,0 +1,132 @@
+"""Exceptions -> the API's JSON errors: ``{"error": {"type": ..., "message": ...}}``.
+
+Every failure a client can cause maps to a 4xx with a message naming what was wrong, so no
+route answers 500 to bad input; a provider failure is a 502, an unreachable store a 503. The
+messages come from vel-runner's own errors, which never carry keys or DSN passwords.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ..errors import (
+    InvalidInputError,
+    ProviderError,
+    StoreUnavailableError,
+    TurnCancelledError,
+    UnknownAgentError,
+    VelError,
+)
+
+log = logging.getLogger("vel_runner.server")
+
+#: HTTP status -> the error ``type`` the contract (docs/http-api.md) names.
+TYPE_BY_STATUS = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    502: "provider_error",
+    503: "store_unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An error with its contract ``type``; raise it from routes and middleware."""
+
+    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
+        super().__init__(status_code=status, detail=message)
+        self.error_type = error_type or TYPE_BY_STATUS.get(status, "error")
+
+
+def error_body(status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
+    kind = error_type or TYPE_BY_STATUS.get(status, "error")
+    return {"error": {"type": kind, "message": message}}
+
+
+def error_response(
+    status: int,
+    message: str,
+    error_type: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, error_type), status, headers=headers)
+
+
+def status_of(exc: VelError) -> int:
+    """The HTTP status for a vel-runner error."""
+    if isinstance(exc, UnknownAgentError):
+        return 404
+    if isinstance(exc, InvalidInputError):
+        return 422
+    if isinstance(exc, (ProviderError, TurnCancelledError)):
+        return 502
+    if isinstance(exc, StoreUnavailableError):
+        return 503
+    return 500
+
+
+def _where(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
+    """Pydantic's errors as one readable line (400 for unparsable JSON, else 422)."""
+    status = 422
+    lines = []
+    for err in list(errors)[:5]:
+        if err.get("type") == "json_invalid":
+            status = 400
+            lines.append(f"invalid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}")
+            continue
+        lines.append(f"{_where(err.get('loc', ()))}: {err.get('msg', 'invalid')}")
+    return status, "; ".join(lines) or "invalid request"
+
+
+async def _vel_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VelError)
+    status = status_of(exc)
+    if status >= 500:
+        log.warning("%s %s -> %d %s", request.method, request.url.path, status, exc)
+    return error_response(status, str(exc))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    status, message = describe_validation(exc.errors())
+    return error_response(status, message)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    error_type = getattr(exc, "error_type", None)
+    message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route {request.method} {request.url.path}"
+    return error_response(exc.status_code, message, error_type, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error(
+        "%s %s failed: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    )
+    return error_response(500, "internal error; see the server log", "internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the mapping on ``app``."""
+    app.add_exception_handler(VelError, _vel_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,119 @@
+"""``GET /v1/config`` (which config is serving, the last reload error) and ``GET /v1/events``
+(an SSE stream of session and config changes for the dashboard).
+
+Events come from the runtime's listeners: session changes from every store (the database
+store also relays other processes' changes through LISTEN/NOTIFY, so one stream sees the whole
+fleet) and ``reloaded`` / ``reload-failed`` from the config watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from .app import ServerState, state_of
+from .routes_sessions import iso
+from .sse import PING, named_frame, sse_response
+
+log = logging.getLogger("vel_runner.server")
+router = APIRouter(prefix="/v1", tags=["config"])
+
+#: Events a slow client may fall behind by before the oldest are dropped.
+QUEUE_SIZE = 10_000
+#: How often an idle stream wakes to check for shutdown.
+WAKE_INTERVAL = 0.5
+
+
+def error_info(error: Any) -> dict[str, Any] | None:
+    """A reload error as JSON: where (file:line:column, document path) and what."""
+    if error is None:
+        return None
+    if hasattr(error, "as_dict"):
+        return error.as_dict()
+    return {
+        "file": getattr(error, "file", None),
+        "line": getattr(error, "line", None),
+        "column": getattr(error, "column", None),
+        "path": getattr(error, "path", None),
+        "message": str(getattr(error, "message", error)),
+        "at": iso(getattr(error, "at", None)),
+    }
+
+
+@router.get("/config")
+async def get_config(request: Request) -> dict[str, Any]:
+    """The serving config's version (a hash), load time, files and last reload error."""
+    runtime = state_of(request).live
+    snapshot = runtime.snapshot
+    return {
+        "version": snapshot.version,
+        "loaded_at": iso(snapshot.loaded_at),
+        "files": [str(f) for f in snapshot.files],
+        "last_reload_error": error_info(runtime.last_error),
+    }
+
+
+def event_frame(event: Any) -> bytes:
+    """One runtime event as a named SSE frame (see docs/http-api.md)."""
+    kind = str(event.kind)
+    if kind == "reloaded":
+        return named_frame(kind, {"kind": kind, "version": event.version, "at": iso(event.at)})
+    if kind == "reload-failed":
+        return named_frame(kind, {"kind": kind, "error": error_info(event.error)})
+    return named_frame(
+        kind,
+        {
+            "kind": kind,
+            "agent_id": event.agent_id,
+            "session_id": event.session_id,
+            "store": event.store,
+            "message_count": event.message_count,
+            "at": iso(event.at),
+        },
+    )
+
+
+async def event_stream(state: ServerState) -> AsyncIterator[bytes]:
+    """Frames until the client leaves or the server drains; ``: ping`` when idle."""
+    queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
+
+    def enqueue(event: Any) -> None:
+        if queue.full():  # a stalled client loses the oldest events, never blocks a turn
+            queue.get_nowait()
+        queue.put_nowait(event)
+
+    remove = state.live.add_listener(enqueue)
+    loop = asyncio.get_running_loop()
+    try:
+        yield b": connected\n\n"
+        last_sent = loop.time()
+        while not state.draining.is_set():
+            try:
+                event = await asyncio.wait_for(queue.get(), WAKE_INTERVAL)
+            except TimeoutError:
+                if loop.time() - last_sent >= state.ping_interval:
+                    last_sent = loop.time()
+                    yield PING
+                continue
+            try:
+                frame = event_frame(event)
+            except AttributeError:
+                log.warning("dropping an event of unknown shape: %r", event)
+                continue
+            last_sent = loop.time()
+            yield frame
+    finally:
+        with contextlib.suppress(Exception):
+            remove()
+
+
+@router.get("/events", response_class=StreamingResponse)
+async def events(request: Request) -> StreamingResponse:
+    """SSE: ``event: <kind>`` / ``data: <json>`` per session or config change."""
+    return sse_response(event_stream(state_of(request)))
