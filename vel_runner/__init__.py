@@ -8,6 +8,7 @@ server stack and textual are imported only by the code that needs them.
 from __future__ import annotations
 
 from .agent import Agent, TurnResult
+from .cleanup import get_inactive_sessions
 from .context import ContextManager, StatelessContextManager
 from .errors import (
     InvalidInputError,
@@ -34,4 +35,5 @@ __all__ = [
     "UnknownAgentError",
     "VelError",
     "__version__",
+    "get_inactive_sessions",
 ]

@@ -9,6 +9,7 @@ nothing: the commit happens only once the whole reply is there.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ GENERATION_KEYS = frozenset(
         "frequency_penalty",
     }
 )
+
+#: Every agent alive in this process, for process-wide cleanup helpers.
+LIVE_AGENTS: weakref.WeakSet[Agent] = weakref.WeakSet()
 
 SUMMARY_INSTRUCTIONS = (
     "You keep a running summary of a conversation. Merge the previous summary (if any) and the "
@@ -103,8 +107,12 @@ class Agent:
             raise InvalidInputError("model['provider'] must name a provider, e.g. 'openai'")
         if not isinstance(model_name, str) or not model_name:
             raise InvalidInputError("model['model'] must name a model, e.g. 'gpt-4o'")
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0):
-            raise InvalidInputError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0
+        ):
+            raise InvalidInputError(
+                f"ttl must be a positive number of seconds or None, got {ttl!r}"
+            )
         if instructions is not None and not isinstance(instructions, str):
             raise InvalidInputError("instructions must be a string")
         if context_manager is not None and not isinstance(context_manager, ContextManager):
@@ -129,6 +137,7 @@ class Agent:
         self._store_opened = False
         self.ctxmgr = context_manager if context_manager is not None else ContextManager()
         self.ctxmgr._bind(self)
+        LIVE_AGENTS.add(self)
 
     def __repr__(self) -> str:
         return (

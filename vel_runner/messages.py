@@ -84,9 +84,7 @@ def check_messages(messages: object) -> list[Message]:
         try:
             json.dumps(copy)
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"messages[{index}] is not JSON-serializable: {exc}"
-            ) from None
+            raise InvalidInputError(f"messages[{index}] is not JSON-serializable: {exc}") from None
         checked.append(copy)
     return checked
 

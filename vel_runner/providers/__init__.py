@@ -28,7 +28,7 @@ def create_provider(type_name: str, **options: Any) -> Provider:
         ) from None
     module, _, attr = target.partition(":")
     cls = getattr(importlib.import_module(module), attr)
-    return cls(**options)  # type: ignore[no-any-return]
+    return cls(**options)
 
 
 __all__ = ["PROVIDER_TYPES", "Chunk", "Completion", "Provider", "Usage", "create_provider"]

@@ -85,7 +85,10 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIConnectionError):
             return ProviderError(f"could not connect to {where}: {exc}", provider=self.type)
         if isinstance(exc, openai.APIStatusError):
+            body = exc.body
             detail = exc.message
+            if isinstance(body, dict) and isinstance(body.get("message"), str):
+                detail = body["message"]
             return ProviderError(
                 f"{where} answered HTTP {exc.status_code}: {detail}",
                 provider=self.type,
@@ -98,11 +101,9 @@ class OpenAIProvider:
     ) -> Completion:
         import openai
 
-        client = self.client
+        create: Any = self.client.chat.completions.create  # messages are plain dicts
         try:
-            response = await client.chat.completions.create(
-                model=model, messages=list(messages), **settings
-            )
+            response = await create(model=model, messages=list(messages), **settings)
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         if not response.choices:
@@ -115,10 +116,10 @@ class OpenAIProvider:
     ) -> AsyncIterator[Chunk]:
         import openai
 
-        client = self.client
+        create: Any = self.client.chat.completions.create
         usage: Usage | None = None
         try:
-            stream = await client.chat.completions.create(
+            stream = await create(
                 model=model,
                 messages=list(messages),
                 stream=True,

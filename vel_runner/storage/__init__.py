@@ -34,12 +34,12 @@ def store_class(kind: str) -> type[Any]:
             "or a SessionStore instance"
         ) from None
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attr)
 
 
 def create_store(kind: str, **options: Any) -> SessionStore:
     """Build a store of type ``kind`` with its options (``dsn``, pool sizes, ``name``...)."""
-    return store_class(kind)(**options)  # type: ignore[no-any-return]
+    return store_class(kind)(**options)
 
 
 def resolve_store(spec: str | SessionStore) -> SessionStore:

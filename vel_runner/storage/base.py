@@ -17,6 +17,7 @@ with ``set_session_context``) are always part of ``turn.history`` and never trim
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -185,7 +186,7 @@ class SessionStore(Protocol):
 
     def list_sync(
         self, agent_id: str | None = None, *, inactive_for: float | None = None
-    ) -> list[SessionInfo]: ...
+    ) -> builtins.list[SessionInfo]: ...
 
     def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int: ...
 

@@ -1,0 +1,155 @@
+"""Engine benchmarks (issue 2). Run: python benchmarks/bench_engine.py [--quick]
+
+1. Agent.run (memory store, full history) against a local OpenAI-compatible server vs a bare
+   AsyncOpenAI call carrying the same history, interleaved turn by turn, at 20 and 500 turns.
+2. Pure runtime cost per turn with the echo provider.
+3. Memory for 100,000 sessions of 10 messages.
+
+The fake server runs in a separate process so that it does not share the client's GIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fake_openai import free_port  # noqa: E402
+
+from vel_runner import Agent  # noqa: E402
+
+SERVER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import fake_openai
+fake_openai.free_port = lambda: {port}
+with fake_openai.FakeOpenAI():
+    print("ready", flush=True)
+    sys.stdin.read()
+"""
+
+
+def start_fake_server() -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    code = SERVER.format(tests=str(ROOT / "tests"), port=port)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float]:
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=0)
+    agent = Agent(
+        id="bench",
+        model={"provider": "openai", "model": "m", "api_key": "bench", "base_url": base_url},
+    )
+    _ = agent.provider.client  # type: ignore[attr-defined]  # build the client before timing
+    history: list[dict[str, str]] = []
+    agent_times: list[float] = []
+    bare_times: list[float] = []
+
+    async def agent_turn(message: str) -> None:
+        start = time.perf_counter()
+        await agent.run({"message": message}, session_id="s")
+        agent_times.append(time.perf_counter() - start)
+
+    async def bare_turn(message: str) -> None:
+        start = time.perf_counter()
+        history.append({"role": "user", "content": message})
+        response = await client.chat.completions.create(model="m", messages=history)
+        history.append({"role": "assistant", "content": response.choices[0].message.content or ""})
+        bare_times.append(time.perf_counter() - start)
+
+    for index in range(turns):
+        message = f"question number {index} " + "x" * 150
+        first, second = (agent_turn, bare_turn) if index % 2 else (bare_turn, agent_turn)
+        await first(message)
+        await second(message)
+    await client.close()
+    await agent.aclose()
+    return statistics.fmean(agent_times), statistics.fmean(bare_times)
+
+
+async def bench_echo_turn(sessions: int, turns: int) -> float:
+    agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
+    ids = [f"s{i}" for i in range(sessions)]
+    for sid in ids:  # warm up: create the sessions
+        await agent.run("hello", session_id=sid)
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(turns):
+        for sid in ids:
+            await agent.run("hello there", session_id=sid)
+    elapsed = time.perf_counter() - start
+    return elapsed / (sessions * turns)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def bench_memory(sessions: int) -> tuple[float, float]:
+    agent = Agent(id="mem", model={"provider": "echo", "model": "e"})
+    gc.collect()
+    before = rss_bytes()
+    start = time.perf_counter()
+    for index in range(sessions):
+        sid = f"user-{index}"
+        for turn in range(5):  # 5 turns = 10 messages
+            await agent.run(f"message {turn} of a typical short conversation", session_id=sid)
+    elapsed = time.perf_counter() - start
+    gc.collect()
+    used = rss_bytes() - before
+    return used, elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    args = parser.parse_args()
+
+    proc, base_url = start_fake_server()
+    try:
+        print("1. Agent.run vs bare AsyncOpenAI (same history, interleaved, local server)")
+        print(f"{'turns':>6} {'agent ms/turn':>14} {'bare ms/turn':>13} {'ratio':>7}")
+        for turns in (20, 100) if args.quick else (20, 500):
+            await bench_vs_bare_sdk(base_url, 5)  # warm connections and imports
+            agent_t, bare_t = await bench_vs_bare_sdk(base_url, turns)
+            print(
+                f"{turns:>6} {agent_t * 1e3:>14.3f} {bare_t * 1e3:>13.3f} {agent_t / bare_t:>7.3f}"
+            )
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+    print("\n2. Runtime cost per turn, echo provider, memory store, full history")
+    sessions, turns = (200, 5) if args.quick else (1000, 10)
+    per_turn = await bench_echo_turn(sessions, turns)
+    print(f"   {sessions} sessions x {turns} turns: {per_turn * 1e6:.1f} µs/turn (goal <= 50 µs)")
+
+    print("\n3. Memory for sessions of 10 messages (memory store, RSS delta)")
+    count = 10_000 if args.quick else 100_000
+    used, elapsed = await bench_memory(count)
+    print(
+        f"   {count:,} sessions: {used / 2**20:.1f} MiB "
+        f"({used / count:.0f} bytes/session), built in {elapsed:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,285 @@
+"""Agent turns: sessions, streaming, atomicity, serialization, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from vel_runner import (
+    Agent,
+    ContextManager,
+    InvalidInputError,
+    MissingAPIKeyError,
+    ProviderError,
+    StatelessContextManager,
+    TurnCancelledError,
+)
+from vel_runner.events import EVENT_TYPES
+from vel_runner.providers.base import Chunk, Completion
+from vel_runner.providers.echo import EchoProvider
+
+ECHO = {"provider": "echo", "model": "echo-1"}
+
+
+class FailingProvider:
+    """A provider whose model call fails after ``after`` streamed words."""
+
+    type = "failing"
+
+    def __init__(self, after: int = 0, error: BaseException | None = None) -> None:
+        self.after = after
+        self.error = error or ProviderError("upstream exploded", provider="failing", status=500)
+
+    async def complete(
+        self, messages: Sequence[dict[str, Any]], *, model: str, settings: Mapping[str, Any]
+    ) -> Completion:
+        raise self.error
+
+    async def stream(
+        self, messages: Sequence[dict[str, Any]], *, model: str, settings: Mapping[str, Any]
+    ) -> AsyncIterator[Chunk]:
+        for index in range(self.after):
+            yield Chunk(f"word{index} ")
+        raise self.error
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_session_remembers_previous_turns() -> None:
+    agent = Agent(id="a", model=ECHO)
+    first = await agent.run({"message": "My name is Alice"}, session_id="user-123")
+    second = await agent.run({"message": "What is my name?"}, session_id="user-123")
+    assert first == "echo (1 messages): My name is Alice"
+    assert second == "echo (3 messages): What is my name?"
+    stored = agent.ctxmgr.get_session_context("user-123")
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    assert stored[0]["content"] == "My name is Alice"
+
+
+async def test_without_session_id_each_call_is_independent() -> None:
+    agent = Agent(id="a", model=ECHO)
+    assert await agent.run({"message": "one"}) == "echo (1 messages): one"
+    assert await agent.run("two") == "echo (1 messages): two"
+    assert agent.ctxmgr.list_sessions() == []
+
+
+async def test_sessions_belong_to_their_agent() -> None:
+    store_agent = Agent(id="a", model=ECHO)
+    other = Agent(id="b", model=ECHO, session_storage=store_agent.store)
+    await store_agent.run("hello", session_id="s")
+    assert await other.run("hello", session_id="s") == "echo (1 messages): hello"
+    assert len(store_agent.ctxmgr.get_session_context("s")) == 2
+    assert len(other.ctxmgr.get_session_context("s")) == 2
+
+
+async def test_instructions_are_sent_first_and_not_stored() -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    class Recording(EchoProvider):
+        async def complete(self, messages: Any, *, model: str, settings: Any) -> Completion:
+            seen.append(list(messages))
+            return await super().complete(messages, model=model, settings=settings)
+
+    agent = Agent(id="a", model=ECHO, instructions="Be brief.", provider=Recording())
+    await agent.run("hi", session_id="s")
+    assert seen[0][0] == {"role": "system", "content": "Be brief."}
+    assert agent.ctxmgr.get_session_context("s")[0] == {"role": "user", "content": "hi"}
+
+
+async def test_stream_events_follow_the_ui_message_protocol() -> None:
+    agent = Agent(id="a", model=ECHO)
+    events = [e async for e in agent.run_stream({"message": "hello there"}, session_id="s")]
+    types = [e["type"] for e in events]
+    assert types[:3] == ["start", "start-step", "text-start"]
+    assert types[-3:] == ["text-end", "finish-step", "finish"]
+    assert set(types) <= set(EVENT_TYPES)
+    text = "".join(e["delta"] for e in events if e["type"] == "text-delta")
+    assert text == "echo (1 messages): hello there"
+    assert types.count("text-delta") == len(text.split(" "))  # word by word
+    assert events[0]["messageMetadata"] == {"agentId": "a", "sessionId": "s"}
+    assert events[-1]["messageMetadata"]["usage"]["completion_tokens"] > 0
+    ids = {e["id"] for e in events if e["type"].startswith("text-")}
+    assert len(ids) == 1
+
+
+async def test_streamed_and_plain_turns_share_the_session() -> None:
+    agent = Agent(id="a", model=ECHO)
+    async for _ in agent.run_stream({"message": "My name is Alice"}, session_id="user-123"):
+        pass
+    answer = await agent.run({"message": "What is my name?"}, session_id="user-123")
+    assert answer == "echo (3 messages): What is my name?"
+
+
+async def test_failed_turn_stores_nothing_and_raises_typed_error() -> None:
+    agent = Agent(id="a", model=ECHO)
+    await agent.run("kept", session_id="s")
+    agent.provider = FailingProvider()
+    with pytest.raises(ProviderError, match="upstream exploded") as info:
+        await agent.run("lost", session_id="s")
+    assert info.value.status == 500
+    assert len(agent.ctxmgr.get_session_context("s")) == 2
+
+
+async def test_failed_stream_yields_error_event_then_raises_and_stores_nothing() -> None:
+    agent = Agent(id="a", model=ECHO, provider=FailingProvider(after=2))
+    seen = []
+    with pytest.raises(ProviderError):
+        async for event in agent.run_stream("hello", session_id="s"):
+            seen.append(event)
+    assert seen[-1] == {"type": "error", "errorText": "upstream exploded"}
+    assert sum(e["type"] == "text-delta" for e in seen) == 2
+    assert "finish" not in [e["type"] for e in seen]
+    assert agent.ctxmgr.get_session_context("s") == []
+
+
+async def test_stream_closed_early_stores_nothing_and_frees_the_session() -> None:
+    agent = Agent(id="a", model=ECHO)
+    stream = agent.run_stream("a long message to stream", session_id="s")
+    async for event in stream:  # type: ignore[attr-defined]
+        if event["type"] == "text-delta":
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert agent.ctxmgr.get_session_context("s") == []
+    # the session is not left locked: the next turn runs and sees an empty history
+    assert await asyncio.wait_for(agent.run("next", session_id="s"), 1) == (
+        "echo (1 messages): next"
+    )
+
+
+async def test_cancelled_task_stores_nothing() -> None:
+    agent = Agent(id="a", model={**ECHO, "delay": 0.5})
+    task = asyncio.create_task(agent.run("slow", session_id="s"))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert agent.ctxmgr.get_session_context("s") == []
+
+
+async def test_provider_that_cancels_itself_is_a_typed_error() -> None:
+    agent = Agent(id="a", model=ECHO, provider=FailingProvider(error=asyncio.CancelledError()))
+    with pytest.raises(TurnCancelledError, match="nothing was stored"):
+        await agent.run("x", session_id="s")
+    assert agent.ctxmgr.get_session_context("s") == []
+
+
+async def test_concurrent_turns_on_one_session_are_serialized() -> None:
+    agent = Agent(id="a", model={**ECHO, "delay": 0.001})
+    answers = await asyncio.gather(
+        *(agent.run({"message": f"q{i}"}, session_id="s") for i in range(20))
+    )
+    stored = agent.ctxmgr.get_session_context("s")
+    assert len(stored) == 40
+    for pair in range(20):
+        question, answer = stored[2 * pair], stored[2 * pair + 1]
+        assert question["role"] == "user" and answer["role"] == "assistant"
+        assert answer["content"] == f"echo ({2 * pair + 1} messages): {question['content']}"
+    assert sorted(answers) == sorted(m["content"] for m in stored[1::2])
+
+
+async def test_different_sessions_run_in_parallel() -> None:
+    agent = Agent(id="a", model={**ECHO, "delay": 0.2})
+    started = time.perf_counter()
+    await asyncio.gather(*(agent.run("hi", session_id=f"s{i}") for i in range(10)))
+    assert time.perf_counter() - started < 1.0  # serial would take >= 2 s
+    assert len(agent.ctxmgr.list_sessions()) == 10
+
+
+@pytest.mark.parametrize(
+    ("payload", "session_id", "match"),
+    [
+        ({"message": ""}, None, "must not be empty"),
+        ({"message": "   "}, None, "must not be empty"),
+        ({"message": 42}, None, "must be a string"),
+        ({"text": "hi"}, None, "'message' key"),
+        ({"message": "hi"}, "", "non-empty"),
+        ({"message": "hi"}, 7, "must be a string"),
+        ({"message": "hi"}, "x" * 300, "limit is 256"),
+        ({"message": "hi"}, "bad\nid", "control characters"),
+    ],
+)
+async def test_bad_turn_input_is_a_value_error(payload: Any, session_id: Any, match: str) -> None:
+    agent = Agent(id="a", model=ECHO)
+    with pytest.raises(ValueError, match=match):
+        await agent.run(payload, session_id=session_id)
+    with pytest.raises(InvalidInputError, match=match):
+        agent.run_stream(payload, session_id=session_id)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": {"provider": "nope", "model": "m"}}, "unknown provider 'nope'"),
+        ({"model": {"provider": "echo"}}, r"model\['model'\]"),
+        ({"model": "gpt-4o"}, "model must be a dict"),
+        ({"model": {**ECHO, "temprature": 1}}, "unknown model keys"),
+        ({"model": ECHO, "session_storage": "redis"}, "unknown session_storage 'redis'"),
+        ({"model": ECHO, "ttl": -1}, "ttl must be a positive"),
+        ({"model": ECHO, "context_manager": "full"}, "context_manager must be"),
+    ],
+)
+def test_bad_agent_arguments_are_value_errors(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Agent(id="a", **kwargs)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "10", True])
+def test_invalid_max_history_is_rejected(bad: Any) -> None:
+    with pytest.raises(ValueError, match="max_history must be a positive integer"):
+        ContextManager(max_history=bad)
+
+
+def test_summarize_needs_a_window() -> None:
+    with pytest.raises(ValueError, match="summarize=True needs max_history"):
+        ContextManager(summarize=True)
+
+
+def test_a_context_manager_belongs_to_one_agent() -> None:
+    shared = ContextManager()
+    Agent(id="a", model=ECHO, context_manager=shared)
+    with pytest.raises(ValueError, match="already belongs to agent 'a'"):
+        Agent(id="b", model=ECHO, context_manager=shared)
+
+
+async def test_missing_openai_key_is_a_clear_error_at_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    agent = Agent(id="a", model={"provider": "openai", "model": "gpt-4o"})  # no error yet
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        await agent.run("hi", session_id="s")
+    assert agent.ctxmgr.get_session_context("s") == []
+
+
+async def test_ttl_expired_sessions_are_never_served() -> None:
+    agent = Agent(id="a", model=ECHO, ttl=0.1)
+    await agent.run("remember me", session_id="s")
+    info = agent.ctxmgr.list_sessions()[0]
+    assert info.expires_at is not None and info.expires_at > info.updated_at
+    await asyncio.sleep(0.15)
+    assert agent.ctxmgr.get_session_context("s") == []
+    assert agent.ctxmgr.list_sessions() == []
+    assert await agent.run("again", session_id="s") == "echo (1 messages): again"
+
+
+async def test_stateless_agent_with_session_stores_nothing() -> None:
+    agent = Agent(id="a", model=ECHO, context_manager=StatelessContextManager())
+    assert await agent.run("one", session_id="s") == "echo (1 messages): one"
+    assert await agent.run("two", session_id="s") == "echo (1 messages): two"
+    events = [e async for e in agent.run_stream("three", session_id="s")]
+    assert events[-1]["type"] == "finish"
+    assert agent.ctxmgr.get_session_context("s") == []
+    assert agent.context_mode == "stateless"
+
+
+async def test_aclose_closes_only_what_the_agent_owns() -> None:
+    owner = Agent(id="a", model=ECHO)
+    sharer = Agent(id="b", model=ECHO, session_storage=owner.store)
+    await sharer.aclose()
+    assert await owner.run("still works", session_id="s")
+    await owner.aclose()

@@ -1,0 +1,125 @@
+"""The in-memory store against the store protocol."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vel_runner.storage import UNCHANGED, SessionEvent, SessionStore, create_store
+from vel_runner.storage.memory import MemoryStore
+
+
+def msg(role: str, text: str) -> dict[str, str]:
+    return {"role": role, "content": text}
+
+
+def test_memory_store_implements_the_protocol() -> None:
+    store = create_store("memory", name="fast")
+    assert isinstance(store, SessionStore)
+    assert store.name == "fast" and store.kind == "memory"
+
+
+async def test_turn_reads_window_and_commit_trims_keeping_pinned_system() -> None:
+    store = MemoryStore()
+    store.set_sync("a", "s", [msg("system", "sys"), *(msg("user", str(i)) for i in range(5))])
+    async with store.turn("a", "s", window=2) as turn:
+        assert turn.history == [msg("system", "sys"), msg("user", "3"), msg("user", "4")]
+        await turn.commit([msg("user", "5"), msg("assistant", "6")], keep=3, summary="S")
+    record = store.get_sync("a", "s")
+    assert record is not None
+    assert [m["content"] for m in record.messages] == ["sys", "4", "5", "6"]
+    assert record.summary == "S"
+    async with store.turn("a", "s") as turn:
+        assert turn.summary == "S" and len(turn.history) == 4
+        await turn.commit([msg("user", "7")], summary=UNCHANGED)
+    assert store.get_sync("a", "s").summary == "S"  # type: ignore[union-attr]
+
+
+async def test_leaving_a_turn_without_commit_stores_nothing() -> None:
+    store = MemoryStore()
+    with pytest.raises(RuntimeError):
+        async with store.turn("a", "s"):
+            raise RuntimeError("provider failed")
+    assert store.get_sync("a", "s") is None
+    assert store._locks == {}  # no lock left behind
+
+
+async def test_turns_on_one_session_wait_for_each_other() -> None:
+    store = MemoryStore()
+    order: list[str] = []
+
+    async def turn(name: str) -> None:
+        async with store.turn("a", "s") as held:
+            order.append(f"{name}:start:{len(held.history)}")
+            await asyncio.sleep(0.01)
+            await held.commit([msg("user", name)])
+            order.append(f"{name}:end")
+
+    await asyncio.gather(turn("one"), turn("two"))
+    assert order == ["one:start:0", "one:end", "two:start:1", "two:end"]
+    assert store._locks == {}
+
+
+async def test_listing_is_keyset_paginated_and_scoped() -> None:
+    store = MemoryStore()
+    for agent in ("a", "b"):
+        for sid in ("1", "2", "3"):
+            await store.set(agent, sid, [msg("user", "x")])
+    page = await store.list(limit=4)
+    assert [(i.agent_id, i.session_id) for i in page] == [
+        ("a", "1"),
+        ("a", "2"),
+        ("a", "3"),
+        ("b", "1"),
+    ]
+    rest = await store.list(after=("b", "1"))
+    assert [(i.agent_id, i.session_id) for i in rest] == [("b", "2"), ("b", "3")]
+    assert [i.session_id for i in await store.list("b", limit=1)] == ["1"]
+
+
+async def test_events_are_emitted_for_every_change() -> None:
+    store = MemoryStore(name="mem")
+    seen: list[SessionEvent] = []
+    remove = store.add_listener(seen.append)
+    async with store.turn("a", "s") as turn:
+        await turn.commit([msg("user", "hi"), msg("assistant", "yo")])
+    async with store.turn("a", "s") as turn:
+        await turn.commit([msg("user", "again")])
+    await store.clear("a", "s")
+    await store.set("a", "t", [msg("user", "x")], ttl=0.01)
+    await asyncio.sleep(0.02)
+    assert await store.get("a", "t") is None
+    remove()
+    await store.set("a", "u", [msg("user", "x")])
+    assert [(e.kind, e.session_id, e.message_count) for e in seen] == [
+        ("created", "s", 2),
+        ("updated", "s", 3),
+        ("cleared", "s", 0),
+        ("created", "t", 1),
+        ("expired", "t", 0),
+    ]
+    assert all(e.store == "mem" for e in seen)
+
+
+async def test_a_broken_listener_does_not_break_a_turn() -> None:
+    store = MemoryStore()
+
+    def broken(event: SessionEvent) -> None:
+        raise RuntimeError("listener bug")
+
+    store.add_listener(broken)
+    async with store.turn("a", "s") as turn:
+        await turn.commit([msg("user", "hi")])
+    assert store.get_sync("a", "s") is not None
+
+
+async def test_delete_inactive_removes_idle_and_expired() -> None:
+    store = MemoryStore()
+    await store.set("a", "expired", [msg("user", "x")], ttl=0.01)
+    await store.set("a", "live", [msg("user", "x")])
+    await store.set("b", "live", [msg("user", "x")])
+    await asyncio.sleep(0.02)
+    assert await store.delete_inactive(3600) == 1
+    assert await store.delete_inactive(0, agent_id="b") == 1
+    assert [(i.agent_id, i.session_id) for i in await store.list()] == [("a", "live")]
