@@ -90,7 +90,11 @@ def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
             status = 400
             lines.append(f"invalid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}")
             continue
-        lines.append(f"{_where(err.get('loc', ()))}: {err.get('msg', 'invalid')}")
+        loc = tuple(err.get("loc", ()))
+        if loc == ("body",):
+            lines.append("the request body must be a JSON object (Content-Type: application/json)")
+            continue
+        lines.append(f"{_where(loc)}: {err.get('msg', 'invalid')}")
     return status, "; ".join(lines) or "invalid request"
 
 
