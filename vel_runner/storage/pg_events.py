@@ -1,0 +1,93 @@
+"""Session events from other processes, through PostgreSQL LISTEN/NOTIFY.
+
+Every write of the database store sends ``pg_notify('vel_sessions', payload)`` in the same
+transaction, so a notification exists exactly when the change committed. A relay LISTENs on a
+connection of its own (started only once someone registers a listener), turns the payloads
+into :class:`~vel_runner.storage.base.SessionEvent` and reconnects after an outage. Payloads
+carrying this store's own origin token are skipped: those events were delivered locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+
+from .pg_sql import CHANNEL, describe_dsn
+
+log = logging.getLogger(__name__)
+
+KINDS = frozenset({"created", "updated", "cleared", "expired"})
+
+
+class NotifyRelay:
+    """A background task that LISTENs and hands foreign events to ``deliver``."""
+
+    def __init__(
+        self,
+        dsn: str,
+        origin: str,
+        deliver: Callable[[str, str, str, int], None],
+        *,
+        connect_timeout: float = 5.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._dsn = dsn
+        self._origin = origin
+        self._deliver = deliver
+        self._connect_timeout = max(1, round(connect_timeout))
+        self._max_backoff = max_backoff
+        self._task: asyncio.Task[None] | None = None
+        #: Set each time the relay is listening (tests wait on it after an outage).
+        self.listening = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="vel-pg-listen")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self) -> None:
+        import psycopg
+
+        backoff = 0.1
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, connect_timeout=self._connect_timeout
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    backoff = 0.1
+                    async for notify in conn.notifies():
+                        self._handle(notify.payload)
+            except psycopg.Error as exc:
+                log.warning(
+                    "session events: lost LISTEN connection to %s (%s); retrying",
+                    describe_dsn(self._dsn),
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                )
+            self.listening.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _handle(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            if data.get("o") == self._origin or data.get("k") not in KINDS:
+                return
+            self._deliver(data["k"], str(data["a"]), str(data["s"]), int(data.get("n") or 0))
+        except Exception:  # a malformed payload or a broken listener must not stop the relay
+            log.exception("session events: could not deliver %r", payload[:200])

@@ -1,0 +1,225 @@
+"""The SQL of the PostgreSQL store and the small pure helpers around it.
+
+Every value (session ids, agent ids, message contents) travels as a query parameter; nothing
+the user supplies is ever formatted into SQL. Statements are plain constants so psycopg can
+prepare them, and an operation is a list of ``(query, params)`` run in one pipeline (one
+network round trip) by the sync or the async connection alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import InvalidInputError, StoreUnavailableError
+from ..messages import Message
+
+Statement = tuple[str, dict[str, Any] | None]
+
+CHANNEL = "vel_sessions"
+
+BEGIN: Statement = ("BEGIN", None)
+COMMIT: Statement = ("COMMIT", None)
+
+#: Serializes turns (and ``set``) on one session across processes, until the transaction ends.
+LOCK = "SELECT pg_advisory_xact_lock(%(lock)s)"
+
+#: The session row, locked so a concurrent DELETE (clear, the spec's cleanup SQL) waits.
+SELECT_ROW = """
+SELECT epoch, seq, base_seq, context, summary,
+       (expires_at IS NOT NULL AND expires_at <= clock_timestamp()) AS expired
+FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s
+FOR UPDATE
+"""
+
+#: Live messages after ``after`` (a cached seq, or 0), at most the last ``window`` ones.
+SELECT_TAIL = """
+SELECT seq, message FROM vel_messages
+WHERE agent_id = %(a)s AND session_id = %(s)s
+  AND seq > GREATEST(%(after)s::bigint, (
+      SELECT GREATEST(base_seq, seq - %(window)s::bigint)
+      FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s))
+ORDER BY seq
+"""
+
+DELETE_SESSION = "DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s"
+
+INSERT_SESSION = """
+INSERT INTO vel_sessions (agent_id, id, context, summary, seq, base_seq,
+                          created_at, updated_at, expires_at)
+VALUES (%(a)s, %(s)s, %(context)s::jsonb, %(summary)s, %(seq)s, %(base)s,
+        clock_timestamp(), clock_timestamp(),
+        clock_timestamp() + make_interval(secs => %(ttl)s::float8))
+RETURNING epoch
+"""
+
+UPDATE_SESSION = """
+UPDATE vel_sessions SET
+    context = COALESCE(%(context)s::jsonb, context),
+    summary = CASE WHEN %(set_summary)s THEN %(summary)s ELSE summary END,
+    seq = %(seq)s, base_seq = %(base)s,
+    updated_at = clock_timestamp(),
+    expires_at = clock_timestamp() + make_interval(secs => %(ttl)s::float8)
+WHERE agent_id = %(a)s AND id = %(s)s
+RETURNING epoch
+"""
+
+#: ``set``: a replaced session gets a new epoch so every process's cached copy is stale.
+REPLACE_SESSION = """
+UPDATE vel_sessions SET
+    context = %(context)s::jsonb, summary = NULL, seq = %(seq)s, base_seq = %(base)s,
+    epoch = nextval('vel_session_epoch'),
+    updated_at = clock_timestamp(),
+    expires_at = clock_timestamp() + make_interval(secs => %(ttl)s::float8)
+WHERE agent_id = %(a)s AND id = %(s)s
+RETURNING epoch
+"""
+
+INSERT_MESSAGES = """
+INSERT INTO vel_messages (agent_id, session_id, seq, message)
+SELECT %(a)s, %(s)s, %(first)s::bigint + t.ord - 1, t.m::jsonb
+FROM unnest(%(messages)s::text[]) WITH ORDINALITY AS t(m, ord)
+"""
+
+DELETE_MESSAGES = """
+DELETE FROM vel_messages
+WHERE agent_id = %(a)s AND session_id = %(s)s AND seq > %(above)s AND seq <= %(upto)s
+"""
+
+NOTIFY = "SELECT pg_notify('vel_sessions', %(payload)s)"
+
+GET = """
+SELECT s.context, s.summary, s.created_at, s.updated_at, s.expires_at,
+       (SELECT COALESCE(json_agg(m.message ORDER BY m.seq), '[]'::json)
+        FROM vel_messages m
+        WHERE m.agent_id = s.agent_id AND m.session_id = s.id AND m.seq > s.base_seq)
+FROM vel_sessions s
+WHERE s.agent_id = %(a)s AND s.id = %(s)s
+  AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
+"""
+
+CLEAR = """
+WITH gone AS (
+    DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s
+    RETURNING agent_id, id, (expires_at IS NULL OR expires_at > clock_timestamp()) AS live)
+SELECT live, pg_notify('vel_sessions', json_build_object(
+    'k', CASE WHEN live THEN 'cleared' ELSE 'expired' END,
+    'a', agent_id, 's', id, 'n', 0, 'o', %(origin)s::text)::text)
+FROM gone
+"""
+
+#: Inactive or expired sessions; ones a turn holds right now are active, so they are skipped.
+DELETE_INACTIVE = """
+WITH gone AS (
+    DELETE FROM vel_sessions WHERE (agent_id, id) IN (
+        SELECT agent_id, id FROM vel_sessions
+        WHERE (%(agent)s::text IS NULL OR agent_id = %(agent)s)
+          AND (updated_at < clock_timestamp() - make_interval(secs => %(age)s::float8)
+               OR expires_at <= clock_timestamp())
+        FOR UPDATE SKIP LOCKED)
+    RETURNING agent_id, id)
+SELECT agent_id, id, pg_notify('vel_sessions', json_build_object(
+    'k', 'cleared', 'a', agent_id, 's', id, 'n', 0, 'o', %(origin)s::text)::text)
+FROM gone
+"""
+
+LIST = """
+SELECT agent_id, id, jsonb_array_length(context) + (seq - base_seq),
+       created_at, updated_at, expires_at
+FROM vel_sessions
+WHERE (expires_at IS NULL OR expires_at > clock_timestamp())
+  AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)
+  AND (%(age)s::float8 IS NULL
+       OR updated_at < clock_timestamp() - make_interval(secs => %(age)s::float8))
+  AND (%(after_a)s::text IS NULL OR (agent_id, id) > (%(after_a)s, %(after_s)s))
+ORDER BY agent_id, id
+LIMIT %(limit)s
+"""
+
+
+def lock_key(agent_id: str, session_id: str) -> int:
+    """A signed 64-bit advisory lock key for one session (collisions only serialize)."""
+    digest = hashlib.blake2b(f"{agent_id}\x00{session_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def dump_messages(messages: Sequence[Message], what: str = "messages") -> list[str]:
+    """JSON text of each message, checked before anything is written.
+
+    Rejects what JSON or PostgreSQL's ``jsonb`` cannot hold: non-serializable values, NUL
+    characters, unpaired surrogates.
+    """
+    dumped = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidInputError(f"{what}[{index}] must be a dict, got {type(message).__name__}")
+        try:
+            text = json.dumps(message, ensure_ascii=False, allow_nan=False)
+            text.encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{what}[{index}] is not JSON-serializable: {exc}") from None
+        if _NUL_ESCAPE.search(text):
+            raise InvalidInputError(
+                f"{what}[{index}] contains a NUL character, which PostgreSQL cannot store"
+            )
+        dumped.append(text)
+    return dumped
+
+
+def event_payload(kind: str, agent_id: str, session_id: str, count: int, origin: str) -> str:
+    """The NOTIFY payload other processes turn into a :class:`SessionEvent`."""
+    return json.dumps({"k": kind, "a": agent_id, "s": session_id, "n": count, "o": origin})
+
+
+def describe_dsn(dsn: str) -> str:
+    """``host:port/dbname`` of a DSN, never its password."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "the configured PostgreSQL server"
+    host = parts.get("host") or parts.get("hostaddr") or "localhost"
+    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+
+
+def unavailable(dsn: str, exc: BaseException) -> StoreUnavailableError:
+    """A clear, password-free error for a database that cannot serve us right now."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    password = _password(dsn)
+    if password:
+        reason = reason.replace(password, "***")
+    return StoreUnavailableError(f"session database unavailable ({describe_dsn(dsn)}): {reason}")
+
+
+def _password(dsn: str) -> str | None:
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        value = conninfo_to_dict(dsn).get("password")
+    except Exception:
+        return None
+    return str(value) if value else None
+
+
+Rows = list[tuple[Any, ...]]
+
+
+async def run_async(conn: Any, statements: Sequence[Statement]) -> list[Rows]:
+    """Run ``statements`` in one pipeline on an async connection; the rows of each."""
+    async with conn.pipeline():
+        cursors = [await conn.execute(query, params) for query, params in statements]
+    return [await cur.fetchall() if cur.description else [] for cur in cursors]
+
+
+def run_sync(conn: Any, statements: Sequence[Statement]) -> list[Rows]:
+    """Run ``statements`` in one pipeline on a sync connection; the rows of each."""
+    with conn.pipeline():
+        cursors = [conn.execute(query, params) for query, params in statements]
+    return [cur.fetchall() if cur.description else [] for cur in cursors]

@@ -1,0 +1,239 @@
+"""One turn on a PostgreSQL session, and the per-process cache that makes it cheap.
+
+A turn holds, for its whole length, a pool connection with an open transaction that has taken
+the session's advisory lock (``pg_advisory_xact_lock``) and its row lock: turns on one session
+are serialized across processes, and each one sees the turn before it. Within one process an
+``asyncio.Lock`` per session queues turns before they take a connection.
+
+The cache keeps, per recent session, the tail of its messages with the ``epoch`` and ``seq``
+they end at. A turn sends one pipeline (lock, row, "messages after my cached seq") and reads
+only what other processes appended since; when the copy is missing or stale (another epoch,
+a gap) it falls back to a full read, bounded by the window. Commit is one more pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..messages import Message
+from . import pg_sql as q
+from .base import UNCHANGED
+from .pg_plan import LockedRow, plan_append
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class CachedTail:
+    """The last messages of a session: non-pinned ones with seqs ``(seq - len, seq]``."""
+
+    epoch: int
+    seq: int
+    messages: list[Message]
+
+
+class SessionCache:
+    """A small LRU of session tails, bounded by sessions and by messages held."""
+
+    def __init__(self, max_sessions: int = 1024, max_messages: int = 200_000) -> None:
+        self.max_sessions = max_sessions
+        self.max_messages = max_messages
+        self._entries: OrderedDict[Key, CachedTail] = OrderedDict()
+        self._held = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key) -> CachedTail | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: Key, entry: CachedTail) -> None:
+        self.drop(key)
+        if self.max_sessions <= 0 or len(entry.messages) > self.max_messages:
+            return
+        self._entries[key] = entry
+        self._held += len(entry.messages)
+        while len(self._entries) > self.max_sessions or self._held > self.max_messages:
+            _, evicted = self._entries.popitem(last=False)
+            self._held -= len(evicted.messages)
+
+    def drop(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._held -= len(entry.messages)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._held = 0
+
+
+def live_bound(row: LockedRow, window: int | None) -> int:
+    """The seq above which a turn needs the messages (window applied)."""
+    return row.base if window is None else max(row.base, row.seq - window)
+
+
+def merge_tail(
+    cached: CachedTail, delta: q.Rows, row: LockedRow, window: int | None
+) -> list[Message] | None:
+    """The tail a turn needs from the cached copy plus the rows appended since, or ``None``
+    when the copy cannot give it (a gap, or older messages it never held)."""
+    if cached.epoch != row.epoch or cached.seq > row.seq:
+        return None
+    messages = cached.messages
+    if delta:
+        fresh = [message for _, message in delta]
+        messages = messages + fresh if delta[0][0] == cached.seq + 1 else fresh
+        if delta[-1][0] != row.seq:
+            return None
+    elif cached.seq != row.seq:
+        return None
+    start = row.seq - len(messages)
+    bound = live_bound(row, window)
+    if start > bound:
+        return None
+    return messages[bound - start :]
+
+
+class PostgresTurn:
+    """One turn's hold on a database session (see :class:`~vel_runner.storage.base.SessionTurn`)."""
+
+    def __init__(self, store: PostgresStore, key: Key, window: int | None) -> None:
+        self._store = store
+        self._key = key
+        self._params = {"a": key[0], "s": key[1]}
+        self._window = window
+        self._conn: Any = None
+        self._row = LockedRow()
+        self._tail: list[Message] = []
+        self._done = False
+        self.history: list[Message] = []
+        self.summary: str | None = None
+
+    async def __aenter__(self) -> PostgresTurn:
+        store = self._store
+        await store._local_locks.acquire(self._key)
+        try:
+            await self._start()
+        except BaseException:
+            await self._release()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        store, key = self._store, self._key
+        cached = store._cache.get(key)
+        after = cached.seq if cached is not None else 0
+        window_params = {**self._params, "window": self._window}
+        statements: list[q.Statement] = [
+            q.BEGIN,
+            (q.LOCK, {"lock": q.lock_key(*key)}),
+            (q.SELECT_ROW, self._params),
+            (q.SELECT_TAIL, {**window_params, "after": after}),
+        ]
+        self._conn, results = await store._start_transaction(statements)
+        row = self._row = LockedRow.parse(results[2])
+        if not row.live:
+            store._cache.drop(key)
+            return
+        tail = merge_tail(cached, results[3], row, self._window) if cached else None
+        if tail is None and not after:
+            tail = [message for _, message in results[3]]
+        if tail is None:
+            (rows,) = await store._run(self._conn, [(q.SELECT_TAIL, {**window_params, "after": 0})])
+            tail = [message for _, message in rows]
+        self._tail = tail
+        store._cache.put(key, CachedTail(row.epoch, row.seq, tail))
+        self.history = row.pinned + tail
+        self.summary = row.summary
+
+    async def commit(
+        self,
+        new_messages: Sequence[Message],
+        *,
+        keep: int | None = None,
+        summary: str | None = UNCHANGED,
+        ttl: float | None = None,
+    ) -> None:
+        if self._done:
+            raise RuntimeError("this turn has already committed")
+        store = self._store
+        messages = [dict(m) for m in new_messages]
+        dumped = q.dump_messages(messages, "new_messages")  # before any write
+        plan = plan_append(
+            self._params,
+            self._row,
+            messages,
+            dumped,
+            keep=keep,
+            summary=summary,
+            ttl=ttl,
+            origin=store._origin,
+            notify=store.notify,
+        )
+        store._cache.drop(self._key)
+        results = await store._run(self._conn, plan.statements)
+        self._done = True
+        epoch = results[plan.epoch_at][0][0]
+        tail = self._tail + plan.appended
+        start = plan.seq - len(tail)
+        bound = plan.base if self._window is None else max(plan.base, plan.seq - self._window)
+        if start <= bound:
+            store._cache.put(self._key, CachedTail(epoch, plan.seq, tail[bound - start :]))
+        if plan.expired:
+            store._emit("expired", self._key, 0)
+        store._emit(plan.kind, self._key, plan.message_count)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                await self._store._end_transaction(conn, rollback=not self._done)
+        finally:
+            self._store._local_locks.release(self._key)
+
+
+class KeyedLocks:
+    """An ``asyncio.Lock`` per key that exists only while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._slots: dict[Key, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def acquire(self, key: Key) -> None:
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = (asyncio.Lock(), [0])
+        slot[1][0] += 1
+        try:
+            await slot[0].acquire()
+        except BaseException:
+            self._forget(key, slot)
+            raise
+
+    def release(self, key: Key) -> None:
+        slot = self._slots[key]
+        slot[0].release()
+        self._forget(key, slot)
+
+    def _forget(self, key: Key, slot: tuple[asyncio.Lock, list[int]]) -> None:
+        slot[1][0] -= 1
+        if slot[1][0] == 0:
+            self._slots.pop(key, None)
