@@ -1,0 +1,169 @@
+"""Bad input, failures and auth: clear 4xx/5xx in the contract's error shape, no secrets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from server_helpers import echo_agent, served_agents, sse_json
+
+from vel_runner import Agent
+from vel_runner.errors import StoreUnavailableError
+from vel_runner.server.models import MAX_MESSAGE_CHARS
+from vel_runner.storage.memory import MemoryStore
+
+API_KEY = "vel-test-key-0123456789"
+
+
+class DownStore(MemoryStore):
+    """A store whose backend is unreachable (as a stopped PostgreSQL looks to the agent)."""
+
+    kind = "database"
+
+    def __init__(self) -> None:
+        super().__init__(name="down")
+
+    async def ping(self) -> None:
+        raise StoreUnavailableError("session store 'down' is unreachable: connection refused")
+
+    def turn(self, agent_id: str, session_id: str, *, window: int | None = None):  # type: ignore[override]
+        raise StoreUnavailableError("session store 'down' is unreachable: connection refused")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with served_agents(echo_agent("echo")) as url, httpx.AsyncClient(base_url=url) as http:
+        yield http
+
+
+def error_of(response: httpx.Response, status: int, kind: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["type"] == kind
+    return str(body["error"]["message"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        (b"{not json", 400, "invalid JSON"),
+        (b"[1, 2]", 422, "JSON object"),
+        (b'{"message": 5}', 422, "message"),
+        (b'{"message": ""}', 422, "message"),
+        (b'{"message": "   "}', 422, "empty"),
+        (b'{"session_id": "s"}', 422, "message"),
+        (b'{"message": "hi", "sesion_id": "s"}', 422, "sesion_id"),
+        (b'{"message": "hi", "session_id": "has space"}', 422, "session_id"),
+        (b'{"message": "hi", "session_id": "a/b"}', 422, "session_id"),
+        (b'{"message": "hi", "session_id": ""}', 422, "session_id"),
+        (b'{"message": "hi", "session_id": "' + b"x" * 257 + b'"}', 422, "session_id"),
+        (b'{"message": "hi", "stream": "maybe"}', 422, "stream"),
+    ],
+)
+async def test_bad_run_bodies(
+    client: httpx.AsyncClient, body: bytes, status: int, needle: str
+) -> None:
+    response = await client.post(
+        "/v1/agents/echo/runs", content=body, headers={"content-type": "application/json"}
+    )
+    assert needle in error_of(response, status, "invalid_request")
+
+
+async def test_message_and_body_limits(client: httpx.AsyncClient) -> None:
+    long = await client.post(
+        "/v1/agents/echo/runs", json={"message": "x" * (MAX_MESSAGE_CHARS + 1)}
+    )
+    assert "message" in error_of(long, 422, "invalid_request")
+    huge = await client.post("/v1/agents/echo/runs", json={"message": "x" * 2_000_000})
+    assert "limit" in error_of(huge, 413, "payload_too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"message": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    streamed = await client.post("/v1/agents/echo/runs", content=chunks())
+    error_of(streamed, 413, "payload_too_large")
+
+
+async def test_not_found(client: httpx.AsyncClient) -> None:
+    agent = await client.post("/v1/agents/ghost/runs", json={"message": "hi"})
+    assert "ghost" in error_of(agent, 404, "not_found")
+    assert "ghost" in error_of(await client.get("/v1/agents/ghost/sessions/s"), 404, "not_found")
+    error_of(await client.get("/v1/nothing-here"), 404, "not_found")
+    error_of(await client.delete("/v1/agents"), 405, "method_not_allowed")
+    bad_sid = await client.get("/v1/agents/echo/sessions/" + "x" * 300)
+    error_of(bad_sid, 422, "invalid_request")
+
+
+async def test_provider_failure_is_502_and_stores_nothing(fake_openai, caplog) -> None:
+    secret = "sk-must-not-leak-42"
+    agent = Agent(
+        "gpt",
+        model={
+            "provider": "openai",
+            "model": "status-500",
+            "api_key": secret,
+            "base_url": fake_openai.base_url,
+            "max_retries": 0,
+        },
+    )
+    caplog.set_level(logging.DEBUG)
+    async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
+        plain = await http.post("/v1/agents/gpt/runs", json={"message": "hi", "session_id": "s"})
+        message = error_of(plain, 502, "provider_error")
+        assert "fake failure 500" in message and secret not in message
+        streamed = await http.post(
+            "/v1/agents/gpt/runs", json={"message": "hi", "session_id": "s", "stream": True}
+        )
+        assert streamed.status_code == 200  # the failure happens after the stream started
+        events = sse_json(streamed.text)
+        assert events[0]["type"] == "start" and events[-1]["type"] == "error"
+        assert "fake failure 500" in events[-1]["errorText"]
+        assert streamed.text.endswith("data: [DONE]\n\n")
+        error_of(await http.get("/v1/agents/gpt/sessions/s"), 404, "not_found")
+        assert (await http.get("/v1/sessions")).json()["total"] == 0
+    assert secret not in caplog.text
+
+
+async def test_unreachable_store_is_503() -> None:
+    agent = Agent("db", model={"provider": "echo", "model": "e"}, session_storage=DownStore())
+    async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
+        turn = await http.post("/v1/agents/db/runs", json={"message": "hi", "session_id": "s"})
+        assert "unreachable" in error_of(turn, 503, "store_unavailable")
+        ready = await http.get("/readyz")
+        assert "down" in error_of(ready, 503, "not_ready")
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_api_key_guards_v1_only() -> None:
+    async with served_agents(echo_agent(), api_key=API_KEY) as url:
+        async with httpx.AsyncClient(base_url=url) as anonymous:
+            assert (await anonymous.get("/healthz")).status_code == 200
+            assert (await anonymous.get("/readyz")).status_code == 200
+            for method, path in [
+                ("GET", "/v1/agents"),
+                ("POST", "/v1/agents/echo/runs"),
+                ("GET", "/v1/sessions"),
+                ("POST", "/v1/sessions/cleanup"),
+                ("DELETE", "/v1/agents/echo/sessions/s"),
+                ("GET", "/v1/events"),
+                ("POST", "/v1/chat/completions"),
+                ("GET", "/v1/models"),
+            ]:
+                response = await anonymous.request(method, path, json={"message": "hi"})
+                message = error_of(response, 401, "unauthorized")
+                assert API_KEY not in message
+                assert response.headers["www-authenticate"] == "Bearer"
+            wrong = await anonymous.get("/v1/agents", headers={"authorization": "Bearer nope"})
+            error_of(wrong, 401, "unauthorized")
+            basic = await anonymous.get("/v1/agents", headers={"authorization": API_KEY})
+            error_of(basic, 401, "unauthorized")
+        headers = {"authorization": f"Bearer {API_KEY}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers) as authorized:
+            assert (await authorized.get("/v1/agents")).status_code == 200
+            turn = await authorized.post("/v1/agents/echo/runs", json={"message": "hi"})
+            assert turn.status_code == 200 and API_KEY not in turn.text
