@@ -1,0 +1,166 @@
+"""Turn a valid :class:`Config` into providers, stores and agents: a runtime snapshot.
+
+Only what some agent uses is built (an unused database store is never connected to). A
+provider or store whose resolved declaration equals the previous snapshot's is reused as the
+same instance, so its sessions and connections survive a reload; everything else is new and
+listed in :class:`Built` so the caller can open it, or close it if the swap does not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..agent import Agent
+from ..context import ContextManager, StatelessContextManager
+from ..durations import parse_duration
+from ..errors import VelError
+from ..providers import Provider, create_provider
+from ..storage import SessionStore, create_store
+from .errors import ConfigError, ConfigIssue
+from .interpolate import redact
+from .validate import DSN_ENV, Config, load_config
+
+if TYPE_CHECKING:
+    from ..runtime import Snapshot
+
+_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]+@|(password\s*=\s*)\S+", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Built:
+    """A snapshot and what was created for it (as opposed to reused from the previous one)."""
+
+    snapshot: Snapshot
+    config: Config
+    new_agents: list[Agent]
+    new_providers: dict[str, Provider]
+    new_stores: dict[str, SessionStore]
+
+    def store_error(self, name: str, exc: BaseException) -> ConfigError:
+        """A store that would not open, as a config error at its declaration (no secrets)."""
+        decl = self.config.stores.get(name, {})
+        secrets = [str(v) for v in decl.values() if isinstance(v, str)]
+        text = _PASSWORD.sub(lambda m: (m.group(1) or m.group(2)) + "***", str(exc))
+        text = redact(text, [*secrets, self.config.environ.get(DSN_ENV, "")])
+        message = f"store {name!r} could not be opened: {type(exc).__name__}: {text}"
+        return ConfigError([self.config.issue("stores", name, message, code="store")])
+
+
+async def build_snapshot(paths: Sequence[Path], previous: Snapshot | None = None) -> Built:
+    """Read ``paths`` (in a thread: file I/O stays off the event loop) and build them."""
+    config = await asyncio.to_thread(load_config, paths)
+    return build(config, previous)
+
+
+def build(config: Config, previous: Snapshot | None = None) -> Built:
+    """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``."""
+    from ..runtime import Snapshot
+
+    old_decls = previous.declarations if previous is not None else {}
+    declarations: dict[tuple[str, str], Any] = {}
+    providers: dict[str, Provider] = {}
+    stores: dict[str, SessionStore] = {}
+    new_providers: dict[str, Provider] = {}
+    new_stores: dict[str, SessionStore] = {}
+    agents: dict[str, Agent] = {}
+    issues: list[ConfigIssue] = []
+    for agent_id, decl in config.agents.items():
+        provider_name, store_name = decl["model"]["provider"], decl["store"]
+        if provider_name not in providers:
+            providers[provider_name] = _reuse_or_make(
+                previous, old_decls, "providers", provider_name, config.providers[provider_name],
+                _make_provider, new_providers,
+            )  # fmt: skip
+            declarations[("providers", provider_name)] = config.providers[provider_name]
+        if store_name not in stores:
+            stores[store_name] = _reuse_or_make(
+                previous, old_decls, "stores", store_name, config.stores[store_name],
+                _make_store, new_stores, config.environ,
+            )  # fmt: skip
+            declarations[("stores", store_name)] = config.stores[store_name]
+        try:
+            agents[agent_id] = _make_agent(
+                decl, providers[provider_name], stores[store_name], config.stores[store_name]
+            )
+        except VelError as exc:
+            issues.append(config.issue("agents", agent_id, f"agent {agent_id!r}: {exc}"))
+    snapshot = Snapshot(
+        agents=MappingProxyType(agents),
+        stores=MappingProxyType(stores),
+        version=config.version,
+        loaded_at=datetime.now(UTC),
+        files=list(config.files),
+        providers=MappingProxyType(providers),
+        declarations=MappingProxyType(declarations),
+    )
+    built = Built(snapshot, config, list(agents.values()), new_providers, new_stores)
+    if issues:
+        raise ConfigError(issues)
+    return built
+
+
+def _reuse_or_make(
+    previous: Snapshot | None,
+    old_decls: Mapping[tuple[str, str], Any],
+    section: str,
+    name: str,
+    decl: Mapping[str, Any],
+    make: Any,
+    created: dict[str, Any],
+    *extra: Any,
+) -> Any:
+    if previous is not None and old_decls.get((section, name)) == decl:
+        pool: Mapping[str, Any] = getattr(previous, section)
+        if name in pool:
+            return pool[name]
+    created[name] = instance = make(name, decl, *extra)
+    return instance
+
+
+def _make_provider(name: str, decl: Mapping[str, Any]) -> Provider:
+    options = {key: value for key, value in decl.items() if key != "type"}
+    return create_provider(decl["type"], **options)
+
+
+def _make_store(name: str, decl: Mapping[str, Any], environ: Mapping[str, str]) -> SessionStore:
+    if decl["type"] == "memory":
+        return create_store("memory", name=name)
+    options = {key: decl[key] for key in ("min_size", "max_size", "timeout") if key in decl}
+    dsn = decl.get("dsn") or environ.get(DSN_ENV, "")
+    return create_store(decl["type"], dsn=dsn, name=name, **options)
+
+
+def make_context_manager(context: Mapping[str, Any]) -> ContextManager:
+    """The spec's context manager for a ``context:`` block (mode names from the schema)."""
+    mode = context["mode"]
+    if mode == "stateless":
+        return StatelessContextManager()
+    if mode == "full":
+        return ContextManager()
+    return ContextManager(max_history=context["max_history"], summarize=mode == "summarize")
+
+
+def _make_agent(
+    decl: Mapping[str, Any], provider: Provider, store: SessionStore, store_decl: Mapping[str, Any]
+) -> Agent:
+    ttl_source = decl["ttl"] if "ttl" in decl else store_decl.get("ttl")
+    return Agent(
+        decl["id"],
+        model={"provider": decl["model"]["provider"], "model": decl["model"]["model"]},
+        session_storage=store,
+        context_manager=make_context_manager(decl["context"]),
+        instructions=decl.get("instructions"),
+        generation=decl.get("generation"),
+        ttl=parse_duration(ttl_source) if ttl_source is not None else None,
+        provider=provider,
+    )
+
+
+__all__ = ["Built", "build", "build_snapshot", "make_context_manager"]

@@ -1,0 +1,83 @@
+"""The config error type: every problem found in one run, each with where and why.
+
+Loading and validating never stop at the first problem: they collect :class:`ConfigIssue`
+objects (file, line, column, the path in the document, a message and an optional hint) and
+raise one :class:`ConfigError` carrying all of them. Messages never contain the value of an
+environment variable, only its ``${NAME}`` reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from ..errors import InvalidInputError
+
+Severity = Literal["error", "warning"]
+#: A position in the document: mapping keys and list indexes from the root.
+DocPath = tuple[str | int, ...]
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """``("agents", 0, "model")`` -> ``agents[0].model`` (``<root>`` for the empty path)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "<root>"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem: ``file:line:col: path: message`` (line and column are 1-based)."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    hint: str | None = None
+    severity: Severity = "error"
+    #: A short machine-readable kind: ``yaml``, ``schema``, ``reference``, ``env``, ``io``...
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}: {self.path}: "
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{where}{label}{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ConfigError(InvalidInputError):
+    """The config is invalid; ``issues`` lists every error (and warning) found, in file order."""
+
+    def __init__(self, issues: Iterable[ConfigIssue]) -> None:
+        self.issues: list[ConfigIssue] = sorted(issues, key=issue_order)
+        errors = self.errors
+        first = errors[0] if errors else (self.issues[0] if self.issues else None)
+        summary = str(first) if first else "invalid config"
+        if len(errors) > 1:
+            summary += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+        super().__init__(summary)
+
+    @property
+    def errors(self) -> list[ConfigIssue]:
+        return [issue for issue in self.issues if issue.severity == "error"]
+
+    @property
+    def first(self) -> ConfigIssue:
+        """The first error: what a one-line report (the runtime's ``last_error``) shows."""
+        errors = self.errors
+        return errors[0] if errors else self.issues[0]
+
+
+def issue_order(issue: ConfigIssue) -> tuple[str, int, int, str]:
+    return (issue.file, issue.line, issue.column, issue.message)
+
+
+__all__ = ["ConfigError", "ConfigIssue", "DocPath", "Severity", "format_path", "issue_order"]

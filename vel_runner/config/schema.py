@@ -1,0 +1,240 @@
+"""The JSON Schema of agents.yaml: loading it, checking documents, and reading its defaults.
+
+``schema/agents.schema.json`` is the one description of the file's structure. This module
+turns its validation errors into :class:`ConfigIssue` objects at the right line (with a
+did-you-mean for unknown keys and the allowed values for enums), and fills in the defaults it
+declares, so the code that builds agents never restates them.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigIssue, DocPath
+from .loader import Document
+
+SCHEMA_RESOURCE = "schema/agents.schema.json"
+#: Keys whose values are never shown in messages.
+SECRET_KEYS = frozenset({"api_key", "dsn"})
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def schema_text() -> str:
+    """The schema as shipped: the package resource, else the repository's ``schema/`` file."""
+    try:
+        return resources.files("vel_runner").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        repo_copy = Path(__file__).resolve().parents[2] / SCHEMA_RESOURCE
+        return repo_copy.read_text("utf-8")
+
+
+@cache
+def load_schema() -> dict[str, Any]:
+    return json.loads(schema_text())
+
+
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema())
+
+
+def definition(name: str) -> dict[str, Any]:
+    """``$defs[name]`` of the schema."""
+    return load_schema()["$defs"][name]
+
+
+def enum_values(def_name: str, prop: str) -> list[Any]:
+    """The allowed values of ``$defs[def_name].properties[prop]``."""
+    return list(definition(def_name)["properties"][prop]["enum"])
+
+
+def schema_issues(doc: Document) -> list[ConfigIssue]:
+    """Every schema violation in ``doc`` (none for values whose ``${VAR}`` is unset)."""
+    issues: list[ConfigIssue] = []
+    for error in _validator().iter_errors(doc.data):
+        error = _most_specific(error)
+        path: DocPath = tuple(error.absolute_path)
+        env = doc.env.get(path)
+        if env is not None and env.missing:
+            continue  # the unset variable is reported on its own, where it matters
+        issues.extend(_issues_for(doc, error, path))
+    return issues
+
+
+def _most_specific(error: Any) -> Any:
+    """For anyOf/oneOf, the alternative that got furthest (not a plain type mismatch)."""
+    while error.context:
+        candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
+        error = max(candidates, key=lambda e: len(e.absolute_path))
+    return error
+
+
+def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
+    kind, value, schema = error.validator, error.instance, error.schema
+    shown = show(doc, path, value)
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(schema.get("properties", {}))
+        return [
+            doc.issue(
+                (*path, key),
+                f"unknown key {key!r}",
+                hint=did_you_mean(key, allowed, "allowed keys"),
+                key=True,
+                code="unknown-key",
+            )
+            for key in value
+            if key not in allowed
+        ]
+    if kind == "required" and isinstance(value, dict):
+        missing = [key for key in error.validator_value if key not in value]
+        return [
+            doc.issue(path, f"missing required key {key!r}", hint=_describe(schema, key))
+            for key in missing
+        ]
+    if kind == "propertyNames":
+        return [
+            doc.issue(
+                (*path, str(value)),
+                f"{value!r} is not a valid name",
+                hint=error.schema.get("description"),
+                key=True,
+            )
+        ]
+    message, hint = _message(kind, error.validator_value, value, shown, schema)
+    return [doc.issue(path, message, hint=hint, code="schema")]
+
+
+def _message(
+    kind: str, expected: Any, value: Any, shown: str, schema: dict
+) -> tuple[str, str | None]:
+    if kind == "enum":
+        allowed = ", ".join(str(v) for v in expected)
+        near = difflib.get_close_matches(str(value), [str(v) for v in expected], n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        return f"{shown} is not one of the allowed values", f"{hint}allowed: {allowed}"
+    if kind == "const":
+        return f"must be {expected!r}, got {shown}", None
+    if kind == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        wanted = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
+        return f"expected {wanted}, got {_json_type(value)} {shown}".rstrip(), None
+    if kind == "pattern":
+        return f"{shown} is not valid here", schema.get("description")
+    bounds = {
+        "minimum": "at least",
+        "maximum": "at most",
+        "exclusiveMinimum": "greater than",
+        "exclusiveMaximum": "less than",
+    }
+    if kind in bounds:
+        return f"{shown} is out of range: must be {bounds[kind]} {expected}", None
+    if kind == "minLength":
+        return "must not be empty", schema.get("description")
+    if kind == "maxItems":
+        return f"at most {expected} items allowed", None
+    return f"{shown} is invalid ({kind})", schema.get("description")
+
+
+def show(doc: Document, path: DocPath, value: Any) -> str:
+    """How messages show a value: as written if it came from ``${VAR}``; secrets hidden."""
+    if path and path[-1] in SECRET_KEYS:
+        return "(hidden)"
+    env = doc.env.get(path)
+    if env is not None:
+        return repr(env.raw)
+    if isinstance(value, (dict, list)):
+        return ""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    names = {dict: "a mapping", list: "a list", str: "the string", int: "the number"}
+    return names.get(
+        type(value), "the number" if isinstance(value, float) else type(value).__name__
+    )
+
+
+def _describe(schema: dict, key: str) -> str | None:
+    prop = schema.get("properties", {}).get(key, {})
+    if "$ref" in prop and "description" not in prop:
+        prop = definition(prop["$ref"].rsplit("/", 1)[-1])
+    return prop.get("description")
+
+
+def did_you_mean(word: str, choices: list[str], label: str) -> str:
+    """``did you mean 'x'? <label>: a, b, c`` (the list alone when nothing is close)."""
+    near = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    listing = f"{label}: {', '.join(choices)}" if choices else ""
+    return f"did you mean {near[0]!r}? {listing}" if near else listing
+
+
+# -- defaults -------------------------------------------------------------------------------
+def with_defaults(data: Any) -> Any:
+    """A copy of valid ``data`` with every default the schema declares filled in."""
+    data = copy.deepcopy(data)
+    _fill(load_schema(), data)
+    return data
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        merged = {k: v for k, v in schema.items() if k != "$ref"}
+        target = definition(schema["$ref"].rsplit("/", 1)[-1])
+        schema = {**target, **merged}
+    return schema
+
+
+def _fill(schema: dict[str, Any], value: Any) -> None:
+    schema = _resolve(schema)
+    if isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            sub = _resolve(sub)
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                _fill(sub, value[key])
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, item in value.items():
+                if key not in schema.get("properties", {}):
+                    _fill(extra, item)
+        for branch in schema.get("allOf", []):
+            condition = branch.get("if", {}).get("properties", {})
+            if all(value.get(k) == v.get("const") for k, v in condition.items()):
+                _fill(branch.get("then", {}), value)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            _fill(schema["items"], item)
+
+
+__all__ = [
+    "SECRET_KEYS",
+    "did_you_mean",
+    "enum_values",
+    "load_schema",
+    "schema_issues",
+    "schema_text",
+    "show",
+    "with_defaults",
+]

@@ -1,0 +1,434 @@
+"""The runtime: the live snapshot of agents and stores that the server and the CLI serve from.
+
+A :class:`Snapshot` is frozen; a reload builds a whole new one and swaps it in with one
+assignment, so a turn that already holds an agent finishes on the snapshot it started with.
+Stores and providers whose declaration did not change are carried over as the same instances,
+so sessions (and open connection pools) survive a reload; those no longer referenced are
+closed once the old snapshot's turns have drained. An invalid (or deleted) file changes
+nothing: the old snapshot keeps serving and :attr:`Runtime.last_error` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from .config.errors import ConfigError, ConfigIssue
+from .errors import InvalidInputError, UnknownAgentError
+from .storage.base import SessionEvent, SessionStore
+
+if TYPE_CHECKING:
+    from .agent import Agent
+    from .config.build import Built
+    from .config.reload import ConfigWatcher
+    from .providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+#: Default watcher debounce: watchfiles' own default (1.6 s) is far above our latency goal.
+DEFAULT_DEBOUNCE_MS = 50
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadError:
+    """Why the last reload failed: the first error of the new config, with its position."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    at: datetime = field(default_factory=_now)
+    hint: str | None = None
+    #: How many errors the config had in all (the other ones are in the log).
+    count: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+    @classmethod
+    def from_config_error(cls, error: ConfigError) -> ReloadError:
+        first: ConfigIssue = error.first
+        return cls(
+            first.file,
+            first.line,
+            first.column,
+            first.path,
+            first.message,
+            hint=first.hint,
+            count=max(1, len(error.errors)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape ``GET /v1/config`` and the ``reload-failed`` event use."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEvent:
+    """A config change: ``reloaded`` (with the new version) or ``reload-failed`` (with why)."""
+
+    kind: Literal["reloaded", "reload-failed"]
+    version: str | None = None
+    error: ReloadError | None = None
+    at: datetime = field(default_factory=_now)
+
+
+RuntimeEvent = SessionEvent | ConfigEvent
+RuntimeListener = Callable[[RuntimeEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One consistent config: its agents, stores and providers. Never mutated."""
+
+    agents: Mapping[str, Agent]
+    stores: Mapping[str, SessionStore]
+    version: str
+    loaded_at: datetime
+    files: list[str]
+    providers: Mapping[str, Provider] = field(default_factory=lambda: MappingProxyType({}))
+    #: Resolved declarations by ("providers" | "stores", name), to reuse unchanged instances.
+    declarations: Mapping[tuple[str, str], Any] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False
+    )
+
+
+class Runtime:
+    """Holds the current :class:`Snapshot`; reloads it from files when they change."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        paths: Sequence[Path] = (),
+        watch: bool = False,
+        debounce_ms: int = DEFAULT_DEBOUNCE_MS,
+        close_grace: float = 5.0,
+        drain_timeout: float = 300.0,
+    ) -> None:
+        self.snapshot = snapshot
+        self.last_error: ReloadError | None = None
+        self._paths = list(paths)
+        self._watch = watch and bool(self._paths)
+        self._debounce_ms = debounce_ms
+        self._close_grace = close_grace
+        self._drain_timeout = drain_timeout
+        self._listeners: list[RuntimeListener] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._leases: dict[int, int] = {}
+        self._drained: dict[int, asyncio.Event] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._watcher: ConfigWatcher | None = None
+        self._started = False
+        self._closed = False
+        self._subscribe(snapshot)
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_agents(cls, agents: Iterable[Agent]) -> Runtime:
+        """A runtime over ready-made agents (library use, tests): no files, no watcher."""
+        by_id: dict[str, Agent] = {}
+        stores: dict[str, SessionStore] = {}
+        providers: dict[str, Provider] = {}
+        for agent in agents:
+            if agent.id in by_id:
+                raise InvalidInputError(f"two agents have the id {agent.id!r}")
+            by_id[agent.id] = agent
+            _add_unique(stores, agent.store.name, agent.store, agent.id)
+            _add_unique(providers, agent.provider_name, agent.provider, agent.id)
+        fingerprint = repr(
+            sorted((a.id, a.provider_name, a.model_name, a.context_mode) for a in by_id.values())
+        )
+        snapshot = Snapshot(
+            agents=MappingProxyType(by_id),
+            stores=MappingProxyType(stores),
+            version=hashlib.sha256(fingerprint.encode()).hexdigest()[:12],
+            loaded_at=_now(),
+            files=[],
+            providers=MappingProxyType(providers),
+        )
+        return cls(snapshot)
+
+    @classmethod
+    async def from_paths(
+        cls,
+        paths: Sequence[str | Path],
+        *,
+        watch: bool = True,
+        debounce_ms: int = DEFAULT_DEBOUNCE_MS,
+        close_grace: float = 5.0,
+    ) -> Runtime:
+        """Load agents.yaml (several files or directories are merged).
+
+        Raises :class:`~vel_runner.config.errors.ConfigError` if the config is invalid. Call
+        :meth:`start` (or use ``async with``) to open the stores and start watching.
+        """
+        resolved = [Path(p) for p in paths] or [Path("agents.yaml")]
+        built = await _build(resolved, previous=None)
+        return cls(
+            built.snapshot,
+            paths=resolved,
+            watch=watch,
+            debounce_ms=debounce_ms,
+            close_grace=close_grace,
+        )
+
+    # -- lookups ---------------------------------------------------------------------------
+    def agent(self, agent_id: str) -> Agent:
+        """The agent ``agent_id`` of the current snapshot."""
+        try:
+            return self.snapshot.agents[agent_id]
+        except KeyError:
+            known = ", ".join(sorted(self.snapshot.agents)) or "none"
+            raise UnknownAgentError(f"no agent {agent_id!r} is loaded (agents: {known})") from None
+
+    @contextlib.asynccontextmanager
+    async def lease(self, agent_id: str) -> AsyncIterator[Agent]:
+        """Hold the current snapshot for one turn: its stores and providers stay open until
+        the block ends, even if a reload retires them meanwhile."""
+        snapshot = self.snapshot
+        agent = self.agent(agent_id)
+        key = id(snapshot)
+        self._leases[key] = self._leases.get(key, 0) + 1
+        try:
+            yield agent
+        finally:
+            self._leases[key] -= 1
+            if self._leases[key] == 0:
+                del self._leases[key]
+                event = self._drained.pop(key, None)
+                if event is not None:
+                    event.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the stores and start the file watcher (when watching). Idempotent."""
+        if self._started:
+            return
+        self._started = True
+        await _open_stores(self.snapshot.stores.values())
+        if self._watch:
+            from .config.reload import ConfigWatcher
+
+            self._watcher = ConfigWatcher(self._paths, self.reload, debounce_ms=self._debounce_ms)
+            await self._watcher.start()
+
+    async def close(self) -> None:
+        """Stop the watcher and close every store, provider and agent. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._watcher is not None:
+            await self._watcher.stop()
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        snapshot = self.snapshot
+        await _close_all(snapshot.agents.values(), snapshot.providers.values(), snapshot.stores)
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- reload ----------------------------------------------------------------------------
+    async def reload(self) -> bool:
+        """Re-read the files now. ``False`` (and :attr:`last_error` set) if they are invalid."""
+        if not self._paths or self._closed:
+            return True
+        async with self._reload_lock:
+            old = self.snapshot
+            built: Built | None = None
+            try:
+                built = await _build(self._paths, previous=old)
+                if self._started and built.snapshot.version != old.version:
+                    await _open_stores(built.new_stores.values(), built)
+            except Exception as exc:
+                if built is not None:
+                    await _discard(built)
+                return self._failed(exc)
+            if built.snapshot.version == old.version:
+                await _discard(built)  # same config: keep the running snapshot as it is
+                if self.last_error is not None:
+                    self.last_error = None
+                    self._emit(ConfigEvent("reloaded", version=old.version))
+                return True
+            self._swap(old, built.snapshot)
+            self.last_error = None
+            log.info("config reloaded: version %s", built.snapshot.version)
+            self._emit(ConfigEvent("reloaded", version=built.snapshot.version))
+            return True
+
+    def _failed(self, exc: Exception) -> bool:
+        if not isinstance(exc, ConfigError):  # a bug, not bad input: keep the traceback
+            log.error("config reload crashed", exc_info=exc)
+            exc = ConfigError([_unexpected_issue(self._paths, exc)])
+        error = ReloadError.from_config_error(exc)
+        self.last_error = error
+        log.warning("config reload failed, the previous config keeps serving: %s", exc)
+        self._emit(ConfigEvent("reload-failed", error=error, at=error.at))
+        return False
+
+    def _swap(self, old: Snapshot, new: Snapshot) -> None:
+        """Swap in one step (no await in between), then retire what ``new`` no longer uses."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.snapshot = new
+        self._subscribe(new)
+        kept_stores = {id(store) for store in new.stores.values()}
+        kept_providers = {id(provider) for provider in new.providers.values()}
+        stores = {n: s for n, s in old.stores.items() if id(s) not in kept_stores}
+        providers = [p for p in old.providers.values() if id(p) not in kept_providers]
+        task = asyncio.get_running_loop().create_task(
+            self._retire(old, list(old.agents.values()), providers, stores)
+        )
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(
+        self,
+        old: Snapshot,
+        agents: list[Agent],
+        providers: list[Provider],
+        stores: Mapping[str, SessionStore],
+    ) -> None:
+        """Close what only ``old`` used, once its leased turns finish (bounded wait)."""
+        try:
+            await asyncio.sleep(self._close_grace)
+            key = id(old)
+            if self._leases.get(key):
+                event = self._drained.setdefault(key, asyncio.Event())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), self._drain_timeout)
+        finally:
+            await _close_all(agents, providers, stores)
+
+    # -- events ----------------------------------------------------------------------------
+    def add_listener(self, callback: RuntimeListener) -> Callable[[], None]:
+        """Call ``callback`` on every session change (from every store of the current
+        snapshot) and every config change; returns a function that removes it."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return remove
+
+    def _subscribe(self, snapshot: Snapshot) -> None:
+        seen: set[int] = set()
+        for store in snapshot.stores.values():
+            if id(store) not in seen:
+                seen.add(id(store))
+                self._unsubscribe.append(store.add_listener(self._emit))
+
+    def _emit(self, event: RuntimeEvent) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("runtime listener %r failed", callback)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _add_unique(target: dict[str, Any], name: str, value: Any, agent_id: str) -> None:
+    """Key ``value`` by ``name``; a different instance under a taken name gets ``name@agent``."""
+    existing = target.get(name)
+    if existing is None or existing is value:
+        target[name] = value
+    else:
+        target[f"{name}@{agent_id}"] = value
+
+
+async def _build(paths: Sequence[Path], previous: Snapshot | None) -> Built:
+    from .config.build import build_snapshot
+
+    return await build_snapshot(paths, previous=previous)
+
+
+async def _discard(built: Built) -> None:
+    """Close what an unused build created for itself (never the instances it reused)."""
+    await _close_all(built.new_agents, built.new_providers.values(), built.new_stores)
+
+
+def _unexpected_issue(paths: Sequence[Path], exc: Exception) -> ConfigIssue:
+    return ConfigIssue(
+        str(paths[0]), 1, 1, "<root>", f"reload failed: {type(exc).__name__}", code="internal"
+    )
+
+
+async def _open_stores(stores: Iterable[SessionStore], built: Built | None = None) -> None:
+    """Open ``stores``; while building a reload, a failure is a config error at the store."""
+    for store in stores:
+        try:
+            await store.open()
+        except Exception as exc:
+            if built is None:
+                raise
+            raise built.store_error(store.name, exc) from exc
+
+
+async def _close_all(
+    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
+) -> None:
+    """Close agents, then providers, then stores; log (never raise) what fails."""
+    for agent in agents:
+        with _logged("agent", agent.id):
+            await agent.aclose()
+    for provider in providers:
+        with _logged("provider", getattr(provider, "type", "?")):
+            await provider.aclose()
+    for name, store in stores.items():
+        with _logged("store", name):
+            await store.close()
+
+
+@contextlib.contextmanager
+def _logged(what: str, name: str) -> Any:
+    try:
+        yield
+    except Exception:
+        log.exception("closing %s %r failed", what, name)
+
+
+__all__ = [
+    "DEFAULT_DEBOUNCE_MS",
+    "ConfigEvent",
+    "ReloadError",
+    "Runtime",
+    "RuntimeEvent",
+    "RuntimeListener",
+    "Snapshot",
+]
