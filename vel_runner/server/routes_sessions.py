@@ -82,8 +82,16 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return key[0], key[1]
 
 
+#: Ages are clamped here: nothing is older, and datetime arithmetic overflows far beyond.
+MAX_AGE_SECONDS = 100 * 365 * 86400.0
+
+
+def _seconds(value: str | float) -> float:
+    return min(parse_duration(value), MAX_AGE_SECONDS)
+
+
 def _older_than(value: str | float | None) -> float | None:
-    return None if value is None else parse_duration(value)
+    return None if value is None else _seconds(value)
 
 
 def _selected(agents: dict[str, Agent], agent_id: str | None) -> list[Agent]:
@@ -153,7 +161,7 @@ async def list_sessions(
 async def cleanup_sessions(body: CleanupRequest, request: Request) -> dict[str, int]:
     """Delete sessions idle for ``older_than`` (and expired ones); ``dry_run`` only counts."""
     agents = _selected(dict(state_of(request).live.snapshot.agents), body.agent_id)
-    seconds = parse_duration(body.older_than)
+    seconds = _seconds(body.older_than)
     if body.dry_run:
         return {"would_delete": await _count(agents, seconds)}
     counts = [await a.store.delete_inactive(seconds, a.id) for a in agents]
