@@ -192,6 +192,8 @@ def describe_dsn(dsn: str) -> str:
 def unavailable(dsn: str, exc: BaseException) -> StoreUnavailableError:
     """A clear, password-free error for a database that cannot serve us right now."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if type(exc).__name__ == "PoolTimeout":  # psycopg_pool's wording names no cause
+        reason = f"no connection could be made in time; is the server running? ({reason})"
     password = _password(dsn)
     if password:
         reason = reason.replace(password, "***")

@@ -1,0 +1,182 @@
+"""The PostgreSQL store across real processes and through a server outage.
+
+The workers are this file run as a script (``python tests/test_postgres_processes.py MODE``),
+so every process is a fresh interpreter with its own pool and its own cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"worker failed ({proc.returncode}):\n{err}"
+    return out
+
+
+# -- workers --------------------------------------------------------------------------------
+async def agent_turns(dsn: str, session_id: str, label: str, count: int) -> None:
+    """``count`` turns of the echo agent on one session (its reply says what it saw)."""
+    from vel_runner import Agent
+    from vel_runner.storage.postgres import PostgresStore
+
+    store = PostgresStore(dsn, max_size=2)
+    agent = Agent("bot", {"provider": "echo", "model": "echo"}, session_storage=store)
+    try:
+        for i in range(count):
+            await agent.run({"message": f"{label}-{i}"}, session_id=session_id)
+    finally:
+        await agent.aclose()
+        await store.close()
+
+
+def read_session(dsn: str, session_id: str) -> None:
+    """Print the session's messages as JSON, from synchronous code (the spec's ctxmgr)."""
+    from vel_runner import Agent
+    from vel_runner.storage.postgres import PostgresStore
+
+    store = PostgresStore(dsn)
+    agent = Agent("bot", {"provider": "echo", "model": "echo"}, session_storage=store)
+    print(json.dumps(agent.ctxmgr.get_session_context(session_id)))
+    asyncio.run(store.close())
+
+
+def check_pairs(messages: list[dict[str, str]]) -> list[str]:
+    """Assert the session is whole turns, each of which saw exactly the turns before it;
+    return the user messages in order."""
+    users = []
+    for j in range(0, len(messages), 2):
+        user, reply = messages[j], messages[j + 1]
+        assert (user["role"], reply["role"]) == ("user", "assistant"), messages[j : j + 2]
+        assert reply["content"] == f"echo ({j + 1} messages): {user['content']}"
+        users.append(user["content"])
+    return users
+
+
+# -- tests ----------------------------------------------------------------------------------
+def test_a_session_survives_a_process_restart(fresh_postgres_dsn: str) -> None:
+    finish(spawn("turns", fresh_postgres_dsn, "s", "first", "3"))
+    messages = json.loads(finish(spawn("read", fresh_postgres_dsn, "s")))
+    assert check_pairs(messages) == ["first-0", "first-1", "first-2"]
+    finish(spawn("turns", fresh_postgres_dsn, "s", "second", "1"))  # continues, fresh cache
+    messages = json.loads(finish(spawn("read", fresh_postgres_dsn, "s")))
+    assert check_pairs(messages)[-1] == "second-0" and len(messages) == 8
+
+
+def test_four_processes_fifty_turns_each_on_one_session(fresh_postgres_dsn: str) -> None:
+    procs = [spawn("turns", fresh_postgres_dsn, "hot", f"p{n}", "50") for n in range(4)]
+    for proc in procs:
+        finish(proc, timeout=120)
+    messages = json.loads(finish(spawn("read", fresh_postgres_dsn, "hot")))
+    assert len(messages) == 400  # 200 pairs, none lost
+    users = check_pairs(messages)  # none interleaved; each saw the one before
+    for n in range(4):  # each process's turns, in its own order
+        assert [u for u in users if u.startswith(f"p{n}-")] == [f"p{n}-{i}" for i in range(50)]
+    assert len({u.split("-")[0] for u in users[:20]}) > 1, "the processes never overlapped"
+
+
+async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> None:
+    from pgserver import wait_until_accepting
+
+    from vel_runner.errors import StoreUnavailableError
+    from vel_runner.storage.postgres import PostgresStore
+
+    dsn = private_pg_server.dsn
+    store = PostgresStore(dsn, timeout=1.0)
+    await store.open()
+    events: list[str] = []
+    store.add_listener(lambda e: events.append(e.session_id))
+    acked: list[str] = []
+    errors: list[tuple[float, str]] = []
+    stop = asyncio.Event()
+
+    async def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            text = f"t{i}"
+            started = time.monotonic()
+            try:
+                async with store.turn("a", "s") as turn:
+                    n = len(turn.history)
+                    reply = f"echo ({n + 1} messages): {text}"
+                    await turn.commit(
+                        [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
+                    )
+                acked.append(text)
+            except StoreUnavailableError as exc:
+                errors.append((time.monotonic() - started, str(exc)))
+                await asyncio.sleep(0.05)
+            i += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(writer())
+    try:
+        await wait_for(lambda: len(acked) >= 20)
+        await asyncio.to_thread(private_pg_server.stop)
+        await wait_for(lambda: len(errors) >= 3)
+        down_acked = len(acked)
+        with pytest.raises(StoreUnavailableError, match="unavailable"):
+            await store.list()
+        with pytest.raises(StoreUnavailableError, match="unavailable"):
+            await asyncio.to_thread(store.get_sync, "a", "s")
+        await asyncio.to_thread(private_pg_server.start)
+        await asyncio.to_thread(wait_until_accepting, dsn)
+        await wait_for(lambda: len(acked) >= down_acked + 20, timeout=20)  # recovered
+        await wait_for(store._relay.listening.is_set, timeout=10)  # the LISTEN came back
+    finally:
+        stop.set()
+        await task
+    assert all(took < 3.0 for took, _ in errors), errors  # fails fast, never hangs
+    assert all(msg.startswith("session database unavailable") for _, msg in errors), errors
+    record = await store.get("a", "s")
+    assert record is not None
+    stored = check_pairs(record.messages)
+    assert [t for t in stored if t in acked] == acked  # every acknowledged turn, in order
+    assert len(stored) - len(acked) <= 1  # at most one whose commit reply was lost
+    other = PostgresStore(dsn)
+    await other.open()
+    await other.clear("a", "elsewhere")
+    await other.set("a", "elsewhere", [{"role": "user", "content": "x"}])
+    await wait_for(lambda: "elsewhere" in events)  # events from others flow again
+    await other.close()
+    await store.close()
+
+
+async def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
+if __name__ == "__main__":
+    mode, dsn, *rest = sys.argv[1:]
+    if mode == "turns":
+        asyncio.run(agent_turns(dsn, rest[0], rest[1], int(rest[2])))
+    elif mode == "read":
+        read_session(dsn, rest[0])
+    else:
+        raise SystemExit(f"unknown mode {mode}")
