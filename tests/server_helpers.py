@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from vel_runner import Agent
@@ -71,3 +76,60 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 def sse_json(text: str) -> list[Any]:
     """The JSON payloads of an SSE body, without the final ``[DONE]``."""
     return [json.loads(f["data"]) for f in parse_sse(text) if f["data"] != "[DONE]"]
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerProcess:
+    """``vel-runner serve`` in a subprocess on a free loopback port."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "vel_runner.cli", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [*command, *args],
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    async def ready(self, timeout: float = 20.0) -> None:
+        """Wait until ``/readyz`` answers 200 (fail with the server's output if it exits)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with httpx.AsyncClient(base_url=self.base_url) as http:
+            while loop.time() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{self.output()}")
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server not ready in {timeout}s:\n{self.output()}")
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except Exception:
+                self.process.kill()
+                self.process.wait(5)
+
+    def output(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        return self.process.stdout.read() if self.process.stdout else ""

@@ -37,6 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     env_config = os.environ.get("VEL_CONFIG")
     parser.add_argument(
         "--config",
+        "-c",
         action="append",
         metavar="PATH",
         help="config file or directory, repeatable (env VEL_CONFIG, paths joined by "

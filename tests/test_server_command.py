@@ -1,0 +1,197 @@
+"""``vel-runner serve``: flags and env, refusals, a real process, SIGTERM drain, and two
+workers sharing sessions (and events) through PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+from server_helpers import ServerProcess, parse_sse
+
+from vel_runner.server import command
+
+CONFIG = """\
+version: 1
+providers:
+  offline: {type: echo}
+  slow: {type: echo, delay: 1.0}
+agents:
+  - id: echo
+    model: {provider: offline, model: echo-1}
+  - id: slow
+    model: {provider: slow, model: echo-1}
+"""
+
+DATABASE_CONFIG = """\
+version: 1
+providers:
+  offline: {type: echo}
+stores:
+  pg: {type: database, dsn: "${POSTGRES_DSN}"}
+agents:
+  - id: echo
+    model: {provider: offline, model: echo-1}
+    store: pg
+"""
+
+
+def write(tmp_path: Path, text: str = CONFIG) -> str:
+    path = tmp_path / "agents.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VEL_CONFIG", "VEL_HOST", "VEL_PORT", "VEL_WORKERS", "VEL_API_KEY", "VEL_RELOAD"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_and_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = command.settings_from(parse())
+    assert defaults["host"] == "127.0.0.1" and defaults["port"] == 8000
+    assert defaults["reload"] and defaults["workers"] == 1 and defaults["api_key"] is None
+    assert defaults["paths"][0].endswith("agents.yaml")
+    monkeypatch.setenv("VEL_CONFIG", "/a.yaml:/b.yaml")
+    monkeypatch.setenv("VEL_HOST", "0.0.0.0")
+    monkeypatch.setenv("VEL_PORT", "9001")
+    monkeypatch.setenv("VEL_WORKERS", "3")
+    monkeypatch.setenv("VEL_API_KEY", "k")
+    monkeypatch.setenv("VEL_RELOAD", "0")
+    from_env = command.settings_from(parse())
+    assert from_env["paths"] == ["/a.yaml", "/b.yaml"] and from_env["host"] == "0.0.0.0"
+    assert from_env["port"] == 9001 and from_env["workers"] == 3
+    assert from_env["api_key"] == "k" and not from_env["reload"]
+    flags = command.settings_from(parse("--port", "9002", "--workers", "1", "-c", "/c.yaml"))
+    assert flags["port"] == 9002 and flags["workers"] == 1 and flags["paths"] == ["/c.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("::", False),
+        ("example.com", False),
+    ],
+)
+def test_loopback_detection(host: str, loopback: bool) -> None:
+    assert command.is_loopback(host) is loopback
+
+
+def test_public_host_without_key_is_refused(tmp_path: Path, capsys) -> None:
+    assert command.run(parse("--host", "0.0.0.0", "-c", write(tmp_path))) == 2
+    assert "without an API key" in capsys.readouterr().err
+    settings = command.settings_from(parse("--host", "0.0.0.0", "--insecure"))
+    assert command.refusal(settings) is None
+    settings = command.settings_from(parse("--host", "0.0.0.0", "--api-key", "k"))
+    assert command.refusal(settings) is None
+
+
+def test_workers_with_a_memory_store_are_refused(tmp_path: Path, capsys) -> None:
+    assert command.run(parse("--workers", "2", "-c", write(tmp_path))) == 2
+    err = capsys.readouterr().err
+    assert "memory" in err and "database" in err
+
+
+def test_invalid_config_exits_1_with_its_position(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, CONFIG.replace("provider: slow", "provider: nowhere"))
+    assert command.run(parse("-c", path)) == 1
+    err = capsys.readouterr().err
+    assert "agents.yaml:" in err and "nowhere" in err and "Traceback" not in err
+
+
+async def test_sigterm_drains_in_flight_turns_and_ends_event_streams(tmp_path: Path) -> None:
+    server = ServerProcess("-c", write(tmp_path), "--no-reload", "--drain-timeout", "20")
+    try:
+        await server.ready()
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            first = await http.post("/v1/agents/echo/runs", json={"message": "hi"})
+            assert first.status_code == 200
+
+            async def events() -> str:
+                async with http.stream("GET", "/v1/events") as response:
+                    return "".join([chunk async for chunk in response.aiter_text()])
+
+            stream = asyncio.create_task(events())
+            turn = asyncio.create_task(
+                http.post("/v1/agents/slow/runs", json={"message": "slow one", "session_id": "s"})
+            )
+            await asyncio.sleep(0.4)  # the slow turn (1 s) is in flight
+            server.signal(signal.SIGTERM)
+            response = await asyncio.wait_for(turn, 10)
+            assert response.status_code == 200
+            assert response.json()["output"] == "echo (1 messages): slow one"
+            assert ": connected" in await asyncio.wait_for(stream, 10)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        code = await asyncio.to_thread(server.wait, 15)
+        assert loop.time() - started < 10  # did not sit out the 20 s drain timeout
+        assert code in (0, -signal.SIGTERM), server.output()
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+
+
+async def test_two_workers_share_sessions_and_events_on_the_database(
+    tmp_path: Path, fresh_postgres_dsn: str
+) -> None:
+    path = write(tmp_path, DATABASE_CONFIG)
+    server = ServerProcess(
+        "-c", path, "--workers", "2", "--no-access-log", env={"POSTGRES_DSN": fresh_postgres_dsn}
+    )
+    try:
+        await server.ready(timeout=40)
+        limits = httpx.Limits(max_keepalive_connections=0)  # a new connection per request
+        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=20) as http:
+            loaded = set()
+            for _ in range(40):  # each worker loaded its own runtime: two load times
+                loaded.add((await http.get("/v1/config")).json()["loaded_at"])
+                if len(loaded) == 2:
+                    break
+            assert len(loaded) == 2, "both workers should answer"
+            frames: list[dict] = []
+
+            async def listen(expected: int) -> None:
+                async with http.stream("GET", "/v1/events") as response:
+                    buffer = ""
+                    async for chunk in response.aiter_text():
+                        buffer += chunk
+                        while "\n\n" in buffer:
+                            block, buffer = buffer.split("\n\n", 1)
+                            frames.extend(parse_sse(block + "\n\n"))
+                        if len(frames) >= expected:
+                            return
+
+            turns = 8
+            listener = asyncio.create_task(listen(turns))
+            await asyncio.sleep(0.5)
+            for n in range(turns):
+                body = {"message": f"turn {n}", "session_id": "shared"}
+                reply = await http.post("/v1/agents/echo/runs", json=body)
+                assert reply.status_code == 200, reply.text
+                assert reply.json()["output"] == f"echo ({2 * n + 1} messages): turn {n}"
+            stored = (await http.get("/v1/agents/echo/sessions/shared")).json()
+            assert stored["message_count"] == 2 * turns and stored["store"] == "pg"
+            await asyncio.wait_for(listener, 15)
+        kinds = [f["event"] for f in frames]
+        assert kinds == ["created"] + ["updated"] * (turns - 1)
+        assert json.loads(frames[-1]["data"])["message_count"] == 2 * turns
+        assert fresh_postgres_dsn.split("@")[0] not in server.output()
+    finally:
+        server.stop()
