@@ -1,0 +1,117 @@
+"""Hot reload while requests flow: an invalid save fails no request, the old config keeps
+serving, ``/v1/config`` and ``/v1/events`` report the error; a valid save swaps agents in
+without losing sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from server_helpers import parse_sse, serving
+
+from vel_runner.runtime import Runtime
+from vel_runner.server.app import create_app
+
+VALID = """\
+version: 1
+providers:
+  offline: {type: echo}
+agents:
+  - id: echo
+    model: {provider: offline, model: echo-1}
+"""
+INVALID = VALID + "  - id: broken\n    model: {provider: missing, model: x}\n"
+GROWN = VALID + "  - id: second\n    model: {provider: offline, model: echo-2}\n"
+
+
+async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():  # type: ignore[misc]
+        assert loop.time() < deadline, "timed out waiting for the reload"
+        await asyncio.sleep(0.05)
+
+
+async def test_reload_under_load(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(VALID)
+    runtime = await Runtime.from_paths([path], watch=True, debounce_ms=50)
+    async with serving(create_app(runtime)) as url, httpx.AsyncClient(base_url=url) as http:
+        stop = asyncio.Event()
+        failures: list[str] = []
+        turns: dict[str, int] = {}
+
+        async def traffic(sid: str) -> None:
+            while not stop.is_set():
+                body = {"message": "ping", "session_id": sid}
+                response = await http.post("/v1/agents/echo/runs", json=body)
+                if response.status_code != 200:
+                    failures.append(response.text)
+                    continue
+                turns[sid] = turns.get(sid, 0) + 1
+                expected = f"echo ({2 * turns[sid] - 1} messages): ping"
+                if response.json()["output"] != expected:
+                    failures.append(f"{sid}: lost history: {response.json()['output']}")
+
+        events: list[dict] = []
+
+        async def listen() -> None:
+            async with http.stream("GET", "/v1/events") as response:
+                buffer = ""
+                async for chunk in response.aiter_text():
+                    buffer += chunk
+                    while "\n\n" in buffer:
+                        block, buffer = buffer.split("\n\n", 1)
+                        events.extend(
+                            f for f in parse_sse(block + "\n\n") if f["event"].startswith("rel")
+                        )
+                    if len(events) >= 2:
+                        return
+
+        listener = asyncio.create_task(listen())
+        clients = [asyncio.create_task(traffic(f"s{n}")) for n in range(8)]
+        try:
+            await asyncio.sleep(0.3)
+            version = (await http.get("/v1/config")).json()["version"]
+
+            path.write_text(INVALID)
+
+            async def failed() -> bool:
+                return (await http.get("/v1/config")).json()["last_reload_error"] is not None
+
+            await until(failed)
+            config = (await http.get("/v1/config")).json()
+            error = config["last_reload_error"]
+            assert config["version"] == version  # the old config keeps serving
+            assert error["file"].endswith("agents.yaml") and error["line"] == 8
+            assert "missing" in error["message"]
+            await asyncio.sleep(0.3)
+
+            path.write_text(GROWN)
+
+            async def grown() -> bool:
+                agents = (await http.get("/v1/agents")).json()["agents"]
+                return [a["id"] for a in agents] == ["echo", "second"]
+
+            await until(grown)
+            await asyncio.sleep(0.3)
+            stop.set()
+            await asyncio.gather(*clients)
+            await asyncio.wait_for(listener, 5)
+            config = (await http.get("/v1/config")).json()
+            assert config["last_reload_error"] is None and config["version"] != version
+            second = await http.post("/v1/agents/second/runs", json={"message": "new"})
+            assert second.status_code == 200
+        finally:
+            stop.set()
+            for task in (*clients, listener):
+                task.cancel()
+
+    assert failures == []
+    assert sum(turns.values()) > 40
+    assert [e["event"] for e in events] == ["reload-failed", "reloaded"]
+    assert json.loads(events[0]["data"])["error"]["line"] == 8
+    assert json.loads(events[1]["data"])["version"] == config["version"]
