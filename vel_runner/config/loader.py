@@ -275,7 +275,7 @@ class _Builder:
                         code="env",
                     )
                 )
-            if found.missing or node.style is not None:
+            if found.missing or node.style:  # quoted: stays a string (CSafeLoader: "" = plain)
                 return found.value
             text = found.value
             tag = _resolver.resolve(ScalarNode, text, (True, False))

@@ -107,7 +107,7 @@ def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
             doc.issue(path, f"missing required key {key!r}", hint=_describe(schema, key))
             for key in missing
         ]
-    if kind == "propertyNames":
+    if "propertyNames" in error.relative_schema_path:
         return [
             doc.issue(
                 (*path, str(value)),
@@ -176,7 +176,12 @@ def _json_type(value: Any) -> str:
 
 
 def _describe(schema: dict, key: str) -> str | None:
-    prop = schema.get("properties", {}).get(key, {})
+    """The description of property ``key`` (looked up across ``$defs`` for a bare
+    ``required`` in an if/then branch)."""
+    prop = schema.get("properties", {}).get(key)
+    if prop is None:
+        owners = [d for d in load_schema()["$defs"].values() if key in d.get("properties", {})]
+        prop = owners[0]["properties"][key] if owners else {}
     if "$ref" in prop and "description" not in prop:
         prop = definition(prop["$ref"].rsplit("/", 1)[-1])
     return prop.get("description")

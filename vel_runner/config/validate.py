@@ -239,6 +239,7 @@ def _context_issues(origin: Origin, context: Mapping[str, Any]) -> list[ConfigIs
                 f"max_history has no effect with mode '{mode}', which {why}",
                 hint="use mode: window (or summarize) to keep the last max_history messages",
                 code="context",
+                key=True,
             )
         ]
     return []

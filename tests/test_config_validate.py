@@ -1,0 +1,463 @@
+"""The table of bad configs: each gives one error at the expected line, path and message.
+
+Plus: warnings that do not fail, several files merged, secrets never shown, and the shipped
+agents.yaml and every example config validating.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vel_runner.config.errors import ConfigError
+from vel_runner.config.validate import check_config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAD = "version: 1\nproviders:\n  offline: {type: echo}\n"  # lines 1-3
+
+# (name, yaml, line, column, path, message fragment, hint fragment or None)
+BAD = [
+    (
+        "unknown key with did-you-mean",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+        "    generation: {temprature: 0.2}\n",
+        7,
+        18,
+        "agents[0].generation.temprature",
+        "unknown key 'temprature'",
+        "did you mean 'temperature'?",
+    ),
+    (
+        "unknown top-level key",
+        HEAD + "agent:\n  - id: a\n",
+        4,
+        1,
+        "agent",
+        "unknown key 'agent'",
+        "did you mean 'agents'?",
+    ),
+    (
+        "enum with allowed values",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+        "    context:\n      mode: windw\n      max_history: 3\n",
+        8,
+        13,
+        "agents[0].context.mode",
+        "'windw' is not one of the allowed values",
+        "did you mean 'window'? allowed: full, stateless, window, summarize",
+    ),
+    (
+        "unknown provider type",
+        "version: 1\nproviders:\n  x:\n    type: opneai\n",
+        4,
+        11,
+        "providers.x.type",
+        "'opneai' is not one of the allowed values",
+        "openai",
+    ),
+    (
+        "undeclared provider",
+        HEAD + "agents:\n  - id: a\n    model:\n      provider: ofline\n      model: m\n",
+        7,
+        17,
+        "agents[0].model.provider",
+        "provider 'ofline' is not declared",
+        "did you mean 'offline'?",
+    ),
+    (
+        "undeclared store",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n    store: pg\n",
+        7,
+        12,
+        "agents[0].store",
+        "store 'pg' is not declared",
+        "declared stores: memory",
+    ),
+    (
+        "duplicate agent id",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+        "  - id: a\n    model: {provider: offline, model: m}\n",
+        7,
+        9,
+        "agents[1].id",
+        "duplicate agent id 'a' (first declared at",
+        None,
+    ),
+    (
+        "stateless with max_history",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+        "    context: {mode: stateless, max_history: 5}\n",
+        7,
+        32,
+        "agents[0].context.max_history",
+        "max_history has no effect with mode 'stateless'",
+        "mode: window",
+    ),
+    (
+        "window without max_history",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+        "    context: {mode: window}\n",
+        7,
+        14,
+        "agents[0].context",
+        "missing required key 'max_history'",
+        "Messages kept",
+    ),
+    (
+        "unset variable in a provider in use",
+        "version: 1\nproviders:\n  oa:\n    type: openai\n    api_key: ${VEL_TEST_UNSET_KEY}\n"
+        "agents:\n  - id: a\n    model: {provider: oa, model: gpt-4o}\n",
+        5,
+        14,
+        "providers.oa.api_key",
+        "VEL_TEST_UNSET_KEY not set",
+        "set VEL_TEST_UNSET_KEY",
+    ),
+    (
+        "unset variable in an agent",
+        HEAD + 'agents:\n  - id: a\n    model: {provider: offline, model: "${VEL_TEST_MODEL}"}\n',
+        6,
+        39,
+        "agents[0].model.model",
+        "VEL_TEST_MODEL not set",
+        None,
+    ),
+    (
+        "database store without dsn",
+        HEAD + "stores:\n  pg: {type: database}\nagents:\n  - id: a\n"
+        "    model: {provider: offline, model: m}\n    store: pg\n",
+        5,
+        3,
+        "stores.pg",
+        "database store 'pg' has no dsn and POSTGRES_DSN is not set",
+        'dsn: "${POSTGRES_DSN}"',
+    ),
+    (
+        "yaml syntax error",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m\n",
+        7,
+        1,
+        "<root>",
+        "YAML syntax error",
+        None,
+    ),
+    ("empty file", "# nothing here\n\n", 1, 1, "<root>", "file is empty", "version: 1"),
+    ("a list at the top", "- version: 1\n", 1, 1, "<root>", "expected a mapping, got a list", None),
+    (
+        "a mapping where the agents list belongs",
+        HEAD + "agents:\n  a:\n    model: {provider: offline, model: m}\n",
+        5,
+        3,
+        "agents",
+        "expected a list, got a mapping",
+        None,
+    ),
+    (
+        "tab indentation",
+        HEAD + "agents:\n\t- id: a\n",
+        5,
+        1,
+        "<root>",
+        "a tab character where YAML expects spaces",
+        "spaces",
+    ),
+    (
+        "duplicate key",
+        HEAD + "agents:\n  - id: a\n    id: b\n    model: {provider: offline, model: m}\n",
+        6,
+        5,
+        "agents[0].id",
+        "duplicate key 'id' (first at line 5)",
+        None,
+    ),
+    ("wrong version", "version: 2\n", 1, 10, "version", "must be 1, got 2", None),
+    (
+        "bad duration",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n    ttl: 1 hour\n",
+        7,
+        10,
+        "agents[0].ttl",
+        "'1 hour' is not valid here",
+        "A duration",
+    ),
+    (
+        "zero ttl",
+        HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n    ttl: 0s\n",
+        7,
+        10,
+        "agents[0].ttl",
+        "ttl must be greater than 0",
+        "never expire",
+    ),
+    (
+        "bad agent id",
+        HEAD + "agents:\n  - id: my agent\n    model: {provider: offline, model: m}\n",
+        5,
+        9,
+        "agents[0].id",
+        "'my agent' is not valid here",
+        "letters, digits",
+    ),
+    (
+        "pool sizes",
+        HEAD + "stores:\n  pg: {type: database, dsn: 'postgresql:///x', min_size: 5, max_size: 2}\n"
+        "agents:\n  - id: a\n    model: {provider: offline, model: m}\n    store: pg\n",
+        5,
+        58,
+        "stores.pg.min_size",
+        "min_size 5 is above max_size 2",
+        None,
+    ),
+    (
+        "missing model",
+        HEAD + "agents:\n  - id: a\n",
+        5,
+        5,
+        "agents[0]",
+        "missing required key 'model'",
+        "Which model answers",
+    ),
+    (
+        "string where a number belongs",
+        "version: 1\nproviders:\n  oa: {type: openai, timeout: soon}\n",
+        3,
+        31,
+        "providers.oa.timeout",
+        "expected a number, got the string 'soon'",
+        None,
+    ),
+    (
+        "interpolated number keeps its reference in the message",
+        "version: 1\nproviders:\n  oa:\n    type: openai\n    timeout: ${VEL_TEST_TIMEOUT:-soon}\n",
+        5,
+        14,
+        "providers.oa.timeout",
+        "'${VEL_TEST_TIMEOUT:-soon}'",
+        None,
+    ),
+    (
+        "bad provider name",
+        "version: 1\nproviders:\n  'my provider': {type: echo}\n",
+        3,
+        3,
+        "providers.my provider",
+        "'my provider' is not a valid name",
+        "letters",
+    ),
+    (
+        "malformed reference",
+        HEAD + 'agents:\n  - id: a\n    model: {provider: offline, model: "${1BAD}"}\n',
+        6,
+        39,
+        "agents[0].model.model",
+        "malformed reference '${1BAD}'",
+        "${NAME:-default}",
+    ),
+    (
+        "no agents",
+        HEAD,
+        1,
+        1,
+        "agents",
+        "no agents declared",
+        None,
+    ),
+]
+
+
+def _check(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list:
+    path = tmp_path / "agents.yaml"
+    path.write_text(text, encoding="utf-8")
+    config, issues = check_config([path], environ=env or {})
+    return [issue for issue in issues if issue.severity == "error"], config
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "path", "message", "hint"),
+    [case[1:] for case in BAD],
+    ids=[case[0] for case in BAD],
+)
+def test_bad_config_reports_line_and_message(
+    tmp_path: Path, text: str, line: int, column: int, path: str, message: str, hint: str | None
+) -> None:
+    errors, config = _check(tmp_path, text)
+    assert config is None
+    assert len(errors) == 1, [str(e) for e in errors]
+    error = errors[0]
+    assert (error.line, error.column, error.path) == (line, column, path), str(error)
+    assert message in error.message
+    assert error.file == str(tmp_path / "agents.yaml")
+    if hint is not None:
+        assert error.hint is not None and hint in error.hint
+    assert str(error).startswith(f"{error.file}:{line}:{column}: {path}: ")
+
+
+def test_several_errors_are_reported_in_one_run(tmp_path: Path) -> None:
+    text = HEAD + (
+        "agents:\n  - id: a\n    model: {provider: offline, model: m}\n    colour: red\n"
+        "  - id: b\n    model: {provider: offline, model: m}\n    context: {mode: nope}\n"
+    )
+    errors, _ = _check(tmp_path, text)
+    assert [(e.line, e.path) for e in errors] == [
+        (7, "agents[0].colour"),
+        (10, "agents[1].context.mode"),
+    ]
+
+
+def test_unset_variable_in_unused_provider_is_only_a_warning(tmp_path: Path) -> None:
+    text = HEAD + (
+        "  oa: {type: openai, api_key: '${VEL_TEST_UNSET_KEY}'}\n"
+        "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+    )
+    path = tmp_path / "agents.yaml"
+    path.write_text(text)
+    config, issues = check_config([path], environ={})
+    assert config is not None and list(config.agents) == ["a"]
+    [warning] = issues
+    assert warning.severity == "warning" and "VEL_TEST_UNSET_KEY" in warning.message
+    assert warning.line == 4
+
+
+def test_secrets_are_never_shown(tmp_path: Path) -> None:
+    secret = "sk-very-secret-value-123"
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        "version: 1\nproviders:\n  oa:\n    type: openai\n    api_key: ${VEL_KEY}\n"
+        "    base_url: ${VEL_KEY}\n    timeout: ${VEL_KEY}\n"
+    )
+    _, issues = check_config([path], environ={"VEL_KEY": secret})
+    shown = "\n".join(f"{i} {i.hint}" for i in issues)
+    assert "base_url" in shown and "timeout" in shown and "${VEL_KEY}" in shown
+    assert secret not in shown
+
+    path.write_text(
+        HEAD + "  oa: {type: openai, api_key: sk-literal-secret-999}\n"
+        "stores:\n  pg: {type: database, dsn: 'postgresql://vel:hunter2@db/vel'}\n"
+        "agents:\n  - id: a\n    model: {provider: oa, model: m}\n    store: pg\n"
+    )
+    config, issues = check_config([path], environ={})
+    assert config is not None
+    assert [(i.path, i.message) for i in issues] == [
+        ("providers.oa.api_key", "a secret is written in the file"),
+        ("stores.pg.dsn", "a secret is written in the file"),
+    ]
+    shown = "\n".join(f"{i} {i.hint}" for i in issues)
+    assert "sk-literal-secret-999" not in shown and "hunter2" not in shown
+
+
+def test_env_values_and_defaults_are_substituted(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nproviders:\n  oa:\n    type: openai\n    api_key: '${VEL_KEY}'\n"
+        "    timeout: ${VEL_TIMEOUT:-12.5}\n    max_retries: ${VEL_RETRIES}\n"
+        "agents:\n  - id: a\n    model: {provider: oa, model: '${VEL_MODEL:-gpt-4o-mini}'}\n"
+    )
+    path = tmp_path / "agents.yaml"
+    path.write_text(text)
+    config = load_config([path], environ={"VEL_KEY": "k", "VEL_RETRIES": "4"})
+    assert config.providers["oa"] == {
+        "type": "openai", "api_key": "k", "timeout": 12.5, "max_retries": 4,
+    }  # fmt: skip
+    assert config.agents["a"]["model"]["model"] == "gpt-4o-mini"
+
+
+def test_defaults_come_from_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        HEAD + "  oa: {type: openai}\nagents:\n  - id: a\n    model: {provider: oa, model: m}\n"
+    )
+    config = load_config([path], environ={})
+    assert config.providers["oa"] == {"type": "openai", "timeout": 60, "max_retries": 2}
+    assert config.agents["a"]["store"] == "memory"
+    assert config.agents["a"]["context"] == {"mode": "full"}
+
+
+def test_several_files_merge_and_duplicates_point_at_both(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        HEAD + "agents:\n  - id: one\n    model: {provider: offline, model: m}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "version: 1\nagents:\n  - id: two\n    model: {provider: offline, model: m}\n"
+    )
+    config = load_config([tmp_path], environ={})
+    assert list(config.agents) == ["one", "two"]
+    assert config.files == [str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]
+
+    (tmp_path / "c.yaml").write_text("version: 1\nproviders:\n  offline: {type: echo}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config([tmp_path], environ={})
+    [error] = caught.value.errors
+    assert error.file == str(tmp_path / "c.yaml") and (error.line, error.column) == (3, 3)
+    assert (
+        f"duplicate provider 'offline' (first declared at {tmp_path / 'a.yaml'}:3:3)"
+        in error.message
+    )
+
+
+def test_file_errors_do_not_hide_the_other_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("version: 1\nagents: [\n")
+    (tmp_path / "b.yaml").write_text("version: 1\nbogus: 1\n")
+    _, issues = check_config([tmp_path], environ={})
+    assert sorted((Path(i.file).name, i.line) for i in issues) == [("a.yaml", 3), ("b.yaml", 2)]
+
+
+def test_version_changes_only_with_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n")
+    first = load_config([path], environ={}).version
+    path.write_text(
+        HEAD + "# a comment\nagents:\n  - {id: a, model: {provider: offline, model: m}}\n"
+    )
+    assert load_config([path], environ={}).version == first
+    path.write_text(HEAD + "agents:\n  - id: a\n    model: {provider: offline, model: m2}\n")
+    assert load_config([path], environ={}).version != first
+
+
+#: What the examples' comments tell people to set (agents.yaml itself needs nothing).
+EXAMPLE_ENV = {"OPENAI_API_KEY": "sk-test", "POSTGRES_DSN": "postgresql://localhost/vel"}
+
+
+def _shipped() -> list[Path]:
+    return [ROOT / "agents.yaml", *sorted((ROOT / "examples" / "configs").glob("*.yaml"))]
+
+
+def test_shipped_agents_yaml_validates_offline() -> None:
+    config, issues = check_config([ROOT / "agents.yaml"], environ={})
+    assert config is not None, [str(i) for i in issues]
+    assert {a["context"]["mode"] for a in config.agents.values()} == {
+        "full", "stateless", "window", "summarize",
+    }  # fmt: skip
+    assert {config.providers[a["model"]["provider"]]["type"] for a in config.agents.values()} == {
+        "echo"
+    }
+    assert all(i.severity == "warning" and i.code == "env" for i in issues)
+    assert (
+        (ROOT / "agents.yaml")
+        .read_text()
+        .startswith("# yaml-language-server: $schema=./schema/agents.schema.json\n")
+    )
+
+
+@pytest.mark.parametrize("path", _shipped(), ids=lambda p: p.name)
+def test_shipped_configs_validate(path: Path) -> None:
+    config, issues = check_config([path], environ=EXAMPLE_ENV)
+    assert config is not None, [str(i) for i in issues]
+    assert issues == []
+
+
+@pytest.mark.parametrize("path", _shipped(), ids=lambda p: p.name)
+def test_shipped_configs_validate_against_the_raw_schema(path: Path) -> None:
+    """Editors see the file through the schema alone (no interpolation): it must pass too."""
+    import jsonschema
+    import yaml
+
+    from vel_runner.config.schema import load_schema
+
+    jsonschema.validate(yaml.safe_load(path.read_text()), load_schema())
+
+
+def test_schema_generation_keys_are_ones_the_agent_accepts() -> None:
+    from vel_runner.agent import GENERATION_KEYS
+    from vel_runner.config.schema import definition
+
+    assert set(definition("generation")["properties"]) <= GENERATION_KEYS

@@ -1,0 +1,136 @@
+"""``vel-runner validate [PATH ...] [--format text|json|github]``: check config files, for
+people and CI.
+
+Every problem of every file in one run, each as ``file:line:col: path: message`` with a hint
+where one helps. Exit 0 valid (warnings allowed, unless ``--strict``), 1 invalid, 2 usage or
+I/O error (a file that cannot be read). Nothing here touches the network or a database, and
+only the standard library is imported at module level so the command starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .errors import ConfigIssue
+    from .validate import Config
+
+FORMATS = ("text", "json", "github")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="config files or directories of *.yaml, merged into one config (default: agents.yaml)",
+    )
+    parser.add_argument(
+        "--config",
+        "-c",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="another config file or directory (may repeat; same as a PATH)",
+    )
+    parser.add_argument(
+        "--format", "-f", choices=FORMATS, default="text", help="output format (default: text)"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors (exit 1 on any warning)"
+    )
+    parser.add_argument(
+        "--each",
+        action="store_true",
+        help="validate each file on its own instead of merging them (pre-commit, linting)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .validate import check_config
+
+    paths: list[str] = [*args.paths, *args.config] or ["agents.yaml"]
+    groups = [[p] for p in paths] if args.each else [paths]
+    issues: list[ConfigIssue] = []
+    configs: list[Config] = []
+    try:
+        for group in groups:
+            config, found = check_config(group)
+            issues.extend(found)
+            if config is not None:
+                configs.append(config)
+    except Exception as exc:  # a bug, not bad input: say so without a traceback or values
+        sys.stderr.write(f"vel-runner validate: internal error ({type(exc).__name__})\n")
+        return 2
+    errors = [i for i in issues if i.severity == "error" or args.strict]
+    io_failure = any(i.code == "io" for i in issues)
+    status = 2 if io_failure else (1 if errors else 0)
+    write = {"text": _text, "json": _json, "github": _github}[args.format]
+    write(sys.stdout, issues, configs, paths, status)
+    return status
+
+
+def _text(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
+          paths: Sequence[str], status: int) -> None:  # fmt: skip
+    for issue in issues:
+        out.write(f"{issue}\n")
+        if issue.hint:
+            out.write(f"    hint: {issue.hint}\n")
+    errors = sum(1 for i in issues if i.severity == "error")
+    warnings = len(issues) - errors
+    if status == 0:
+        agents = sum(len(c.agents) for c in configs)
+        files = sorted({f for c in configs for f in c.files})
+        summary = f"valid: {agents} agent{'s' * (agents != 1)} in {', '.join(files)}"
+        if warnings:
+            summary += f" ({warnings} warning{'s' * (warnings != 1)})"
+        out.write(summary + "\n")
+    else:
+        out.write(
+            f"invalid: {errors} error{'s' * (errors != 1)}, "
+            f"{warnings} warning{'s' * (warnings != 1)}\n"
+        )
+
+
+def _json(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
+          paths: Sequence[str], status: int) -> None:  # fmt: skip
+    report: dict[str, Any] = {
+        "valid": status == 0,
+        "exit_code": status,
+        "files": sorted({f for c in configs for f in c.files}) or list(paths),
+        "agents": [agent_id for c in configs for agent_id in c.agents],
+        "issues": [issue.as_dict() for issue in issues],
+    }
+    json.dump(report, out, indent=2)
+    out.write("\n")
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """GitHub workflow-command escaping (properties also escape ``:`` and ``,``)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def _github(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
+            paths: Sequence[str], status: int) -> None:  # fmt: skip
+    for issue in issues:
+        level = "error" if issue.severity == "error" else "warning"
+        message = f"{issue.path}: {issue.message}"
+        if issue.hint:
+            message += f"\nhint: {issue.hint}"
+        props = (
+            f"file={_escape(issue.file, prop=True)},line={issue.line},col={issue.column},"
+            f"title={_escape('vel-runner validate', prop=True)}"
+        )
+        out.write(f"::{level} {props}::{_escape(message)}\n")
+    if status == 0:
+        out.write("vel-runner validate: valid\n")
+
+
+__all__ = ["FORMATS", "configure", "run"]
