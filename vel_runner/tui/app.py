@@ -1,0 +1,68 @@
+"""``MonitorApp``: the Textual application behind ``vel-runner monitor``.
+
+Small on purpose: it owns the API client, the clock (injectable, so snapshot tests freeze
+time) and the global keys; the main screen does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from textual.app import App
+from textual.binding import Binding
+
+from .client import ApiClient
+from .help_screen import HelpScreen
+from .main_screen import MainScreen
+from .palette import DashboardCommands
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _key_name(key: str) -> str:
+    names = {"slash": "/", "question_mark": "?", "escape": "Esc", "delete": "Delete"}
+    return " / ".join(names.get(part, part) for part in key.split(","))
+
+
+class MonitorApp(App[None]):
+    """The dashboard of one server. ``live_events=False`` polls only (for benchmarks)."""
+
+    TITLE = "vel-runner monitor"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        refresh: float = 1.0,
+        clock: Callable[[], datetime] = utc_now,
+        live_events: bool = True,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.refresh_interval = refresh
+        self.clock = clock
+        self.live_events = live_events
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen())
+
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
+
+    def key_list(self) -> list[tuple[str, str]]:
+        """(key, what it does) for every binding of the app and the main screen."""
+        bindings = [*MainScreen.BINDINGS, *self.BINDINGS]
+        return [(_key_name(b.key), b.description) for b in bindings if isinstance(b, Binding)]
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_list()))

@@ -1,0 +1,80 @@
+"""What the dashboard knows about the server, updated from listings and live events.
+
+Plain Python (no widgets), so the screen stays thin and the logic is testable. Session
+events patch the known sessions at once (a new turn shows without waiting for a listing);
+events the state cannot apply by itself (a new session, a reload) ask for a fresh listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from .api_types import AgentInfo, ConfigInfo, ReloadError, ServerEvent, SessionSummary
+from .rows import matches
+
+
+@dataclass(slots=True)
+class LiveState:
+    """The last good data from the server (kept on screen while it is unreachable)."""
+
+    sessions: dict[str, SessionSummary] = field(default_factory=dict)
+    agents: list[AgentInfo] = field(default_factory=list)
+    config: ConfigInfo | None = None
+    filter_text: str = ""
+    last_data_at: datetime | None = None
+
+    def load(
+        self,
+        sessions: Sequence[SessionSummary],
+        agents: Sequence[AgentInfo],
+        config: ConfigInfo,
+        now: datetime,
+    ) -> None:
+        """Replace everything with a fresh listing."""
+        self.sessions = {session.key: session for session in sessions}
+        self.agents = list(agents)
+        self.config = config
+        self.last_data_at = now
+
+    def visible(self) -> dict[str, SessionSummary]:
+        """The sessions the ``/`` filter lets through."""
+        if not self.filter_text:
+            return self.sessions
+        query = self.filter_text
+        return {key: s for key, s in self.sessions.items() if matches(s, query)}
+
+    def apply(self, event: ServerEvent) -> bool:
+        """Apply one ``/v1/events`` event; ``True`` when a full listing is needed."""
+        if event.kind == "reload-failed" and self.config is not None:
+            error = event.data.get("error")
+            if isinstance(error, dict):
+                failed = ReloadError.parse(error)
+                self.config = replace(self.config, last_reload_error=failed)
+                return False
+            return True
+        key = event.session_key
+        if key is None:
+            return True  # reloaded (new agents, new version) or an unknown kind
+        if event.kind in {"cleared", "expired"}:
+            self.sessions.pop(key, None)
+            return False
+        known = self.sessions.get(key)
+        count = event.data.get("message_count")
+        at = _parse_time(event.data.get("at"))
+        if event.kind != "updated" or known is None or not isinstance(count, int) or at is None:
+            return True
+        ttl = next((agent.ttl for agent in self.agents if agent.id == known.agent_id), None)
+        expires = at + timedelta(seconds=ttl) if ttl else known.expires_at
+        self.sessions[key] = replace(known, message_count=count, updated_at=at, expires_at=expires)
+        return False
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,310 @@
+"""The dashboard: status header, per-agent totals, the live sessions table and its actions.
+
+Data comes from two workers: a refresh loop (a full listing whenever it is woken: by the
+timer while live events are unavailable, by events it cannot apply itself, by ``r``) and an
+events loop on ``/v1/events`` that patches rows as turns happen. Neither ever raises into
+the app: a failed poll shows in the header and the last data stays on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from .agents_summary import AgentsSummary
+from .api_types import MonitorError, ServerEvent, ServerUnreachable, SessionSummary, Unauthorized
+from .cleanup_screen import CleanupPlan, CleanupScreen
+from .client import CONNECTED
+from .confirm_screen import ConfirmScreen
+from .detail_screen import DetailScreen
+from .live_state import LiveState
+from .rows import COLUMN_KEYS, HEADERS
+from .sessions_table import SessionsTable
+from .status_header import Status, StatusHeader
+
+if TYPE_CHECKING:
+    from .app import MonitorApp
+
+#: While live events flow, a full listing still runs every this many ticks (a safety net).
+RESYNC_TICKS = 10
+#: Coalesce bursts of events into one table update per this many seconds.
+RENDER_DELAY = 0.1
+FILTER_HINT = "filter by agent or session id — Enter keeps it, Esc clears"
+
+
+class MainScreen(Screen[None]):
+    """The main screen; its actions are also offered in the command palette."""
+
+    CSS_PATH = "main_screen.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("c,delete", "clear_session", "Clear session"),
+        Binding("x", "cleanup", "Clean up"),
+        Binding("s", "next_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("r", "refresh", "Refresh", show=False),
+    ]
+
+    app: MonitorApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = LiveState()
+        self.status = Status(url="")
+        self.last_result = ""
+        self.events_connected = False
+        self._wake = asyncio.Event()
+        self._ticks = 0
+        self._render_pending = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        yield AgentsSummary(id="agents")
+        yield Input(
+            placeholder="filter by agent or session id — Enter keeps it, Esc clears", id="filter"
+        )
+        yield SessionsTable(id="sessions")
+        yield Footer()
+
+    @property
+    def table(self) -> SessionsTable:
+        return self.query_one(SessionsTable)
+
+    def on_mount(self) -> None:
+        self.status = Status(url=self.app.client.base_url)
+        self.table.focus()
+        self.render_all()
+        self.wake()
+        self.refresh_loop()
+        if self.app.live_events:
+            self.events_loop()
+        self.set_interval(self.app.refresh_interval, self._tick)
+
+    # -- data ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask the refresh loop for a full listing (coalesced with one already pending)."""
+        self._wake.set()
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        if not self.events_connected or self._ticks % RESYNC_TICKS == 0:
+            self.wake()
+        else:
+            self.render_all()  # relative times move on even when nothing else does
+
+    @work(group="refresh", exit_on_error=False)
+    async def refresh_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.refresh_now()
+
+    async def refresh_now(self) -> None:
+        """One full listing; any failure becomes the header's state, never an exception."""
+        client = self.app.client
+        try:
+            sessions, agents, config = await asyncio.gather(
+                client.sessions(), client.agents(), client.config()
+            )
+        except Unauthorized as error:
+            self._set_state("unauthorized", str(error))
+        except ServerUnreachable as error:
+            self._set_state("disconnected", str(error))
+        except MonitorError as error:
+            self._set_state("error", str(error))
+        except Exception as error:  # a bug must not close the dashboard
+            self.log.error("refresh failed", error)
+            self._set_state("error", f"{type(error).__name__}: {error}")
+        else:
+            self.live.load(sessions, agents, config, self.app.clock())
+            self._set_state("live" if self.events_connected else "polling", "")
+
+    def _set_state(self, state: str, detail: str) -> None:
+        last = self.live.last_data_at
+        self.status = Status(self.status.url, state, detail, self.live.config, last)
+        self.render_all()
+
+    @work(group="events", exit_on_error=False)
+    async def events_loop(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                async for event in self.app.client.events():
+                    self.on_server_event(event)
+                    delay = 1.0
+            except MonitorError:
+                pass  # the refresh loop reports why; keep retrying
+            except Exception as error:
+                self.log.error("event stream failed", error)
+            if self.events_connected:
+                self.events_connected = False
+                self.wake()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def on_server_event(self, event: ServerEvent) -> None:
+        if event.kind == CONNECTED:
+            self.events_connected = True
+            self.wake()  # catch up on what happened while the stream was down
+        elif self.live.apply(event):
+            self.wake()
+        else:
+            self.schedule_render()
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def schedule_render(self) -> None:
+        if not self._render_pending:
+            self._render_pending = True
+            self.set_timer(RENDER_DELAY, self.render_all)
+
+    def render_all(self) -> None:
+        self._render_pending = False
+        now = self.app.clock()
+        self.status = Status(
+            self.status.url,
+            self.status.state,
+            self.status.detail,
+            self.live.config,
+            self.live.last_data_at,
+        )
+        self.query_one(StatusHeader).update_status(self.status, now)
+        self.query_one(AgentsSummary).show(self.live.agents, self.live.sessions.values())
+        visible = self.live.visible()
+        table = self.table
+        table.show(visible, now)
+        arrow = "▼" if table.sort_reverse else "▲"
+        title = f"Sessions: {len(visible):,}"
+        if self.live.filter_text:
+            title += f" of {len(self.live.sessions):,} matching {self.live.filter_text!r}"
+        table.border_title = f"{title} · sorted by {HEADERS[table.sort_column]} {arrow}"
+        table.border_subtitle = self.last_result
+
+    # -- actions ------------------------------------------------------------------------
+
+    def selected(self) -> SessionSummary | None:
+        key = self.table.cursor_key
+        return None if key is None else self.live.sessions.get(key)
+
+    def action_open(self) -> None:
+        session = self.selected()
+        if session is not None:
+            self.app.push_screen(
+                DetailScreen(self.app.client, session.agent_id, session.session_id)
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.table.sort_by(str(event.column_key.value))
+        self.render_all()
+
+    def action_next_sort(self) -> None:
+        index = (COLUMN_KEYS.index(self.table.sort_column) + 1) % len(COLUMN_KEYS)
+        self.table.sort_by(COLUMN_KEYS[index], reverse=False)
+        self.render_all()
+
+    def action_reverse_sort(self) -> None:
+        self.table.sort_by(self.table.sort_column, reverse=not self.table.sort_reverse)
+        self.render_all()
+
+    def action_sort(self, column: str) -> None:
+        self.table.sort_by(column, reverse=False)
+        self.render_all()
+
+    def action_refresh(self) -> None:
+        self.wake()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.live.filter_text = event.value.strip()
+            self.render_all()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.display = bool(event.value.strip())
+            self.table.focus()
+
+    def action_clear_session(self) -> None:
+        session = self.selected()
+        if session is None:
+            self.notify("No session selected.", severity="warning")
+            return
+        question = (
+            f"Clear session {session.session_id!r} of agent {session.agent_id!r} "
+            f"({session.message_count} messages)?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.clear_session(session)
+
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Clear"), answered)
+
+    @work(group="actions", exit_on_error=False)
+    async def clear_session(self, session: SessionSummary) -> None:
+        try:
+            deleted = await self.app.client.clear_session(session.agent_id, session.session_id)
+        except MonitorError as error:
+            self.report(f"Could not clear {session.key}: {error}", error=True)
+            return
+        self.live.sessions.pop(session.key, None)
+        self.report(f"Cleared {session.key}." if deleted else f"{session.key} was already gone.")
+        self.wake()
+
+    def action_cleanup(self) -> None:
+        def planned(plan: CleanupPlan | None) -> None:
+            if plan is None:
+                return
+            noun = "session" if plan.would_delete == 1 else "sessions"
+            question = (
+                f"Delete {plan.would_delete:,} {noun} inactive for at least {plan.older_than}?"
+            )
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.cleanup(plan)
+
+            self.app.push_screen(ConfirmScreen(question), answered)
+
+        self.app.push_screen(CleanupScreen(self.app.client), planned)
+
+    @work(group="actions", exit_on_error=False)
+    async def cleanup(self, plan: CleanupPlan) -> None:
+        try:
+            deleted = await self.app.client.cleanup(plan.older_than)
+        except MonitorError as error:
+            self.report(f"Cleanup failed: {error}", error=True)
+            return
+        noun = "session" if deleted == 1 else "sessions"
+        self.report(f"Deleted {deleted:,} {noun} inactive for at least {plan.older_than}.")
+        self.wake()
+
+    def report(self, message: str, *, error: bool = False) -> None:
+        """Show an action's result: a toast, and the table's subtitle until the next one."""
+        self.last_result = message
+        self.notify(message, severity="error" if error else "information")
+        self.render_all()
