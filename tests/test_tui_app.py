@@ -1,0 +1,258 @@
+"""The dashboard driven by Textual's Pilot against a real server with real sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+from test_tui_client import API_KEY, FrozenClock, LiveServer, make_server
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from vel_runner.tui.agents_summary import AgentsSummary
+from vel_runner.tui.app import MonitorApp
+from vel_runner.tui.cleanup_screen import CleanupScreen
+from vel_runner.tui.client import ApiClient
+from vel_runner.tui.confirm_screen import ConfirmScreen
+from vel_runner.tui.detail_screen import DetailScreen
+from vel_runner.tui.help_screen import HelpScreen
+from vel_runner.tui.main_screen import MainScreen
+from vel_runner.tui.status_header import StatusHeader
+
+SESSIONS = {"alpha": ["a1", "a2"], "beta": ["b1"]}
+
+
+@pytest.fixture
+def server() -> Iterator[LiveServer]:
+    live = make_server(SESSIONS, api_key=API_KEY)
+    yield live
+    live.close()
+
+
+@asynccontextmanager
+async def dashboard(
+    server: LiveServer, *, api_key: str = API_KEY, clock: FrozenClock | None = None
+) -> AsyncIterator[tuple[MonitorApp, Pilot[None]]]:
+    options = {"clock": clock} if clock else {}
+    app = MonitorApp(ApiClient(server.url, api_key=api_key), refresh=0.1, **options)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await until(pilot, lambda: main(app).status.state != "connecting")
+        yield app, pilot
+
+
+def main(app: MonitorApp) -> MainScreen:
+    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+def rows(app: MonitorApp) -> dict[str, str]:
+    """Row key -> message count cell, in display order."""
+    table = main(app).table
+    return {key: str(table.get_row(key)[2]) for key in table.shown_keys}
+
+
+def header_text(app: MonitorApp) -> str:
+    return str(main(app).query_one(StatusHeader).render())
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 8) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {condition.__code__.co_positions}")
+        await pilot.pause(0.05)
+
+
+async def test_table_shows_sessions_and_per_agent_counts(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        assert rows(app) == {"alpha/a1": "4", "alpha/a2": "4", "beta/b1": "4"}
+        summary = main(app).query_one(AgentsSummary)
+        assert [summary.get_row_at(i)[:3] for i in range(summary.row_count)] == [
+            ["alpha", "2", "8"],
+            ["beta", "1", "4"],
+        ]
+        await until(pilot, lambda: main(app).status.state == "live")
+        text = header_text(app)
+        assert server.url in text and "connected" in text and API_KEY not in text
+        assert main(app).status.config is not None
+        assert main(app).status.config.version[:12] in text
+
+
+async def test_new_turns_appear_live_and_the_cursor_stays(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("down")
+        assert main(app).table.cursor_key == "alpha/a2"
+        await asyncio.to_thread(server.turn, "alpha", "a1")
+        await until(pilot, lambda: rows(app)["alpha/a1"] == "6")
+        await asyncio.to_thread(server.turn, "alpha", "a0")  # sorts above the cursor
+        await until(pilot, lambda: "alpha/a0" in rows(app))
+        assert list(rows(app)) == ["alpha/a0", "alpha/a1", "alpha/a2", "beta/b1"]
+        assert main(app).table.cursor_key == "alpha/a2"
+
+
+async def test_clear_asks_first_and_removes_only_after_yes(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert server.count("alpha") == 2 and "alpha/a1" in rows(app)
+        await pilot.press("delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")  # Cancel has the focus: a stray Enter deletes nothing
+        await pilot.pause(0.3)
+        assert server.count("alpha") == 2
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: "alpha/a1" not in rows(app))
+        assert server.count("alpha") == 1
+        assert main(app).last_result == "Cleared alpha/a1."
+
+
+async def _open_cleanup(app: MonitorApp, pilot: Pilot[None], duration: str) -> CleanupScreen:
+    await pilot.press("x")
+    await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+    dialog = app.screen
+    assert isinstance(dialog, CleanupScreen)
+    dialog.query_one(Input).value = ""
+    await pilot.press(*duration)
+    await until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == duration)
+    return dialog
+
+
+async def test_cleanup_counts_first_then_deletes_only_after_confirmation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FrozenClock()  # a1 idle 5 min, a2 idle 3 min, b1 idle 1 min
+    server = make_server(SESSIONS, api_key=API_KEY, clock=clock, monkeypatch=monkeypatch)
+    try:
+        async with dashboard(server, clock=clock) as (app, pilot):
+            dialog = await _open_cleanup(app, pilot, "2m")
+            preview = str(dialog.query_one("#preview", Static).render())
+            assert preview == "2 sessions inactive for at least 2m will be deleted."
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert "Delete 2 sessions inactive for at least 2m?" in str(
+                app.screen.query_one("#question", Static).render()
+            )
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            assert len(rows(app)) == 3 and server.count("alpha") == 2
+
+            await _open_cleanup(app, pilot, "2m")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await until(pilot, lambda: list(rows(app)) == ["beta/b1"])
+            assert server.count("alpha") == 0 and server.count("beta") == 1
+            assert main(app).last_result == "Deleted 2 sessions inactive for at least 2m."
+    finally:
+        server.close()
+
+
+async def test_cleanup_dialog_rejects_a_bad_duration(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        dialog = app.screen
+        dialog.query_one(Input).value = "soon"
+        await until(pilot, lambda: "invalid duration" in str(dialog.query_one("#preview").render()))
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.screen is dialog and server.count("alpha") == 2
+
+
+async def test_enter_opens_the_session_role_by_role(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await until(pilot, lambda: len(app.screen.query(".message")) == 4)
+        texts = [str(widget.render()) for widget in app.screen.query(".message")]
+        assert texts[0] == "user\nhello from b1"
+        assert texts[1].startswith("assistant\n") and "hello from b1" in texts[1]
+        assert texts[2] == "user\nand again"
+        assert "beta / b1" in str(app.screen.query_one("#title", Static).render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_slash_filters_by_agent_or_session_id(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("slash", "b", "e")
+        await until(pilot, lambda: list(rows(app)) == ["beta/b1"])
+        assert "of 3 matching 'be'" in str(main(app).table.border_title)
+        await pilot.press("enter")  # keeps the filter, back to the table
+        assert main(app).table.has_focus
+        await asyncio.to_thread(server.turn, "alpha", "a3")
+        await asyncio.to_thread(server.turn, "beta", "b2")
+        await until(pilot, lambda: list(rows(app)) == ["beta/b1", "beta/b2"])
+        await pilot.press("slash", "backspace", "backspace", "a", "2")
+        await until(pilot, lambda: list(rows(app)) == ["alpha/a2"])
+        await pilot.press("escape")
+        await until(pilot, lambda: len(rows(app)) == 5)
+
+
+async def test_sorting_by_any_column(server: LiveServer) -> None:
+    await asyncio.to_thread(server.turn, "alpha", "a1")  # a1 now has 6 messages
+    async with dashboard(server) as (app, pilot):
+        assert list(rows(app)) == ["alpha/a1", "alpha/a2", "beta/b1"]
+        await pilot.press("S")  # reverse
+        assert list(rows(app)) == ["beta/b1", "alpha/a2", "alpha/a1"]
+        await pilot.press("s", "s")  # agent -> session -> messages
+        assert main(app).table.sort_column == "messages"
+        assert list(rows(app)) == ["alpha/a2", "beta/b1", "alpha/a1"]
+        main(app).action_sort("active")
+        assert list(rows(app)) == ["alpha/a2", "beta/b1", "alpha/a1"]
+        await pilot.click("#sessions", offset=(10, 1))  # the Session column's header
+        assert main(app).table.sort_column == "session"
+        assert list(rows(app)) == ["alpha/a1", "alpha/a2", "beta/b1"]
+
+
+async def test_disconnect_keeps_the_data_and_reconnects(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("down")
+        server.stop()
+        await until(pilot, lambda: main(app).status.state == "disconnected")
+        assert "disconnected, retrying" in header_text(app)
+        assert "showing data from" in header_text(app)
+        assert list(rows(app)) == ["alpha/a1", "alpha/a2", "beta/b1"]
+        assert main(app).table.cursor_key == "alpha/a2"
+        server.start()
+        await until(pilot, lambda: main(app).status.state == "live")
+        await asyncio.to_thread(server.turn, "beta", "b2")
+        await until(pilot, lambda: "beta/b2" in rows(app))
+        assert main(app).table.cursor_key == "alpha/a2"
+
+
+async def test_wrong_api_key_is_a_clear_message_not_a_crash(server: LiveServer) -> None:
+    async with dashboard(server, api_key="not-the-key") as (app, pilot):
+        assert main(app).status.state == "unauthorized"
+        text = header_text(app)
+        assert "wrong API key" in text and "--api-key" in text and "not-the-key" not in text
+        await pilot.pause(0.3)  # polls keep failing; the app keeps running
+        assert app.is_running and rows(app) == {}
+
+
+async def test_help_lists_every_key(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        listed = {key for key, _ in app.screen.keys}
+        assert {"/", "c / Delete", "x", "s", "S", "r", "enter", "q", "?", "ctrl+p"} <= listed
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_command_palette_runs_the_actions(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await pilot.press(*"clean up")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen) and server.count("alpha") == 2
