@@ -1,0 +1,124 @@
+"""Snapshot tests (pytest-textual-snapshot) of the main screen, the detail screen and the
+cleanup dialog: a real server with fixed session ids and times (a frozen store clock) and the
+app on the same frozen clock, so the pictures are stable.
+
+Update after an intended change: ``python -m pytest tests/test_tui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from test_tui_app import until
+from test_tui_client import FrozenClock, LiveServer, echo_agent
+from textual.pilot import Pilot
+
+from vel_runner import ContextManager
+from vel_runner.tui.app import MonitorApp
+from vel_runner.tui.cleanup_screen import CleanupScreen
+from vel_runner.tui.client import ApiClient
+from vel_runner.tui.detail_screen import DetailScreen
+from vel_runner.tui.main_screen import MainScreen
+
+#: What the header shows; requests go to the test server's real (random) port.
+SHOWN_URL = "http://127.0.0.1:8000"
+SIZE = (110, 30)
+
+TURNS = [
+    ("support", "user-42", "My order #1182 has not arrived yet."),
+    ("support", "user-7", "How do I reset my password?"),
+    ("support", "user-42", "It was shipped on Monday."),
+    ("research", "paper-review", "Summarise the attention paper in one line."),
+    ("support", "onboarding-3", "Hello!"),
+    ("research", "paper-review", "Now list its three main results."),
+]
+
+
+class ToPort(httpx.AsyncBaseTransport):
+    """Real HTTP to ``port``, whatever port the URL names (keeps the header text fixed)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(port=self.port)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    clock = FrozenClock()
+    monkeypatch.setattr("vel_runner.storage.memory.utcnow", clock)
+    monkeypatch.setattr("vel_runner.runtime._now", clock)
+    return clock
+
+
+@pytest.fixture
+def server(clock: FrozenClock) -> Iterator[LiveServer]:
+    agents = [
+        echo_agent("support", ttl=3600),
+        echo_agent("research", context_manager=ContextManager(max_history=10)),
+    ]
+    live = LiveServer(agents)
+    live.start()
+    for agent_id, session_id, message in TURNS:
+        live.turn(agent_id, session_id, message)
+        clock.advance(95)
+    yield live
+    live.close()
+
+
+def make_app(server: LiveServer, clock: FrozenClock) -> MonitorApp:
+    client = ApiClient(SHOWN_URL, transport=ToPort(server.port))
+    return MonitorApp(client, refresh=0.2, clock=clock, live_events=False)
+
+
+def loaded(app: MonitorApp) -> Callable[[Pilot[None]], object]:
+    async def wait(pilot: Pilot[None]) -> None:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await until(pilot, lambda: screen.table.row_count == 4)
+        await pilot.pause(0.1)
+
+    return wait
+
+
+def test_main_screen(snap_compare, server: LiveServer, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(server, clock)
+    assert snap_compare(app, terminal_size=SIZE, run_before=loaded(app))
+
+
+def test_detail_screen(snap_compare, server: LiveServer, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(server, clock)
+
+    async def open_session(pilot: Pilot[None]) -> None:
+        await loaded(app)(pilot)
+        await pilot.press("down", "down", "enter")  # support/user-42
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await until(pilot, lambda: len(app.screen.query(".message")) == 4)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_session)
+
+
+def test_cleanup_dialog(snap_compare, server: LiveServer, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(server, clock)
+
+    async def open_dialog(pilot: Pilot[None]) -> None:
+        await loaded(app)(pilot)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        dialog = app.screen
+        assert isinstance(dialog, CleanupScreen)
+        dialog.query_one("Input").value = ""  # type: ignore[attr-defined]
+        await pilot.press(*"5m")
+        await until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == "5m")
+        await asyncio.sleep(0)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_dialog)
