@@ -1,0 +1,358 @@
+"""HTTP server benchmark (issue 5). Run: python benchmarks/bench_server.py [--quick]
+
+Everything on 127.0.0.1, each server in its own process (one uvicorn worker):
+
+A. Throughput with wrk (-t1 -c100): the floor (benchmarks/floor_app.py, a bare FastAPI
+   endpoint that appends to a dict) against an echo turn through ``vel-runner serve``. The
+   requests walk 100 sessions x 20 turns, then move on to 100 fresh sessions.
+B. 100 concurrent sessions x 20 turns (an asyncio keep-alive client, one connection per
+   session, turns of a session in sequence): turns/s, p50/p99 through the server against
+   the same workload on ``Agent.run`` in-process; echo agent, then an openai agent pointed at
+   tests/fake_openai.py with 50 ms latency (its own process). Overhead = server - in-process.
+C. One session, sequential: the per-turn cost of the HTTP layer without queueing.
+
+Needs ``wrk`` (apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vel_runner import Agent  # noqa: E402
+
+CONFIG = """\
+version: 1
+providers:
+  offline: {type: echo}
+  fake:
+    type: openai
+    base_url: "${BENCH_OPENAI_URL}"
+    api_key: "${BENCH_KEY:-bench}"
+    max_retries: 0
+agents:
+  - id: echo
+    model: {provider: offline, model: echo-1}
+  - id: gpt
+    model: {provider: fake, model: fake-model}
+"""
+FAKE = """
+import sys
+sys.path.insert(0, {tests!r})
+import fake_openai
+fake_openai.free_port = lambda: {port}
+with fake_openai.FakeOpenAI(latency=0.05):
+    print("ready", flush=True)
+    sys.stdin.read()
+"""
+ECHO_PATH = "/v1/agents/echo/runs"
+WRK_SCRIPT = """
+local counter = 0
+request = function()
+  counter = counter + 1
+  local sid = "w" .. math.floor(counter / 2000) .. "-" .. (counter % 100)
+  local body = '{"message":"hello ' .. counter .. '","session_id":"' .. sid .. '"}'
+  return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def start(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_port(port, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# -- A. wrk ------------------------------------------------------------------------------------
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(port: int, path: str, seconds: int, connections: int) -> dict[str, float]:
+    """Requests/s and latency percentiles from wrk; fails on any non-2xx answer."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT.replace("PATH", path))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script.name)
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return {"rate": rps, "p50": p50, "p99": p99}
+
+
+# -- B/C. an asyncio keep-alive client ----------------------------------------------------------
+class Connection:
+    """HTTP/1.1 POSTs over one keep-alive connection: minimal, so the client is not the
+    bottleneck (httpx costs more per request than the server under test)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def open(self) -> Connection:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return self
+
+    async def post(self, path: str, payload: dict[str, str]) -> dict[str, object]:
+        body = json.dumps(payload).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) != b"\r\n":
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length)
+        if b" 200 " not in status:
+            raise RuntimeError(f"{status!r}: {data[:200]!r}")
+        return json.loads(data)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+Turn = Callable[[str, str], Awaitable[object]]
+
+
+async def sessions_run(
+    turn_for: Callable[[int], Awaitable[Turn]], sessions: int, turns: int, rounds: int
+) -> dict[str, float]:
+    """``sessions`` concurrent sessions x ``turns`` sequential turns, ``rounds`` times."""
+    latencies: list[float] = []
+    total_time = 0.0
+    for round_no in range(rounds):
+        callers = [await turn_for(i) for i in range(sessions)]
+
+        async def session(index: int, call: Turn, round_no: int = round_no) -> None:
+            sid = f"r{round_no}-s{index}"
+            for n in range(turns):
+                started = time.perf_counter()
+                await call(f"turn {n} of {sid}", sid)
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(session(i, c) for i, c in enumerate(callers)))
+        total_time += time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "rate": len(latencies) / total_time,
+        "p50": cuts[49] * 1000,
+        "p99": cuts[98] * 1000,
+    }
+
+
+async def through_server(
+    port: int, path: str, sessions: int, turns: int, rounds: int
+) -> dict[str, float]:
+    connections: list[Connection] = []
+
+    async def turn_for(index: int) -> Turn:
+        conn = await Connection(port).open()
+        connections.append(conn)
+        return lambda message, sid: conn.post(path, {"message": message, "session_id": sid})
+
+    try:
+        return await sessions_run(turn_for, sessions, turns, rounds)
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+async def in_process(agent: Agent, sessions: int, turns: int, rounds: int) -> dict[str, float]:
+    async def turn_for(index: int) -> Turn:
+        return lambda message, sid: agent.run({"message": message}, session_id=sid)
+
+    return await sessions_run(turn_for, sessions, turns, rounds)
+
+
+# -- report ---------------------------------------------------------------------------------
+def row(label: str, figures: dict[str, float], extra: str = "") -> None:
+    print(
+        f"  {label:<40} {figures['rate']:>9,.0f} {figures['p50']:>8.2f} "
+        f"{figures['p99']:>8.2f}  {extra}"
+    )
+
+
+def overhead(label: str, server: dict[str, float], local: dict[str, float], goal: str) -> None:
+    p50, p99 = server["p50"] - local["p50"], server["p99"] - local["p99"]
+    ratio = server["rate"] / local["rate"]
+    print(f"  {label:<40} {ratio:>8.2f}x {p50:>8.2f} {p99:>8.2f}  {goal}")
+
+
+def header(title: str) -> None:
+    print(f"\n{title}")
+    print(f"  {'':<40} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--seconds", type=int, default=None, help="wrk duration (default 10)")
+    args = parser.parse_args()
+    seconds = args.seconds or (3 if args.quick else 10)
+    rounds = 2 if args.quick else 5
+    if shutil.which("wrk") is None:
+        sys.exit("bench_server.py needs wrk: apt-get install wrk")
+
+    python = sys.executable
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    fake_port, floor_port, serve_port = free_port(), free_port(), free_port()
+    fake = subprocess.Popen(
+        [python, "-c", FAKE.format(tests=str(ROOT / "tests"), port=fake_port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert fake.stdout is not None and fake.stdout.readline().strip() == "ready"
+    fake_url = f"http://127.0.0.1:{fake_port}/v1"
+    workdir = Path(tempfile.mkdtemp())
+    (workdir / "agents.yaml").write_text(CONFIG)
+    floor = start(
+        [python, "-m", "uvicorn", "benchmarks.floor_app:app", "--port", str(floor_port), *quiet],
+        floor_port,
+    )
+    serve = start(
+        [
+            python,
+            "-m",
+            "vel_runner.cli",
+            "serve",
+            "-c",
+            str(workdir / "agents.yaml"),
+            "--port",
+            str(serve_port),
+            "--no-reload",
+            *quiet,
+        ],
+        serve_port,
+        env={"BENCH_OPENAI_URL": fake_url},
+    )
+    print(
+        f"vel-runner serve benchmark: loopback, {os.cpu_count()} CPUs, one uvicorn worker "
+        f"per server (asyncio loop, h11), Python {sys.version.split()[0]}"
+    )
+    try:
+        wrk(floor_port, "/append", 1, 100)  # warm up both servers
+        wrk(serve_port, ECHO_PATH, 1, 100)
+        header(f"A. wrk -t1 -c100 -d{seconds}s, 100 sessions x 20 turns, repeated")
+        floor_figures = wrk(floor_port, "/append", seconds, 100)
+        row("floor: bare FastAPI append to a dict", floor_figures)
+        echo_http = wrk(serve_port, ECHO_PATH, seconds, 100)
+        ratio = echo_http["rate"] / floor_figures["rate"]
+        row("vel-runner serve, echo turn", echo_http, f"{ratio:.2f} of the floor (goal >= 0.60)")
+
+        echo = Agent("echo", model={"provider": "echo", "model": "echo-1"})
+        gpt = Agent(
+            "gpt",
+            model={
+                "provider": "openai",
+                "model": "fake-model",
+                "api_key": "bench",
+                "base_url": fake_url,
+                "max_retries": 0,
+            },
+        )
+        await gpt.run("warm up")
+        header(f"B. 100 concurrent sessions x 20 turns, {rounds} rounds (asyncio client)")
+        echo_local = await in_process(echo, 100, 20, rounds)
+        row("echo, in-process Agent.run", echo_local)
+        floor_served = await through_server(floor_port, "/append", 100, 20, rounds)
+        row("floor: bare FastAPI append to a dict", floor_served)
+        stop(floor)
+        echo_served = await through_server(serve_port, ECHO_PATH, 100, 20, rounds)
+        row("echo, through vel-runner serve", echo_served)
+        gpt_local = await in_process(gpt, 100, 20, rounds)
+        row("openai (50 ms server), in-process", gpt_local)
+        gpt_served = await through_server(serve_port, "/v1/agents/gpt/runs", 100, 20, rounds)
+        row("openai (50 ms server), through serve", gpt_served)
+        print(f"  {'overhead (serve - in-process)':<40} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        overhead("echo", echo_served, echo_local, "(goal p99 <= 10 ms)")
+        overhead("echo, serve - floor", echo_served, floor_served, "(vel-runner's own share)")
+        overhead("openai", gpt_served, gpt_local, "(goal p99 <= 10 ms)")
+
+        header("C. one session at a time, 20 turns each, 25 sessions (no queueing)")
+        one_local = await in_process(echo, 1, 20, 25)
+        row("echo, in-process Agent.run", one_local)
+        one_served = await through_server(serve_port, ECHO_PATH, 1, 20, 25)
+        row("echo, through vel-runner serve", one_served)
+        overhead("per-turn cost of the HTTP layer", one_served, one_local, "")
+        await gpt.aclose()
+    finally:
+        for proc in (floor, serve):
+            if proc.poll() is None:
+                stop(proc)
+        fake.communicate("", timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
