@@ -52,12 +52,6 @@ class SessionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Key) -> CachedTail | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
     def put(self, key: Key, entry: CachedTail) -> None:
         self.drop(key)
         if self.max_sessions <= 0 or len(entry.messages) > self.max_messages:
@@ -68,10 +62,15 @@ class SessionCache:
             _, evicted = self._entries.popitem(last=False)
             self._held -= len(evicted.messages)
 
-    def drop(self, key: Key) -> None:
+    def take(self, key: Key) -> CachedTail | None:
+        """Remove and return the entry (a turn owns it until it puts it back)."""
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._held -= len(entry.messages)
+        return entry
+
+    def drop(self, key: Key) -> None:
+        self.take(key)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -86,23 +85,33 @@ def live_bound(row: LockedRow, window: int | None) -> int:
 def merge_tail(
     cached: CachedTail, delta: q.Rows, row: LockedRow, window: int | None
 ) -> list[Message] | None:
-    """The tail a turn needs from the cached copy plus the rows appended since, or ``None``
-    when the copy cannot give it (a gap, or older messages it never held)."""
+    """The tail a turn needs: the cached copy (reused in place) plus the rows appended since;
+    ``None`` when the copy cannot give it (another epoch, a gap, older messages it lacks)."""
     if cached.epoch != row.epoch or cached.seq > row.seq:
         return None
     messages = cached.messages
     if delta:
-        fresh = [message for _, message in delta]
-        messages = messages + fresh if delta[0][0] == cached.seq + 1 else fresh
         if delta[-1][0] != row.seq:
             return None
+        fresh = [message for _, message in delta]
+        if delta[0][0] == cached.seq + 1:
+            messages.extend(fresh)
+        else:
+            messages = fresh
     elif cached.seq != row.seq:
         return None
-    start = row.seq - len(messages)
-    bound = live_bound(row, window)
+    return trim_to(messages, row.seq, live_bound(row, window))
+
+
+def trim_to(messages: list[Message], seq: int, bound: int) -> list[Message] | None:
+    """Drop (in place) the messages at or below seq ``bound`` from a tail ending at ``seq``;
+    ``None`` if the tail does not reach down to ``bound``."""
+    start = seq - len(messages)
     if start > bound:
         return None
-    return messages[bound - start :]
+    if bound > start:
+        del messages[: bound - start]
+    return messages
 
 
 class PostgresTurn:
@@ -132,7 +141,7 @@ class PostgresTurn:
 
     async def _start(self) -> None:
         store, key = self._store, self._key
-        cached = store._cache.get(key)
+        cached = store._cache.take(key)  # back in the cache only once it is valid again
         after = cached.seq if cached is not None else 0
         window_params = {**self._params, "window": self._window}
         statements: list[q.Statement] = [
@@ -144,7 +153,6 @@ class PostgresTurn:
         self._conn, results = await store._start_transaction(statements)
         row = self._row = LockedRow.parse(results[2])
         if not row.live:
-            store._cache.drop(key)
             return
         tail = merge_tail(cached, results[3], row, self._window) if cached else None
         if tail is None and not after:
@@ -154,7 +162,7 @@ class PostgresTurn:
             tail = [message for _, message in rows]
         self._tail = tail
         store._cache.put(key, CachedTail(row.epoch, row.seq, tail))
-        self.history = row.pinned + tail
+        self.history = row.pinned + tail if row.pinned else tail[:]
         self.summary = row.summary
 
     async def commit(
@@ -181,15 +189,15 @@ class PostgresTurn:
             origin=store._origin,
             notify=store.notify,
         )
-        store._cache.drop(self._key)
+        store._cache.take(self._key)
         results = await store._run(self._conn, plan.statements)
         self._done = True
-        epoch = results[plan.epoch_at][0][0]
-        tail = self._tail + plan.appended
-        start = plan.seq - len(tail)
+        tail = self._tail
+        tail.extend(plan.appended)
         bound = plan.base if self._window is None else max(plan.base, plan.seq - self._window)
-        if start <= bound:
-            store._cache.put(self._key, CachedTail(epoch, plan.seq, tail[bound - start :]))
+        if trim_to(tail, plan.seq, bound) is not None:
+            epoch = results[plan.epoch_at][0][0]
+            store._cache.put(self._key, CachedTail(epoch, plan.seq, tail))
         if plan.expired:
             store._emit("expired", self._key, 0)
         store._emit(plan.kind, self._key, plan.message_count)

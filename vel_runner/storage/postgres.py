@@ -123,6 +123,7 @@ class PostgresStore:
                 max_idle=self.max_idle,
                 kwargs={"autocommit": True, "connect_timeout": max(1, round(self.timeout))},
                 name=f"vel-{self.name}",
+                configure=_configure,
                 open=False,
             )
             await pool.open(wait=False)
@@ -409,6 +410,11 @@ class _PooledConnection:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._store._end_transaction(self._conn, rollback=True)
+
+
+async def _configure(conn: Any) -> None:
+    """Key lookups only: plan once per connection instead of on every execution."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
