@@ -64,8 +64,11 @@ def enum_values(def_name: str, prop: str) -> list[Any]:
     return list(definition(def_name)["properties"][prop]["enum"])
 
 
-def schema_issues(doc: Document) -> list[ConfigIssue]:
-    """Every schema violation in ``doc`` (none for values whose ``${VAR}`` is unset)."""
+def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[ConfigIssue]:
+    """Every schema violation in ``doc`` (none for values whose ``${VAR}`` is unset).
+
+    The document paths of the violations are added to ``bad_paths`` when it is given.
+    """
     issues: list[ConfigIssue] = []
     for error in _validator().iter_errors(doc.data):
         error = _most_specific(error)
@@ -73,6 +76,8 @@ def schema_issues(doc: Document) -> list[ConfigIssue]:
         env = doc.env.get(path)
         if env is not None and env.missing:
             continue  # the unset variable is reported on its own, where it matters
+        if bad_paths is not None:
+            bad_paths.add(path)
         issues.extend(_issues_for(doc, error, path))
     return issues
 

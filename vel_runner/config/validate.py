@@ -24,7 +24,7 @@ from typing import Any
 
 from ..durations import parse_duration
 from ..errors import InvalidInputError
-from .errors import ConfigError, ConfigIssue, DocPath
+from .errors import ConfigError, ConfigIssue, DocPath, issue_order
 from .loader import Document, load_document
 from .schema import did_you_mean, schema_issues, with_defaults
 
@@ -55,6 +55,8 @@ class Config:
     agents: dict[str, dict[str, Any]]
     origins: dict[tuple[str, str], Origin]
     warnings: list[ConfigIssue] = field(default_factory=list)
+    #: Entities left out of the merge for schema errors: references to them are not judged.
+    skipped: set[tuple[str, str]] = field(default_factory=set)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -94,20 +96,25 @@ def check_config(
     """Every issue (errors and warnings) of the merged config, and the config if valid."""
     env = os.environ if environ is None else environ
     files, issues = expand_paths(paths)
-    docs: list[Document] = []
+    docs: list[tuple[Document, set[DocPath]]] = []
+    complete = not issues
     for file in files:
         try:
             doc = load_document(file, env)
         except ConfigError as exc:
             issues.extend(exc.issues)
+            complete = False
             continue
-        found = schema_issues(doc)
-        issues.extend(found)
-        if not found:
-            docs.append(doc)
-    complete = not any(issue.severity == "error" for issue in issues)
+        bad_paths: set[DocPath] = set()
+        issues.extend(schema_issues(doc, bad_paths))
+        entities = {_entity(path) for path in bad_paths}
+        if None in entities:
+            complete = False  # the file's shape is wrong: leave it all out
+        else:
+            docs.append((doc, {e for e in entities if e is not None}))
     config = _merge(docs, [str(f) for f in files], issues, env)
     issues.extend(_semantic_issues(config, complete=complete))
+    issues.sort(key=issue_order)
     if any(issue.severity == "error" for issue in issues):
         return None, issues
     config.warnings = [issue for issue in issues if issue.severity == "warning"]
@@ -122,14 +129,28 @@ def load_config(paths: Sequence[str | Path], environ: Mapping[str, str] | None =
     return config
 
 
+def _entity(path: DocPath) -> DocPath | None:
+    """The provider, store or agent that ``path`` lies in (``None``: the file as a whole)."""
+    if len(path) >= 2 and path[0] in ("providers", "stores", "agents"):
+        return path[:2]
+    return None
+
+
 def _merge(
-    docs: list[Document], files: list[str], issues: list[ConfigIssue], env: Mapping[str, str]
+    docs: list[tuple[Document, set[DocPath]]],
+    files: list[str],
+    issues: list[ConfigIssue],
+    env: Mapping[str, str],
 ) -> Config:
+    """Merge the documents, leaving out the entities with schema errors (``skipped``)."""
     config = Config(files, {}, {}, {}, {}, environ=env)
-    for doc in docs:
+    for doc, invalid in docs:
         data = with_defaults(doc.data)
         for section, target in (("providers", config.providers), ("stores", config.stores)):
             for name, value in data.get(section, {}).items():
+                if (section, name) in invalid:
+                    config.skipped.add((section, name))
+                    continue
                 origin = Origin(doc, (section, name))
                 first = config.origins.get((section, name))
                 if first is not None:
@@ -138,6 +159,9 @@ def _merge(
                 target[name] = value
                 config.origins[(section, name)] = origin
         for index, agent in enumerate(data.get("agents", [])):
+            if ("agents", index) in invalid:
+                config.skipped.add(("agents", str(index)))
+                continue
             origin = Origin(doc, ("agents", index))
             first = config.origins.get(("agents", agent["id"]))
             if first is not None:
@@ -174,14 +198,14 @@ def _semantic_issues(config: Config, *, complete: bool = True) -> list[ConfigIss
         provider = agent["model"]["provider"]
         if provider in config.providers:
             used_providers.setdefault(provider, agent_id)
-        elif complete:
+        elif complete and ("providers", provider) not in config.skipped:
             issues.append(
                 _unknown(origin, ("model", "provider"), "provider", provider, config.providers)
             )
         store = agent["store"]
         if store in config.stores:
             used_stores.setdefault(store, agent_id)
-        elif complete:
+        elif complete and ("stores", store) not in config.skipped:
             issues.append(_unknown(origin, ("store",), "store", store, config.stores))
         issues.extend(_context_issues(origin, agent.get("context", {})))
         issues.extend(_ttl_issues(origin, agent))
@@ -199,7 +223,7 @@ def _semantic_issues(config: Config, *, complete: bool = True) -> list[ConfigIss
         origin = config.origins[("stores", name)]
         issues.extend(_env_issues(origin, _user_text(user), unused=user is None))
         issues.extend(_store_issues(config, name, store, origin, unused=user is None))
-    if not config.agents and complete:
+    if not config.agents and complete and not config.skipped:
         issues.append(
             ConfigIssue(
                 config.files[0] if config.files else "agents.yaml",
