@@ -15,7 +15,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("openai", "textual", "fastapi", "uvicorn", "psycopg", "psycopg_pool", "starlette", "httpx")
-GOOD = "version: 1\nproviders:\n  offline: {type: echo}\nagents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+GOOD = (
+    "version: 1\nproviders:\n  offline: {type: echo}\n"
+    "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+)
 BAD = GOOD.replace("provider: offline, model", "provider: ofline, model") + (
     "  - id: b\n    model: {provider: offline, model: m}\n    colour: red\n"
 )
@@ -87,7 +90,8 @@ def test_github_annotations(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == (
         f"::error file={path},line=6,col=23,title=vel-runner validate::agents[0].model.provider: "
-        "provider 'ofline' is not declared%0Ahint: did you mean 'offline'? declared providers: offline"
+        "provider 'ofline' is not declared"
+        "%0Ahint: did you mean 'offline'? declared providers: offline"
     )
     assert lines[1].startswith(f"::error file={path},line=9,col=5,")
 
@@ -128,7 +132,8 @@ def test_broken_files_give_a_clear_error_never_a_traceback(
 def test_secrets_are_never_printed(tmp_path: Path) -> None:
     path = tmp_path / "agents.yaml"
     path.write_text(
-        "version: 1\nproviders:\n  oa: {type: openai, api_key: '${MY_KEY}', base_url: '${MY_KEY}'}\n"
+        "version: 1\nproviders:\n"
+        "  oa: {type: openai, api_key: '${MY_KEY}', base_url: '${MY_KEY}'}\n"
         "agents:\n  - id: a\n    model: {provider: oa, model: m}\n"
     )
     secret = "sk-proj-supersecret-0123456789"
