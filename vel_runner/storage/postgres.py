@@ -179,9 +179,11 @@ class PostgresStore:
             conn = await self._getconn()
             try:
                 return conn, await q.run_async(conn, statements)
-            except _DB_ERRORS as exc:
+            except BaseException as exc:  # cancelled too: the connection goes back either way
                 broken = conn.broken
-                await self._end_transaction(conn, rollback=True)
+                await self._end_transaction(conn, rollback=isinstance(exc, _DB_ERRORS))
+                if not isinstance(exc, _DB_ERRORS):
+                    raise
                 if not broken or attempt == 2:
                     raise q.unavailable(self.dsn, exc) from None
                 if self._pool is not None:
