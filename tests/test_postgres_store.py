@@ -316,3 +316,53 @@ async def test_agent_uses_the_store_and_the_sync_ctxmgr_inside_async_code(
     finally:
         await agent.aclose()
         await store.close()
+
+
+async def test_concurrent_turns_in_one_process_are_serialized(fresh_postgres_dsn: str) -> None:
+    s = PostgresStore(fresh_postgres_dsn, max_size=3)
+    await s.open()
+    seen: list[int] = []
+
+    async def one(i: int) -> None:
+        async with s.turn("a", "hot") as t:
+            seen.append(len(t.history))
+            await asyncio.sleep(0.001)  # the model call
+            await t.commit([msg("user", f"u{i}"), msg("assistant", f"r{i}")])
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(30)))
+        assert sorted(seen) == list(range(0, 60, 2))  # each saw every turn before it
+        record = await s.get("a", "hot")
+        assert record is not None and len(record.messages) == 60
+        assert all(
+            record.messages[j]["content"][1:] == record.messages[j + 1]["content"][1:]
+            for j in range(0, 60, 2)
+        )  # pairs never interleave
+    finally:
+        await s.close()
+
+
+async def test_cancelled_turns_store_nothing_and_leak_no_connection(
+    fresh_postgres_dsn: str,
+) -> None:
+    s = PostgresStore(fresh_postgres_dsn, max_size=2, timeout=2)
+    await s.open()
+    try:
+        await turn(s, "c", "kept")
+
+        async def stuck(entered: asyncio.Event) -> None:
+            async with s.turn("a", "c"):
+                entered.set()
+                await asyncio.sleep(60)  # a model call that gets cancelled
+
+        for _ in range(5):  # more than max_size: a leaked connection would starve the pool
+            entered = asyncio.Event()
+            task = asyncio.create_task(stuck(entered))
+            await entered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert await turn(s, "c", "after") == [msg("user", "kept"), msg("assistant", "re: kept")]
+        assert s._pool is not None and s._pool.get_stats().get("pool_size", 0) <= 2
+    finally:
+        await s.close()
