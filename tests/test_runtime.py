@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,36 +110,40 @@ async def test_reload_of_the_same_config_changes_nothing(runtime: Runtime, tmp_p
     assert runtime.snapshot is old
 
 
+def spy_on_close(provider: Any) -> list[str]:
+    """Record (in the returned list) when ``provider`` is closed; it still really closes."""
+    closed: list[str] = []
+    real_close = provider.aclose
+
+    async def spy_close() -> None:
+        closed.append(provider.type)
+        await real_close()
+
+    provider.aclose = spy_close
+    return closed
+
+
+async def eventually(check: Any) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("condition not met within 2 s")
+
+
 async def test_a_changed_declaration_gets_a_new_instance_and_the_old_one_is_closed(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     old_provider = runtime.snapshot.providers["slow"]
-    closed: list[str] = []
-
-    async def spy_close() -> None:
-        closed.append("slow")
-
-    old_provider.aclose = spy_close  # type: ignore[method-assign]
+    closed = spy_on_close(old_provider)
     _write(tmp_path / "agents.yaml", CONFIG.replace("delay: 0.05", "delay: 0.01"))
     assert await runtime.reload() is True
     assert runtime.snapshot.providers["slow"] is not old_provider
-    for _ in range(100):
-        if closed:
-            break
-        await asyncio.sleep(0.01)
-    assert closed == ["slow"]
+    await eventually(lambda: closed == ["echo"])
 
 
 async def test_in_flight_turns_finish_on_their_snapshot(runtime: Runtime, tmp_path: Path) -> None:
-    closed: list[str] = []
-    old_provider = runtime.snapshot.providers["slow"]
-    real_close = old_provider.aclose
-
-    async def spy_close() -> None:
-        closed.append("slow")
-        await real_close()
-
-    old_provider.aclose = spy_close  # type: ignore[method-assign]
+    closed = spy_on_close(runtime.snapshot.providers["slow"])
 
     async def turn() -> list[dict]:
         async with runtime.lease("slowpoke") as agent:
@@ -152,11 +157,7 @@ async def test_in_flight_turns_finish_on_their_snapshot(runtime: Runtime, tmp_pa
     assert closed == []  # still leased by the running turn
     events = await task
     assert events[-1]["type"] == "finish"
-    for _ in range(100):
-        if closed:
-            break
-        await asyncio.sleep(0.01)
-    assert closed == ["slow"]
+    await eventually(lambda: closed == ["echo"])
 
 
 async def test_a_removed_agent_stops_accepting_turns(runtime: Runtime, tmp_path: Path) -> None:
