@@ -37,7 +37,7 @@ class LockedRow:
     def parse(cls, rows: q.Rows) -> LockedRow:
         if not rows:
             return cls()
-        epoch, seq, base, context, summary, expired = rows[0]
+        epoch, seq, base, context, summary, expired = rows[0][:6]
         return cls(True, bool(expired), epoch, seq, base, list(context), summary)
 
 
@@ -111,22 +111,31 @@ def plan_append(
     new_base = base
     if keep is not None and new_seq - base > keep:
         new_base = new_seq - max(keep, 0)
-    values = {
+    dropped_now = max(0, new_base - seq)  # appended rows a small ``keep`` drops at once
+    kind: SessionEventKind = "updated" if row.live else "created"
+    count = len(pinned) + new_seq - new_base
+    params = {
+        **key,
         "context": context,
         "set_summary": summary is not UNCHANGED,
         "summary": None if summary is UNCHANGED else summary,
         "seq": new_seq,
         "base": new_base,
         "ttl": ttl,
+        "first": seq + 1 + dropped_now,
+        "messages": dumped[lead + dropped_now :],
+        "above": base,
+        "upto": min(new_base, seq),
+        "notify": notify,
+        "payload": q.event_payload(kind, key["a"], key["s"], count, origin) if notify else "",
     }
-    statements = [_row_statement(key, row, values)]
-    if appended:
-        statements.append((q.INSERT_MESSAGES, {**key, "first": seq + 1, "messages": dumped[lead:]}))
-    if new_base > base:
-        statements.append((q.DELETE_MESSAGES, {**key, "above": base, "upto": new_base}))
-    kind: SessionEventKind = "updated" if row.live else "created"
-    plan = Plan(statements, 0, kind, row.expired, new_seq, new_base, pinned, appended)
-    return _finish(key, row, statements, plan, origin, notify)
+    statements: list[q.Statement] = []
+    if row.exists and row.expired:
+        statements.append((q.DELETE_SESSION, key))
+    statements.append((q.APPEND_EXISTING if row.live else q.APPEND_NEW, params))
+    statements.append(q.COMMIT)
+    epoch_at = len(statements) - 2
+    return Plan(statements, epoch_at, kind, row.expired, new_seq, new_base, pinned, appended)
 
 
 def plan_replace(

@@ -35,14 +35,11 @@ FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s
 FOR UPDATE
 """
 
-#: Live messages after ``after`` (a cached seq, or 0), at most the last ``window`` ones.
-SELECT_TAIL = """
-SELECT seq, message FROM vel_messages
-WHERE agent_id = %(a)s AND session_id = %(s)s
-  AND seq > GREATEST(%(after)s::bigint, (
-      SELECT GREATEST(base_seq, seq - %(window)s::bigint)
-      FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s))
-ORDER BY seq
+#: Lock the session and read its row plus the live messages after ``after`` (a cached seq,
+#: or 0), at most the last ``window``, as one JSON array (migration 0002).
+OPEN_TURN = """
+SELECT epoch, seq, base_seq, context, summary, expired, tail
+FROM vel_open_turn(%(a)s, %(s)s, %(lock)s, %(after)s, %(window)s)
 """
 
 DELETE_SESSION = "DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s"
@@ -90,6 +87,18 @@ WHERE agent_id = %(a)s AND session_id = %(s)s AND seq > %(above)s AND seq <= %(u
 """
 
 NOTIFY = "SELECT pg_notify('vel_sessions', %(payload)s)"
+
+#: A turn's whole write in one statement: the session row (UPDATE, or INSERT for a new
+#: session), the new message rows, the trimmed ones, the notification. The inserted and the
+#: deleted seqs never overlap (the plan inserts only rows that survive the trim).
+_APPEND_REST = f"""),
+appended AS ({INSERT_MESSAGES}),
+trimmed AS ({DELETE_MESSAGES})
+SELECT epoch, CASE WHEN %(notify)s THEN pg_notify('vel_sessions', %(payload)s) END
+FROM session
+"""
+APPEND_EXISTING = f"WITH session AS ({UPDATE_SESSION}{_APPEND_REST}"
+APPEND_NEW = f"WITH session AS ({INSERT_SESSION}{_APPEND_REST}"
 
 GET = """
 SELECT s.context, s.summary, s.created_at, s.updated_at, s.expires_at,

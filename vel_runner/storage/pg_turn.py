@@ -83,23 +83,18 @@ def live_bound(row: LockedRow, window: int | None) -> int:
 
 
 def merge_tail(
-    cached: CachedTail, delta: q.Rows, row: LockedRow, window: int | None
+    cached: CachedTail, fresh: list[Message], row: LockedRow, window: int | None
 ) -> list[Message] | None:
-    """The tail a turn needs: the cached copy (reused in place) plus the rows appended since;
-    ``None`` when the copy cannot give it (another epoch, a gap, older messages it lacks)."""
+    """The tail a turn needs: the cached copy (reused in place) plus ``fresh``, the messages
+    read after its seq; ``None`` when the copy cannot give it (another epoch, older messages
+    it lacks)."""
     if cached.epoch != row.epoch or cached.seq > row.seq:
         return None
     messages = cached.messages
-    if delta:
-        if delta[-1][0] != row.seq:
-            return None
-        fresh = [message for _, message in delta]
-        if delta[0][0] == cached.seq + 1:
-            messages.extend(fresh)
-        else:
-            messages = fresh
-    elif cached.seq != row.seq:
-        return None
+    if row.seq - len(fresh) == cached.seq:
+        messages.extend(fresh)
+    else:  # the read started above the copy (a window or a trim): the copy is not needed
+        messages = fresh
     return trim_to(messages, row.seq, live_bound(row, window))
 
 
@@ -143,23 +138,21 @@ class PostgresTurn:
         store, key = self._store, self._key
         cached = store._cache.take(key)  # back in the cache only once it is valid again
         after = cached.seq if cached is not None else 0
-        window_params = {**self._params, "window": self._window}
-        statements: list[q.Statement] = [
-            q.BEGIN,
-            (q.LOCK, {"lock": q.lock_key(*key)}),
-            (q.SELECT_ROW, self._params),
-            (q.SELECT_TAIL, {**window_params, "after": after}),
-        ]
-        self._conn, results = await store._start_transaction(statements)
-        row = self._row = LockedRow.parse(results[2])
+        params = {
+            **self._params,
+            "lock": q.lock_key(*key),
+            "after": after,
+            "window": self._window,
+        }
+        self._conn, results = await store._start_transaction([q.BEGIN, (q.OPEN_TURN, params)])
+        row = self._row = LockedRow.parse(results[1])
         if not row.live:
             return
-        tail = merge_tail(cached, results[3], row, self._window) if cached else None
-        if tail is None and not after:
-            tail = [message for _, message in results[3]]
-        if tail is None:
-            (rows,) = await store._run(self._conn, [(q.SELECT_TAIL, {**window_params, "after": 0})])
-            tail = [message for _, message in rows]
+        fresh: list[Message] = results[1][0][6]
+        tail = merge_tail(cached, fresh, row, self._window) if cached else fresh
+        if tail is None:  # the copy was stale: read again from the start (bounded)
+            (rows,) = await store._run(self._conn, [(q.OPEN_TURN, {**params, "after": 0})])
+            tail = rows[0][6]
         self._tail = tail
         store._cache.put(key, CachedTail(row.epoch, row.seq, tail))
         self.history = row.pinned + tail if row.pinned else tail[:]
