@@ -21,7 +21,8 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .config.errors import ConfigError, ConfigIssue
+from .config.build import close_all, discard, open_new_stores, open_stores
+from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
 from .storage.base import SessionEvent, SessionStore
 
@@ -39,48 +40,6 @@ DEFAULT_DEBOUNCE_MS = 50
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadError:
-    """Why the last reload failed: the first error of the new config, with its position."""
-
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
-    at: datetime = field(default_factory=_now)
-    hint: str | None = None
-    #: How many errors the config had in all (the other ones are in the log).
-    count: int = 1
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
-
-    @classmethod
-    def from_config_error(cls, error: ConfigError) -> ReloadError:
-        first: ConfigIssue = error.first
-        return cls(
-            first.file,
-            first.line,
-            first.column,
-            first.path,
-            first.message,
-            hint=first.hint,
-            count=max(1, len(error.errors)),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """The shape ``GET /v1/config`` and the ``reload-failed`` event use."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "path": self.path,
-            "message": self.message,
-            "at": self.at.isoformat(),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +186,7 @@ class Runtime:
         if self._started:
             return
         self._started = True
-        await _open_stores(self.snapshot.stores.values())
+        await open_stores(self.snapshot.stores.values())
         if self._watch:
             from .config.reload import ConfigWatcher
 
@@ -248,7 +207,7 @@ class Runtime:
             unsubscribe()
         self._unsubscribe.clear()
         snapshot = self.snapshot
-        await _close_all(snapshot.agents.values(), snapshot.providers.values(), snapshot.stores)
+        await close_all(snapshot.agents.values(), snapshot.providers.values(), snapshot.stores)
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -273,13 +232,13 @@ class Runtime:
             try:
                 built = await _build(self._paths, previous=old)
                 if self._started and built.snapshot.version != old.version:
-                    await _open_stores(built.new_stores.values(), built)
+                    await open_new_stores(built)
             except Exception as exc:
                 if built is not None:
-                    await _discard(built)
+                    await discard(built)
                 return self._failed(exc)
             if built.snapshot.version == old.version:
-                await _discard(built)  # same config: keep the running snapshot as it is
+                await discard(built)  # same config: keep the running snapshot as it is
                 if self.last_error is not None:
                     self.last_error = None
                     self._emit(ConfigEvent("reloaded", version=old.version))
@@ -333,7 +292,7 @@ class Runtime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), self._drain_timeout)
         finally:
-            await _close_all(agents, providers, stores)
+            await close_all(agents, providers, stores)
 
     # -- events ----------------------------------------------------------------------------
     def add_listener(self, callback: RuntimeListener) -> Callable[[], None]:
@@ -378,49 +337,10 @@ async def _build(paths: Sequence[Path], previous: Snapshot | None) -> Built:
     return await build_snapshot(paths, previous=previous)
 
 
-async def _discard(built: Built) -> None:
-    """Close what an unused build created for itself (never the instances it reused)."""
-    await _close_all(built.new_agents, built.new_providers.values(), built.new_stores)
-
-
 def _unexpected_issue(paths: Sequence[Path], exc: Exception) -> ConfigIssue:
     return ConfigIssue(
         str(paths[0]), 1, 1, "<root>", f"reload failed: {type(exc).__name__}", code="internal"
     )
-
-
-async def _open_stores(stores: Iterable[SessionStore], built: Built | None = None) -> None:
-    """Open ``stores``; while building a reload, a failure is a config error at the store."""
-    for store in stores:
-        try:
-            await store.open()
-        except Exception as exc:
-            if built is None:
-                raise
-            raise built.store_error(store.name, exc) from exc
-
-
-async def _close_all(
-    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
-) -> None:
-    """Close agents, then providers, then stores; log (never raise) what fails."""
-    for agent in agents:
-        with _logged("agent", agent.id):
-            await agent.aclose()
-    for provider in providers:
-        with _logged("provider", getattr(provider, "type", "?")):
-            await provider.aclose()
-    for name, store in stores.items():
-        with _logged("store", name):
-            await store.close()
-
-
-@contextlib.contextmanager
-def _logged(what: str, name: str) -> Any:
-    try:
-        yield
-    except Exception:
-        log.exception("closing %s %r failed", what, name)
 
 
 __all__ = [

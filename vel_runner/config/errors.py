@@ -9,7 +9,8 @@ environment variable, only its ``${NAME}`` reference.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..errors import InvalidInputError
@@ -76,8 +77,62 @@ class ConfigError(InvalidInputError):
         return errors[0] if errors else self.issues[0]
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadError:
+    """Why the last reload failed: the first error of the new config, with its position."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    at: datetime = field(default_factory=_utcnow)
+    hint: str | None = None
+    #: How many errors the config had in all (the other ones are in the log).
+    count: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+    @classmethod
+    def from_config_error(cls, error: ConfigError) -> ReloadError:
+        first: ConfigIssue = error.first
+        return cls(
+            first.file,
+            first.line,
+            first.column,
+            first.path,
+            first.message,
+            hint=first.hint,
+            count=max(1, len(error.errors)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape ``GET /v1/config`` and the ``reload-failed`` event use."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "at": self.at.isoformat(),
+        }
+
+
 def issue_order(issue: ConfigIssue) -> tuple[str, int, int, str]:
     return (issue.file, issue.line, issue.column, issue.message)
 
 
-__all__ = ["ConfigError", "ConfigIssue", "DocPath", "Severity", "format_path", "issue_order"]
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "DocPath",
+    "ReloadError",
+    "Severity",
+    "format_path",
+    "issue_order",
+]
