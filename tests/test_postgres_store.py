@@ -136,6 +136,12 @@ async def test_a_second_process_sees_appends_replacements_and_trims(store: Postg
         assert await turn(store, "shared", "last") == [msg("assistant", "re: trim")]
         await other.clear("a", "shared")
         assert await turn(store, "shared", "new") == []
+        for i in range(10):  # more than the window: the read starts above the cached copy
+            await turn(other, "shared", f"o{i}", window=4)
+        seen = await turn(store, "shared", "windowed", window=4)
+        assert [m["content"] for m in seen] == ["o8", "re: o8", "o9", "re: o9"]
+        seen = await turn(store, "shared", "whole")  # needs older ones than it holds
+        assert len(seen) == 24 and seen[:2] == [msg("user", "new"), msg("assistant", "re: new")]
     finally:
         await other.close()
 

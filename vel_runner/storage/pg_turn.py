@@ -6,9 +6,11 @@ are serialized across processes, and each one sees the turn before it. Within on
 ``asyncio.Lock`` per session queues turns before they take a connection.
 
 The cache keeps, per recent session, the tail of its messages with the ``epoch`` and ``seq``
-they end at. A turn sends one pipeline (lock, row, "messages after my cached seq") and reads
-only what other processes appended since; when the copy is missing or stale (another epoch,
-a gap) it falls back to a full read, bounded by the window. Commit is one more pipeline.
+they end at. Opening a turn is one call, ``vel_open_turn`` (migration 0002): lock, read the
+row, read the messages after the cached seq, so a warm process reads only what other
+processes appended since. When the copy is missing or stale (another epoch, older messages
+it lacks) it reads again from the start, bounded by the window. The commit is one statement
+plus ``COMMIT``, sent together: two round trips per turn in all.
 """
 
 from __future__ import annotations
