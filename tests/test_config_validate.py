@@ -461,3 +461,39 @@ def test_schema_generation_keys_are_ones_the_agent_accepts() -> None:
     from vel_runner.config.schema import definition
 
     assert set(definition("generation")["properties"]) <= GENERATION_KEYS
+
+
+def _subschemas(schema: object) -> list[dict]:
+    found = []
+    if isinstance(schema, dict):
+        found.append(schema)
+        for key, value in schema.items():
+            if key != "if":  # conditions, not fields
+                found.extend(_subschemas(value))
+    elif isinstance(schema, list):
+        for item in schema:
+            found.extend(_subschemas(item))
+    return found
+
+
+def test_the_schema_describes_every_field_and_closes_every_object() -> None:
+    from vel_runner.config.schema import load_schema
+
+    schema = load_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    for sub in _subschemas(schema):
+        for name, prop in sub.get("properties", {}).items():
+            assert "description" in prop or "$ref" in prop, f"{name} has no description"
+        if sub.get("type") == "object" and "properties" in sub and "allOf" not in sub:
+            assert sub.get("additionalProperties") is False, sub.get("description")
+    for name, definition in schema["$defs"].items():
+        assert "description" in definition, name
+
+
+def test_every_context_mode_of_the_schema_builds_its_context_manager() -> None:
+    from vel_runner.config.build import make_context_manager
+    from vel_runner.config.schema import enum_values
+
+    for mode in enum_values("context", "mode"):
+        manager = make_context_manager({"mode": mode, "max_history": 3})
+        assert manager.mode == mode
