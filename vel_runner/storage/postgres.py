@@ -344,8 +344,7 @@ class PostgresStore:
         """Deliver every change (this process's and, via LISTEN/NOTIFY, others') to
         ``listener``. The LISTEN connection starts with the first listener."""
         self._listeners.append(listener)
-        if self._pool is not None:
-            self._start_relay()
+        self._start_relay()
 
         def remove() -> None:
             if listener in self._listeners:
@@ -355,12 +354,13 @@ class PostgresStore:
 
     def _start_relay(self) -> None:
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop here: open() starts it
+            self._loop = asyncio.get_running_loop()
+            dsn = self.dsn
+        except (RuntimeError, StoreUnavailableError):
+            return  # no loop here, or no DSN yet: open() starts it (or reports the DSN)
         if self._relay is None:
             self._relay = NotifyRelay(
-                self.dsn, self._origin, self._deliver, connect_timeout=self.timeout
+                dsn, self._origin, self._deliver, connect_timeout=self.timeout
             )
         self._relay.start()
 
