@@ -73,6 +73,22 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
     return frames
 
 
+async def read_events(
+    http: httpx.AsyncClient, frames: list[dict[str, Any]], enough: Any, path: str = "/v1/events"
+) -> None:
+    """Append the frames of the SSE stream at ``path`` to ``frames`` until ``enough(frames)``."""
+    async with http.stream("GET", path) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        buffer = ""
+        async for chunk in response.aiter_text():
+            buffer += chunk
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                frames.extend(parse_sse(block + "\n\n"))
+            if enough(frames):
+                return
+
+
 def sse_json(text: str) -> list[Any]:
     """The JSON payloads of an SSE body, without the final ``[DONE]``."""
     return [json.loads(f["data"]) for f in parse_sse(text) if f["data"] != "[DONE]"]

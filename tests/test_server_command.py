@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import ServerProcess, parse_sse
+from server_helpers import ServerProcess, free_port, read_events
 
 from vel_runner.server import command
 
@@ -167,19 +167,8 @@ async def test_two_workers_share_sessions_and_events_on_the_database(
             assert len(loaded) == 2, "both workers should answer"
             frames: list[dict] = []
 
-            async def listen(expected: int) -> None:
-                async with http.stream("GET", "/v1/events") as response:
-                    buffer = ""
-                    async for chunk in response.aiter_text():
-                        buffer += chunk
-                        while "\n\n" in buffer:
-                            block, buffer = buffer.split("\n\n", 1)
-                            frames.extend(parse_sse(block + "\n\n"))
-                        if len(frames) >= expected:
-                            return
-
             turns = 8
-            listener = asyncio.create_task(listen(turns))
+            listener = asyncio.create_task(read_events(http, frames, lambda f: len(f) >= turns))
             await asyncio.sleep(0.5)
             for n in range(turns):
                 body = {"message": f"turn {n}", "session_id": "shared"}
@@ -195,3 +184,14 @@ async def test_two_workers_share_sessions_and_events_on_the_database(
         assert fresh_postgres_dsn.split("@")[0] not in server.output()
     finally:
         server.stop()
+
+
+def test_unreachable_database_at_startup_is_a_clear_error(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = f"postgresql://vel:hunter2-secret@127.0.0.1:{free_port()}/vel?connect_timeout=2"
+    monkeypatch.setenv("POSTGRES_DSN", dsn)
+    assert command.run(parse("-c", write(tmp_path, DATABASE_CONFIG), "--no-reload")) == 2
+    err = capsys.readouterr().err
+    assert "hunter2-secret" not in err and "Traceback" not in err
+    assert err.startswith("vel-runner serve: ")

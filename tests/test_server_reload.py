@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from server_helpers import parse_sse, serving
+from server_helpers import read_events, serving
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
@@ -58,20 +58,10 @@ async def test_reload_under_load(tmp_path: Path) -> None:
 
         events: list[dict] = []
 
-        async def listen() -> None:
-            async with http.stream("GET", "/v1/events") as response:
-                buffer = ""
-                async for chunk in response.aiter_text():
-                    buffer += chunk
-                    while "\n\n" in buffer:
-                        block, buffer = buffer.split("\n\n", 1)
-                        events.extend(
-                            f for f in parse_sse(block + "\n\n") if f["event"].startswith("rel")
-                        )
-                    if len(events) >= 2:
-                        return
+        def reloads(frames: list[dict]) -> list[dict]:
+            return [f for f in frames if (f["event"] or "").startswith("reload")]
 
-        listener = asyncio.create_task(listen())
+        listener = asyncio.create_task(read_events(http, events, lambda f: len(reloads(f)) >= 2))
         clients = [asyncio.create_task(traffic(f"s{n}")) for n in range(8)]
         try:
             await asyncio.sleep(0.3)
@@ -112,6 +102,7 @@ async def test_reload_under_load(tmp_path: Path) -> None:
 
     assert failures == []
     assert sum(turns.values()) > 40
+    events = reloads(events)
     assert [e["event"] for e in events] == ["reload-failed", "reloaded"]
     assert json.loads(events[0]["data"])["error"]["line"] == 8
     assert json.loads(events[1]["data"])["version"] == config["version"]

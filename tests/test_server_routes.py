@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from server_helpers import echo_agent, parse_sse, served_agents, sse_json
+from server_helpers import echo_agent, parse_sse, read_events, served_agents, sse_json
 
 from vel_runner import Agent, StatelessContextManager
 from vel_runner.server.routes_sessions import encode_cursor
@@ -213,19 +213,7 @@ async def test_config(client: httpx.AsyncClient) -> None:
 async def test_events_stream_session_changes(client: httpx.AsyncClient) -> None:
     received: list[dict] = []
 
-    async def listen() -> None:
-        async with client.stream("GET", "/v1/events") as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            buffer = ""
-            async for chunk in response.aiter_text():
-                buffer += chunk
-                while "\n\n" in buffer:
-                    block, buffer = buffer.split("\n\n", 1)
-                    received.extend(parse_sse(block + "\n\n"))
-                    if len(received) >= 3:
-                        return
-
-    listener = asyncio.create_task(listen())
+    listener = asyncio.create_task(read_events(client, received, lambda f: len(f) >= 3))
     await asyncio.sleep(0.2)  # the stream is subscribed
     await run(client, "echo", "one", "ev")
     await run(client, "echo", "two", "ev")

@@ -192,6 +192,11 @@ async def _serve_one(settings: dict[str, Any]) -> bool:
     from .app import create_app
 
     runtime = await Runtime.from_paths(settings["paths"], watch=settings["reload"])
+    try:
+        await runtime.start()  # open the stores now: an unreachable database is a clear error
+    except BaseException:
+        await runtime.close()
+        raise
     app = create_app(
         runtime, api_key=settings["api_key"], max_body_bytes=settings["max_body_bytes"]
     )
@@ -223,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if reason:
         print(f"vel-runner serve: {reason}", file=sys.stderr)
         return 2
-    from ..errors import VelError
+    from ..errors import InvalidInputError, VelError
 
     try:
         if settings["workers"] > 1:
@@ -241,9 +246,12 @@ def run(args: argparse.Namespace) -> int:
             _serve_workers(settings)
             return 0
         return 0 if asyncio.run(_serve_one(settings)) else 2
-    except VelError as exc:  # a ConfigError says file:line:column and what to fix
+    except InvalidInputError as exc:  # a ConfigError says file:line:column and what to fix
         print(f"vel-runner serve: {exc}", file=sys.stderr)
         return 1
+    except VelError as exc:  # e.g. a session store that cannot be reached
+        print(f"vel-runner serve: {exc}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # uvicorn exits when it cannot bind
         return 2 if exc.code else 0
     except OSError as exc:
