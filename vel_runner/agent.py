@@ -40,7 +40,7 @@ GENERATION_KEYS = frozenset(
     }
 )
 
-#: Every agent alive in this process, for process-wide cleanup helpers.
+#: Every agent of this process not yet closed, for process-wide cleanup helpers.
 LIVE_AGENTS: weakref.WeakSet[Agent] = weakref.WeakSet()
 
 SUMMARY_INSTRUCTIONS = (
@@ -304,6 +304,7 @@ class Agent:
 
     async def aclose(self) -> None:
         """Close the provider and store this agent created itself (shared ones stay open)."""
+        LIVE_AGENTS.discard(self)
         if self._owns_provider:
             await self.provider.aclose()
         if self._owns_store:
