@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,26 +11,10 @@ import pytest
 from server_helpers import echo_agent, served_agents, sse_json
 
 from vel_runner import Agent
-from vel_runner.errors import StoreUnavailableError
 from vel_runner.server.models import MAX_MESSAGE_CHARS
-from vel_runner.storage.memory import MemoryStore
+from vel_runner.storage import create_store
 
 API_KEY = "vel-test-key-0123456789"
-
-
-class DownStore(MemoryStore):
-    """A store whose backend is unreachable (as a stopped PostgreSQL looks to the agent)."""
-
-    kind = "database"
-
-    def __init__(self) -> None:
-        super().__init__(name="down")
-
-    async def ping(self) -> None:
-        raise StoreUnavailableError("session store 'down' is unreachable: connection refused")
-
-    def turn(self, agent_id: str, session_id: str, *, window: int | None = None):  # type: ignore[override]
-        raise StoreUnavailableError("session store 'down' is unreachable: connection refused")
 
 
 @pytest.fixture
@@ -129,14 +114,25 @@ async def test_provider_failure_is_502_and_stores_nothing(fake_openai, caplog) -
     assert secret not in caplog.text
 
 
-async def test_unreachable_store_is_503() -> None:
-    agent = Agent("db", model={"provider": "echo", "model": "e"}, session_storage=DownStore())
-    async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
-        turn = await http.post("/v1/agents/db/runs", json={"message": "hi", "session_id": "s"})
-        assert "unreachable" in error_of(turn, 503, "store_unavailable")
-        ready = await http.get("/readyz")
-        assert "down" in error_of(ready, 503, "not_ready")
-        assert (await http.get("/healthz")).status_code == 200
+async def test_database_down_is_503_and_the_failed_turn_stores_nothing(private_pg_server) -> None:
+    store = create_store("database", dsn=private_pg_server.dsn, timeout=1, name="pg")
+    agent = Agent("db", model={"provider": "echo", "model": "e"}, session_storage=store)
+    body = {"message": "hi", "session_id": "s"}
+    async with served_agents(agent) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+        assert (await http.post("/v1/agents/db/runs", json=body)).status_code == 200
+        await asyncio.to_thread(private_pg_server.stop)
+        try:
+            turn = await http.post("/v1/agents/db/runs", json=body)
+            assert "unavailable" in error_of(turn, 503, "store_unavailable")
+            listing = await http.get("/v1/sessions")
+            error_of(listing, 503, "store_unavailable")
+            assert "pg" in error_of(await http.get("/readyz"), 503, "not_ready")
+            assert (await http.get("/healthz")).status_code == 200
+        finally:
+            await asyncio.to_thread(private_pg_server.start)
+        again = await http.post("/v1/agents/db/runs", json=body)
+        assert again.json()["output"] == "echo (3 messages): hi"  # the failed turn left nothing
+        assert (await http.get("/readyz")).status_code == 200
 
 
 async def test_api_key_guards_v1_only() -> None:

@@ -152,6 +152,12 @@ def parse_document(text: str, file: str, environ: Mapping[str, str] | None = Non
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_issue(file, exc, text)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"character {exc.character!r} is not allowed in YAML"
+        issue = file_issue(file, message, line=line, column=column, code="yaml")
+        raise ConfigError([issue]) from None
     except yaml.YAMLError as exc:  # errors without a mark (rare): still no traceback
         raise ConfigError([file_issue(file, f"invalid YAML: {exc}", code="yaml")]) from None
     except RecursionError:

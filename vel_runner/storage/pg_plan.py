@@ -14,7 +14,7 @@ from typing import Any
 
 from ..messages import Message, pinned_count
 from . import pg_sql as q
-from .base import UNCHANGED, SessionEventKind
+from .base import UNCHANGED, SessionEventKind, SessionInfo, SessionRecord
 
 
 @dataclass(slots=True)
@@ -169,3 +169,41 @@ def plan_replace(
     kind: SessionEventKind = "updated" if row.live else "created"
     plan = Plan(statements, epoch_at, kind, row.expired, len(appended), 0, pinned, appended)
     return _finish(key, row, statements, plan, origin, notify)
+
+
+def lock_statements(agent_id: str, session_id: str) -> list[q.Statement]:
+    return [
+        q.BEGIN,
+        (q.LOCK, {"lock": q.lock_key(agent_id, session_id)}),
+        (q.SELECT_ROW, {"a": agent_id, "s": session_id}),
+    ]
+
+
+def list_params(
+    agent_id: str | None,
+    inactive_for: float | None,
+    after: tuple[str, str] | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    after_a, after_s = after if after is not None else (None, None)
+    return {
+        "agent": agent_id,
+        "age": inactive_for,
+        "after_a": after_a,
+        "after_s": after_s,
+        "limit": limit,
+    }
+
+
+def to_record(agent_id: str, session_id: str, rows: q.Rows) -> SessionRecord | None:
+    if not rows:
+        return None
+    context, summary, created_at, updated_at, expires_at, tail = rows[0]
+    return SessionRecord(
+        agent_id, session_id, [*context, *tail], summary, created_at, updated_at, expires_at
+    )
+
+
+def to_info(row: tuple[Any, ...], store: str) -> SessionInfo:
+    agent_id, session_id, count, created_at, updated_at, expires_at = row
+    return SessionInfo(agent_id, session_id, count, created_at, updated_at, expires_at, store)

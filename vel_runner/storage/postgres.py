@@ -17,10 +17,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -31,13 +30,21 @@ from . import pg_sql as q
 from .base import SessionEvent, SessionEventKind, SessionInfo, SessionListener, SessionRecord
 from .pg_events import NotifyRelay
 from .pg_migrate import apply_migrations
-from .pg_plan import LockedRow, Plan, plan_replace
+from .pg_plan import (
+    LockedRow,
+    Plan,
+    list_params,
+    lock_statements,
+    plan_replace,
+    to_info,
+    to_record,
+)
+from .pg_sync import SyncConnection
 from .pg_turn import Key, KeyedLocks, PostgresTurn, SessionCache
 
 log = logging.getLogger(__name__)
 
 _DB_ERRORS = (psycopg.Error, PoolTimeout)
-_T = TypeVar("_T")
 SessionInfos = list[SessionInfo]
 
 
@@ -82,8 +89,7 @@ class PostgresStore:
         self._local_locks = KeyedLocks()
         self._listeners: list[SessionListener] = []
         self._relay: NotifyRelay | None = None
-        self._sync_conn: psycopg.Connection[Any] | None = None
-        self._sync_lock = threading.Lock()
+        self._sync = SyncConnection(lambda: self.dsn, timeout, self._migrate_once)
 
     def __repr__(self) -> str:
         where = q.describe_dsn(self._dsn_arg or os.environ.get("POSTGRES_DSN", ""))
@@ -140,10 +146,7 @@ class PostgresStore:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
-        with self._sync_lock:
-            conn, self._sync_conn = self._sync_conn, None
-        if conn is not None:
-            conn.close()
+        self._sync.close()
         self._cache.clear()
 
     async def ping(self) -> None:
@@ -210,7 +213,7 @@ class PostgresStore:
     async def get(self, agent_id: str, session_id: str) -> SessionRecord | None:
         async with self._connection() as conn:
             (rows,) = await self._run(conn, [(q.GET, {"a": agent_id, "s": session_id})])
-        return _record(agent_id, session_id, rows)
+        return to_record(agent_id, session_id, rows)
 
     async def set(
         self,
@@ -224,7 +227,7 @@ class PostgresStore:
         dumped = q.dump_messages(copies)
         self._cache.drop((agent_id, session_id))
         async with self._connection() as conn:
-            results = await self._run(conn, _lock_statements(agent_id, session_id))
+            results = await self._run(conn, lock_statements(agent_id, session_id))
             plan = self._plan_replace(agent_id, session_id, results, copies, dumped, ttl)
             await self._run(conn, plan.statements)
         self._emit_plan(plan, (agent_id, session_id))
@@ -259,10 +262,10 @@ class PostgresStore:
         after: tuple[str, str] | None = None,
         limit: int | None = None,
     ) -> SessionInfos:
-        params = _list_params(agent_id, inactive_for, after, limit)
+        params = list_params(agent_id, inactive_for, after, limit)
         async with self._connection() as conn:
             (rows,) = await self._run(conn, [(q.LIST, params)])
-        return [_info(row, self.name) for row in rows]
+        return [to_info(row, self.name) for row in rows]
 
     async def delete_inactive(self, older_than: float, agent_id: str | None = None) -> int:
         params = {"agent": agent_id, "age": older_than, "origin": self._origin}
@@ -271,36 +274,14 @@ class PostgresStore:
         return self._emit_deleted(rows)
 
     # -- synchronous twins ---------------------------------------------------------------
-    def _sync(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
-        """Run ``work`` on the store's own sync connection (reconnecting when needed)."""
-        dsn = self.dsn
-        with self._sync_lock:
-            try:
-                if self.migrate and not self._migrated:
-                    apply_migrations(dsn, connect_timeout=self.timeout)
-                    self._migrated = True
-                conn = self._sync_conn
-                if conn is None or conn.closed or conn.broken:
-                    conn = self._sync_conn = psycopg.connect(
-                        dsn, autocommit=True, connect_timeout=max(1, round(self.timeout))
-                    )
-                    # a sync call on a loop's thread must not wait forever for a turn's lock
-                    conn.execute(f"SET lock_timeout = {int(self.timeout * 1000)}")
-                try:
-                    return work(conn)
-                except psycopg.Error:
-                    if not conn.broken:
-                        conn.rollback()
-                    raise
-            except psycopg.Error as exc:
-                raise q.unavailable(dsn, exc) from None
-
-    def _sync_one(self, statement: q.Statement) -> q.Rows:
-        return self._sync(lambda conn: q.run_sync(conn, [statement])[0])
+    def _migrate_once(self, dsn: str) -> None:
+        if self.migrate and not self._migrated:
+            apply_migrations(dsn, connect_timeout=self.timeout)
+            self._migrated = True
 
     def get_sync(self, agent_id: str, session_id: str) -> SessionRecord | None:
-        rows = self._sync_one((q.GET, {"a": agent_id, "s": session_id}))
-        return _record(agent_id, session_id, rows)
+        rows = self._sync.one((q.GET, {"a": agent_id, "s": session_id}))
+        return to_record(agent_id, session_id, rows)
 
     def set_sync(
         self,
@@ -315,28 +296,28 @@ class PostgresStore:
         self._cache.drop((agent_id, session_id))
 
         def replace(conn: psycopg.Connection[Any]) -> Plan:
-            results = q.run_sync(conn, _lock_statements(agent_id, session_id))
+            results = q.run_sync(conn, lock_statements(agent_id, session_id))
             plan = self._plan_replace(agent_id, session_id, results, copies, dumped, ttl)
             q.run_sync(conn, plan.statements)
             return plan
 
-        self._emit_plan(self._sync(replace), (agent_id, session_id))
+        self._emit_plan(self._sync.run(replace), (agent_id, session_id))
 
     def clear_sync(self, agent_id: str, session_id: str) -> bool:
         self._cache.drop((agent_id, session_id))
         params = {"a": agent_id, "s": session_id, "origin": self._origin}
-        rows = self._sync_one((q.CLEAR, params))
+        rows = self._sync.one((q.CLEAR, params))
         return self._emit_cleared(agent_id, session_id, rows)
 
     def list_sync(
         self, agent_id: str | None = None, *, inactive_for: float | None = None
     ) -> SessionInfos:
-        rows = self._sync_one((q.LIST, _list_params(agent_id, inactive_for, None, None)))
-        return [_info(row, self.name) for row in rows]
+        rows = self._sync.one((q.LIST, list_params(agent_id, inactive_for, None, None)))
+        return [to_info(row, self.name) for row in rows]
 
     def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int:
         params = {"agent": agent_id, "age": older_than, "origin": self._origin}
-        rows = self._sync_one((q.DELETE_INACTIVE, params))
+        rows = self._sync.one((q.DELETE_INACTIVE, params))
         return self._emit_deleted(rows)
 
     # -- events --------------------------------------------------------------------------
@@ -424,41 +405,3 @@ def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-def _lock_statements(agent_id: str, session_id: str) -> list[q.Statement]:
-    return [
-        q.BEGIN,
-        (q.LOCK, {"lock": q.lock_key(agent_id, session_id)}),
-        (q.SELECT_ROW, {"a": agent_id, "s": session_id}),
-    ]
-
-
-def _list_params(
-    agent_id: str | None,
-    inactive_for: float | None,
-    after: tuple[str, str] | None,
-    limit: int | None,
-) -> dict[str, Any]:
-    after_a, after_s = after if after is not None else (None, None)
-    return {
-        "agent": agent_id,
-        "age": inactive_for,
-        "after_a": after_a,
-        "after_s": after_s,
-        "limit": limit,
-    }
-
-
-def _record(agent_id: str, session_id: str, rows: q.Rows) -> SessionRecord | None:
-    if not rows:
-        return None
-    context, summary, created_at, updated_at, expires_at, tail = rows[0]
-    return SessionRecord(
-        agent_id, session_id, [*context, *tail], summary, created_at, updated_at, expires_at
-    )
-
-
-def _info(row: tuple[Any, ...], store: str) -> SessionInfo:
-    agent_id, session_id, count, created_at, updated_at, expires_at = row
-    return SessionInfo(agent_id, session_id, count, created_at, updated_at, expires_at, store)
