@@ -71,7 +71,7 @@ class MainScreen(Screen[None]):
         yield Input(
             placeholder="filter by agent or session id — Enter keeps it, Esc clears", id="filter"
         )
-        yield SessionsTable(id="sessions")
+        yield SessionsTable(self.app.clock, id="sessions")
         yield Footer()
 
     @property
@@ -99,7 +99,12 @@ class MainScreen(Screen[None]):
         if not self.events_connected or self._ticks % RESYNC_TICKS == 0:
             self.wake()
         else:
-            self.render_all()  # relative times move on even when nothing else does
+            self.redraw_clock()
+
+    def redraw_clock(self) -> None:
+        """Time moved on, nothing else did: redraw the header and the visible times."""
+        self.query_one(StatusHeader).update_status(self.status, self.app.clock())
+        self.table.redraw_times()
 
     @work(group="refresh", exit_on_error=False)
     async def refresh_loop(self) -> None:
@@ -181,7 +186,8 @@ class MainScreen(Screen[None]):
         self.query_one(AgentsSummary).show(self.live.agents, self.live.sessions.values())
         visible = self.live.visible()
         table = self.table
-        table.show(visible, now)
+        table.show(visible)
+        table.redraw_times()
         arrow = "▼" if table.sort_reverse else "▲"
         title = f"Sessions: {len(visible):,}"
         if self.live.filter_text:

@@ -30,7 +30,7 @@ def dashboard_commands(screen: object) -> list[tuple[str, str, Callable[[], obje
         ("Reverse sort order", "flip the current sort", screen.action_reverse_sort),
         ("Help", "list every key", screen.app.action_help),
     ]
-    for key, header in COLUMNS:
+    for key, header, _ in COLUMNS:
         commands.append((f"Sort by {header}", "", partial(screen.action_sort, key)))
     return commands
 

@@ -1,44 +1,83 @@
 """What the sessions table shows for each session, how it sorts, and what ``/`` matches.
 
-Pure functions of a :class:`SessionSummary` and the clock, so they are cheap to run over
-10,000 sessions every second and easy to test without a terminal.
+Cells are built once per change of a session, not once per second: the two relative-time
+columns hold :class:`Ago` / :class:`Until` objects that format themselves against the clock
+when the table draws them, so time passing costs nothing for rows off screen. Text from the
+server goes in as ``rich.text.Text``, never as markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from rich.text import Text
 
 from .api_types import SessionSummary
 from .durations import ago, timestamp, until
 
-#: (column key, header) in display order.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("agent", "Agent"),
-    ("session", "Session"),
-    ("messages", "Messages"),
-    ("store", "Store"),
-    ("created", "Created (UTC)"),
-    ("active", "Last active"),
-    ("expires", "Expires"),
+Clock = Callable[[], datetime]
+
+#: (column key, header, the SessionSummary field it shows) in display order.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("agent", "Agent", "agent_id"),
+    ("session", "Session", "session_id"),
+    ("messages", "Messages", "message_count"),
+    ("store", "Store", "store"),
+    ("created", "Created (UTC)", "created_at"),
+    ("active", "Last active", "updated_at"),
+    ("expires", "Expires", "expires_at"),
 )
-COLUMN_KEYS: tuple[str, ...] = tuple(key for key, _ in COLUMNS)
-HEADERS: dict[str, str] = dict(COLUMNS)
+COLUMN_KEYS: tuple[str, ...] = tuple(key for key, _, _ in COLUMNS)
+HEADERS: dict[str, str] = {key: header for key, header, _ in COLUMNS}
+FIELDS: dict[str, str] = {key: name for key, _, name in COLUMNS}
 
-_NEVER = datetime.max.replace(tzinfo=None).isoformat()
+_NEVER = datetime.max.isoformat()
 
 
-def cells(session: SessionSummary, now: datetime) -> tuple[str, ...]:
-    """The row's cell texts, in :data:`COLUMNS` order."""
-    return (
-        session.agent_id,
-        session.session_id,
-        str(session.message_count),
-        session.store,
-        timestamp(session.created_at),
-        ago(session.updated_at, now),
-        until(session.expires_at, now),
-    )
+@dataclass(frozen=True, slots=True)
+class Ago:
+    """``12s ago``, formatted when drawn (``str()``), so it stays current without updates."""
+
+    moment: datetime | None
+    clock: Clock
+
+    def __str__(self) -> str:
+        return ago(self.moment, self.clock())
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """``in 5m`` / ``expired`` / ``never``, formatted when drawn."""
+
+    moment: datetime | None
+    clock: Clock
+
+    def __str__(self) -> str:
+        return until(self.moment, self.clock())
+
+
+def cell(session: SessionSummary, column: str, clock: Clock) -> object:
+    """The value the table holds for ``column`` of ``session``."""
+    if column == "active":
+        return Ago(session.updated_at, clock)
+    if column == "expires":
+        return Until(session.expires_at, clock)
+    if column == "created":
+        return Text(timestamp(session.created_at))
+    return Text(str(getattr(session, FIELDS[column])))
+
+
+def cells(session: SessionSummary, clock: Clock) -> list[object]:
+    """The row's values, in :data:`COLUMNS` order."""
+    return [cell(session, column, clock) for column in COLUMN_KEYS]
+
+
+def changed_columns(old: SessionSummary, new: SessionSummary) -> list[str]:
+    """The columns whose underlying field differs between two versions of a session."""
+    return [key for key, name in FIELDS.items() if getattr(old, name) != getattr(new, name)]
 
 
 def _time_key(moment: datetime | None) -> str:
@@ -55,12 +94,8 @@ def sort_value(session: SessionSummary, column: str) -> Any:
         return (session.message_count, *tie)
     if column == "store":
         return (session.store, *tie)
-    if column == "created":
-        return (_time_key(session.created_at), *tie)
-    if column == "active":
-        return (_time_key(session.updated_at), *tie)
-    if column == "expires":
-        return (_time_key(session.expires_at), *tie)
+    if column in {"created", "active", "expires"}:
+        return (_time_key(getattr(session, FIELDS[column])), *tie)
     return tie
 
 

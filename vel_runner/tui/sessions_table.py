@@ -11,7 +11,6 @@ rows instead, then restores the cursor's session and the scroll offset the same 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from rich.text import Text
 from textual.coordinate import Coordinate
@@ -19,25 +18,38 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from .api_types import SessionSummary
-from .rows import COLUMN_KEYS, COLUMNS, HEADERS, cells, sort_value
+from .rows import (
+    COLUMN_KEYS,
+    COLUMNS,
+    FIELDS,
+    HEADERS,
+    Ago,
+    Clock,
+    cell,
+    cells,
+    changed_columns,
+    sort_value,
+)
 
 #: Above this many removals in one update, rebuilding the rows is cheaper than removing them.
 REBUILD_THRESHOLD = 300
+#: Fixed widths of the relative-time columns (their text changes as time passes).
+WIDTHS = {"active": 12, "expires": 10}
 
 
-class SessionsTable(DataTable[str]):
+class SessionsTable(DataTable[object]):
     """Sessions, one row each, keyed ``agent_id/session_id``; sortable by any column."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, clock: Clock, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.clock = clock
         self.sort_column = "agent"
         self.sort_reverse = False
-        self._shown: dict[str, tuple[str, ...]] = {}
-        self._sessions: Mapping[str, SessionSummary] = {}
+        self._shown: dict[str, SessionSummary] = {}
 
     def on_mount(self) -> None:
-        for key, header in COLUMNS:
-            self.add_column(header, key=key)
+        for key, header, _ in COLUMNS:
+            self.add_column(header, key=key, width=WIDTHS.get(key))
 
     @property
     def cursor_key(self) -> str | None:
@@ -59,57 +71,59 @@ class SessionsTable(DataTable[str]):
         if reverse is None:
             reverse = not self.sort_reverse if column == self.sort_column else False
         self.sort_column, self.sort_reverse = column, reverse
-        for key, header in COLUMNS:
+        for key, header, _ in COLUMNS:
             arrow = (" ▼" if reverse else " ▲") if key == column else ""
             self.columns[ColumnKey(key)].label = Text(header + arrow)
         self._resort(self.cursor_key)
 
-    def show(self, sessions: Mapping[str, SessionSummary], now: datetime) -> None:
+    def redraw_times(self) -> None:
+        """Time moved on: redraw the visible relative times (one cell update invalidates the
+        table's render cache; rows off screen cost nothing until they scroll into view)."""
+        key = self.cursor_key
+        if key is not None:
+            self.update_cell(key, "active", Ago(self._shown[key].updated_at, self.clock))
+
+    def show(self, sessions: Mapping[str, SessionSummary]) -> None:
         """Make the rows match ``sessions`` (already filtered), touching only what changed."""
         keep = self.cursor_key
-        self._sessions = sessions
         removed = [key for key in self._shown if key not in sessions]
         if len(removed) > REBUILD_THRESHOLD:
-            self._rebuild(sessions, now, keep)
+            self._rebuild(sessions, keep)
             return
         for key in removed:
             del self._shown[key]
             self.remove_row(key)
         reorder = False
-        sort_index = COLUMN_KEYS.index(self.sort_column)
+        sort_field = FIELDS[self.sort_column]
         for key, session in sessions.items():
-            new = cells(session, now)
             old = self._shown.get(key)
             if old is None:
-                self.add_row(*new, key=key)
+                self.add_row(*cells(session, self.clock), key=key)
                 reorder = True
-            elif old != new:
-                for column, before, after in zip(COLUMN_KEYS, old, new, strict=True):
-                    if before != after:
-                        self.update_cell(key, column, after)
-                reorder = reorder or old[sort_index] != new[sort_index]
-            self._shown[key] = new
+            elif old is not session and old != session:
+                for column in changed_columns(old, session):
+                    self.update_cell(key, column, cell(session, column, self.clock))
+                reorder = reorder or getattr(old, sort_field) != getattr(session, sort_field)
+            self._shown[key] = session
         if reorder:
             self._resort(keep)
         elif removed:
             self._restore_cursor(keep)
 
-    def _rebuild(
-        self, sessions: Mapping[str, SessionSummary], now: datetime, keep: str | None
-    ) -> None:
+    def _rebuild(self, sessions: Mapping[str, SessionSummary], keep: str | None) -> None:
         scroll_y = self.scroll_y
         self.clear()
-        self._shown = {key: cells(session, now) for key, session in sessions.items()}
-        for key, row in self._shown.items():
-            self.add_row(*row, key=key)
+        self._shown = dict(sessions)
+        for key, session in sessions.items():
+            self.add_row(*cells(session, self.clock), key=key)
         self._resort(keep)
         self.call_after_refresh(self.scroll_to, y=scroll_y, animate=False)
 
     def _resort(self, keep: str | None) -> None:
-        sessions, column = self._sessions, self.sort_column
+        shown, column = self._shown, self.sort_column
 
-        def key(values: tuple[str, ...]) -> object:
-            session = sessions.get(f"{values[0]}/{values[1]}")
+        def key(values: tuple[object, ...]) -> object:
+            session = shown.get(f"{values[0]}/{values[1]}")
             return sort_value(session, column) if session else ()
 
         self.sort(key=key, reverse=self.sort_reverse)
