@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
+from rich.text import Text
 from test_tui_client import API_KEY, FrozenClock, LiveServer, make_server
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -256,3 +258,32 @@ async def test_command_palette_runs_the_actions(server: LiveServer) -> None:
         await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen) and server.count("alpha") == 2
+
+
+async def test_markup_in_ids_shows_as_written(server: LiveServer) -> None:
+    session_id = "[bold]x[/bold] \\[y]"
+    server.turn("alpha", session_id)
+    async with dashboard(server) as (app, pilot):
+        key = f"alpha/{session_id}"
+        await until(pilot, lambda: key in rows(app))
+        cell = main(app).table.get_cell(key, "session")  # a str cell is markup to DataTable
+        assert Text.from_markup(cell).plain == session_id
+
+
+async def test_the_heap_is_frozen_once_after_the_first_listing(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    freezes: list[int] = []
+    real_freeze = gc.freeze
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1) or real_freeze())
+    app = MonitorApp(ApiClient(server.url, api_key=API_KEY), refresh=0.1, freeze_heap=True)
+    try:
+        async with app.run_test(size=(120, 32)) as pilot:
+            await until(pilot, lambda: len(rows(app)) == 3)
+            assert freezes == [1] and gc.get_freeze_count() > 0
+            server.turn("beta", "b2")  # a new session: another full listing
+            await until(pilot, lambda: "beta/b2" in rows(app))
+            await pilot.pause(0.3)  # and a few polls
+            assert freezes == [1]
+    finally:
+        gc.unfreeze()

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from .app import MonitorApp
     from .client import ApiClient
 
-    app = MonitorApp(ApiClient(url, api_key=args.api_key), refresh=args.refresh)
+    client = ApiClient(url, api_key=args.api_key)
+    app = MonitorApp(client, refresh=args.refresh, freeze_heap=True)
     app.run()
     return 0

@@ -2,7 +2,9 @@
 
 Plain Python (no widgets), so the screen stays thin and the logic is testable. Session
 events patch the known sessions at once (a new turn shows without waiting for a listing);
-events the state cannot apply by itself (a new session, a reload) ask for a fresh listing.
+a new session of a known agent is added from its ``created`` event alone; events the state
+cannot apply by itself (a reload, an agent it does not know yet) ask for a fresh listing, so
+a busy server does not make a dashboard of 10,000 sessions re-read them all for each new one.
 """
 
 from __future__ import annotations
@@ -63,10 +65,18 @@ class LiveState:
         known = self.sessions.get(key)
         count = event.data.get("message_count")
         at = _parse_time(event.data.get("at"))
-        if event.kind != "updated" or known is None or not isinstance(count, int) or at is None:
+        agent = next((a for a in self.agents if a.id == event.data["agent_id"]), None)
+        if agent is None or not isinstance(count, int) or at is None:
+            return True  # an agent from a newer config, or an event this client cannot read
+        expires = at + timedelta(seconds=agent.ttl) if agent.ttl else None
+        if event.kind == "created" and known is None:
+            store = str(event.data.get("store") or agent.store)
+            session_id = str(event.data["session_id"])
+            self.sessions[key] = SessionSummary(agent.id, session_id, count, at, at, expires, store)
+            return False
+        if event.kind != "updated" or known is None:
             return True
-        ttl = next((agent.ttl for agent in self.agents if agent.id == known.agent_id), None)
-        expires = at + timedelta(seconds=ttl) if ttl else known.expires_at
+        expires = expires if agent.ttl else known.expires_at
         self.sessions[key] = replace(known, message_count=count, updated_at=at, expires_at=expires)
         return False
 

@@ -132,6 +132,7 @@ class MainScreen(Screen[None]):
         else:
             self.live.load(sessions, agents, config, self.app.clock())
             self._set_state("live" if self.events_connected else "polling", "")
+            self.app.settle_heap()
 
     def _set_state(self, state: str, detail: str) -> None:
         last = self.live.last_data_at

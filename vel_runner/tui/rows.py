@@ -3,7 +3,10 @@
 Cells are built once per change of a session, not once per second: the two relative-time
 columns hold :class:`Ago` / :class:`Until` objects that format themselves against the clock
 when the table draws them, so time passing costs nothing for rows off screen. Text from the
-server goes in as ``rich.text.Text``, never as markup.
+server goes in with its markup escaped, so a ``[`` in a session id shows as itself. Cells are
+plain ``str`` and ``int`` rather than ``rich.text.Text``: those are not tracked by the cyclic
+garbage collector, which keeps its full collections (a stall of the whole screen) short with
+10,000 rows on the table.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rich.text import Text
+from rich.markup import escape
 
 from .api_types import SessionSummary
 from .durations import ago, timestamp, until
@@ -66,8 +69,10 @@ def cell(session: SessionSummary, column: str, clock: Clock) -> object:
     if column == "expires":
         return Until(session.expires_at, clock)
     if column == "created":
-        return Text(timestamp(session.created_at))
-    return Text(str(getattr(session, FIELDS[column])))
+        return timestamp(session.created_at)
+    if column == "messages":
+        return session.message_count
+    return escape(getattr(session, FIELDS[column]))
 
 
 def cells(session: SessionSummary, clock: Clock) -> list[object]:
