@@ -2,6 +2,9 @@
 
 1. Agent.run (memory store, full history) against a local OpenAI-compatible server vs a bare
    AsyncOpenAI call carrying the same history, interleaved turn by turn, at 20 and 500 turns.
+   Two bare calls: ``chat.completions.create`` (what most code writes) and ``client.post``
+   with the body as is (what the provider does: ``create`` walks every message through the
+   SDK's TypedDict transform, a cost that grows with the history).
 2. Pure runtime cost per turn with the echo provider.
 3. Memory for 100,000 sessions of 10 messages.
 
@@ -48,8 +51,14 @@ def start_fake_server() -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
-async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float]:
+async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float, float]:
+    """Mean seconds per turn: Agent.run, bare ``chat.completions.create``, bare ``post``.
+
+    The two bare calls keep their own history, as a hand-written loop would; the three take
+    turns going first so that drift on the machine hits each alike.
+    """
     from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletion
 
     client = AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=0)
     agent = Agent(
@@ -57,30 +66,39 @@ async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float]:
         model={"provider": "openai", "model": "m", "api_key": "bench", "base_url": base_url},
     )
     _ = agent.provider.client  # type: ignore[attr-defined]  # build the client before timing
-    history: list[dict[str, str]] = []
-    agent_times: list[float] = []
-    bare_times: list[float] = []
+    times: dict[str, list[float]] = {"agent": [], "create": [], "post": []}
+    histories: dict[str, list[dict[str, str]]] = {"create": [], "post": []}
 
     async def agent_turn(message: str) -> None:
         start = time.perf_counter()
         await agent.run({"message": message}, session_id="s")
-        agent_times.append(time.perf_counter() - start)
+        times["agent"].append(time.perf_counter() - start)
 
-    async def bare_turn(message: str) -> None:
+    async def create_turn(message: str) -> None:
+        history = histories["create"]
         start = time.perf_counter()
         history.append({"role": "user", "content": message})
         response = await client.chat.completions.create(model="m", messages=history)
         history.append({"role": "assistant", "content": response.choices[0].message.content or ""})
-        bare_times.append(time.perf_counter() - start)
+        times["create"].append(time.perf_counter() - start)
 
+    async def post_turn(message: str) -> None:
+        history = histories["post"]
+        start = time.perf_counter()
+        history.append({"role": "user", "content": message})
+        body = {"model": "m", "messages": history}
+        response = await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+        history.append({"role": "assistant", "content": response.choices[0].message.content or ""})
+        times["post"].append(time.perf_counter() - start)
+
+    order = [agent_turn, create_turn, post_turn]
     for index in range(turns):
         message = f"question number {index} " + "x" * 150
-        first, second = (agent_turn, bare_turn) if index % 2 else (bare_turn, agent_turn)
-        await first(message)
-        await second(message)
+        for turn in order[index % 3 :] + order[: index % 3]:
+            await turn(message)
     await client.close()
     await agent.aclose()
-    return statistics.fmean(agent_times), statistics.fmean(bare_times)
+    return tuple(statistics.fmean(times[name]) for name in ("agent", "create", "post"))  # type: ignore[return-value]
 
 
 async def bench_echo_turn(sessions: int, turns: int) -> float:
@@ -125,12 +143,17 @@ async def main() -> None:
     proc, base_url = start_fake_server()
     try:
         print("1. Agent.run vs bare AsyncOpenAI (same history, interleaved, local server)")
-        print(f"{'turns':>6} {'agent ms/turn':>14} {'bare ms/turn':>13} {'ratio':>7}")
+        print("   create: client.chat.completions.create; post: client.post, the body as is")
+        print(
+            f"{'turns':>6} {'agent ms/turn':>14} {'create ms/turn':>15} {'post ms/turn':>13} "
+            f"{'agent/create':>13} {'agent/post':>11}"
+        )
         for turns in (20, 100) if args.quick else (20, 500):
-            await bench_vs_bare_sdk(base_url, 5)  # warm connections and imports
-            agent_t, bare_t = await bench_vs_bare_sdk(base_url, turns)
+            await bench_vs_bare_sdk(base_url, 6)  # warm connections and imports
+            agent_t, create_t, post_t = await bench_vs_bare_sdk(base_url, turns)
             print(
-                f"{turns:>6} {agent_t * 1e3:>14.3f} {bare_t * 1e3:>13.3f} {agent_t / bare_t:>7.3f}"
+                f"{turns:>6} {agent_t * 1e3:>14.3f} {create_t * 1e3:>15.3f} "
+                f"{post_t * 1e3:>13.3f} {agent_t / create_t:>13.3f} {agent_t / post_t:>11.3f}"
             )
     finally:
         assert proc.stdin is not None

@@ -2,7 +2,14 @@
 speaks its API (vLLM, Ollama, LiteLLM, a gateway) through ``base_url``.
 
 The client is built at first use, so a missing key is an error then (naming the variable),
-not when the config is loaded. Retries and timeouts are the SDK's own.
+not when the config is loaded. Retries, timeouts, auth and error types are the SDK's own.
+
+Requests go through the client's ``post`` (the SDK's documented way to call an endpoint
+with a body of your own) rather than ``chat.completions.create``: ``create`` first walks the
+whole message list through the SDK's TypedDict transform, which here cost 6 ms of CPU per
+call at 20 messages and 190 ms at 1,000, to turn JSON into the same JSON. The messages are
+plain JSON already (the stores check that), so the body goes out as it is, and the reply is
+parsed into the SDK's own ``ChatCompletion`` / ``ChatCompletionChunk`` types.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 API_KEY_ENV = "OPENAI_API_KEY"
+CHAT_COMPLETIONS = "/chat/completions"
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -100,10 +108,11 @@ class OpenAIProvider:
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> Completion:
         import openai
+        from openai.types.chat import ChatCompletion
 
-        create: Any = self.client.chat.completions.create  # messages are plain dicts
+        body = {**settings, "model": model, "messages": list(messages)}
         try:
-            response = await create(model=model, messages=list(messages), **settings)
+            response = await self.client.post(CHAT_COMPLETIONS, body=body, cast_to=ChatCompletion)
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         if not response.choices:
@@ -115,16 +124,23 @@ class OpenAIProvider:
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> AsyncIterator[Chunk]:
         import openai
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-        create: Any = self.client.chat.completions.create
+        body = {
+            **settings,
+            "model": model,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         usage: Usage | None = None
         try:
-            stream = await create(
-                model=model,
-                messages=list(messages),
+            stream = await self.client.post(
+                CHAT_COMPLETIONS,
+                body=body,
+                cast_to=ChatCompletion,
                 stream=True,
-                stream_options={"include_usage": True},
-                **settings,
+                stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
             async with stream:
                 async for event in stream:
