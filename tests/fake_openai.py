@@ -17,6 +17,7 @@ import json
 import socket
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import uvicorn
@@ -45,7 +46,9 @@ class FakeOpenAI:
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
-        self.requests: list[dict[str, Any]] = []
+        # the latest request bodies, for assertions; bounded, so a long benchmark run does
+        # not grow the server's heap (and its garbage collections) turn after turn
+        self.requests: deque[dict[str, Any]] = deque(maxlen=100)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])

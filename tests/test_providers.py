@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -136,3 +137,13 @@ async def test_echo_provider_is_deterministic_and_streams_words() -> None:
     assert "".join(c.delta for c in chunks) == whole.text
     assert chunks[-1].usage == whole.usage
     assert [c.delta for c in chunks[:-1]] == ["echo", " (1", " messages):", " a", " b", " c"]
+
+
+def test_an_agent_serves_one_event_loop_after_another(fake_openai: FakeOpenAI) -> None:
+    """A script may call ``asyncio.run`` once per message: each loop gets a working client."""
+    agent = openai_agent(fake_openai)
+    first = asyncio.run(agent.run("My name is Alice", session_id="loops"))
+    second = asyncio.run(agent.run("What is my name?", session_id="loops"))
+    assert first == "fake reply to: My name is Alice (1 messages)"
+    assert second == "fake reply to: What is my name? (3 messages)"
+    asyncio.run(agent.aclose())
