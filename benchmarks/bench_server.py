@@ -9,7 +9,12 @@ B. 100 concurrent sessions x 20 turns (an asyncio keep-alive client, one connect
    session, turns of a session in sequence): turns/s, p50/p99 through the server against
    the same workload on ``Agent.run`` in-process; echo agent, then an openai agent pointed at
    tests/fake_openai.py with 50 ms latency (its own process). Overhead = server - in-process.
+   Back to back on 2 shared cores this saturates every server, the bare floor included:
+   latency there is mostly queueing (Little's law: 100 in flight / turns per second).
 C. One session, sequential: the per-turn cost of the HTTP layer without queueing.
+D. 100 concurrent sessions as people use them: each waits 0.5-1.5 s (seeded, uniform)
+   before its next turn, so the server is busy but not saturated; overhead = server -
+   in-process at each percentile, echo and openai@50ms.
 
 Needs ``wrk`` (apt-get install wrk).
 """
@@ -20,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -57,6 +63,7 @@ sys.path.insert(0, {tests!r})
 import fake_openai
 fake_openai.free_port = lambda: {port}
 with fake_openai.FakeOpenAI(latency=0.05):
+    import gc; gc.collect(); gc.freeze()  # the model stand-in's own GC pauses are not measured
     print("ready", flush=True)
     sys.stdin.read()
 """
@@ -184,9 +191,14 @@ Turn = Callable[[str, str], Awaitable[object]]
 
 
 async def sessions_run(
-    turn_for: Callable[[int], Awaitable[Turn]], sessions: int, turns: int, rounds: int
+    turn_for: Callable[[int], Awaitable[Turn]],
+    sessions: int,
+    turns: int,
+    rounds: int,
+    think: tuple[float, float] | None = None,
 ) -> dict[str, float]:
-    """``sessions`` concurrent sessions x ``turns`` sequential turns, ``rounds`` times."""
+    """``sessions`` concurrent sessions x ``turns`` sequential turns, ``rounds`` times;
+    with ``think``, each session waits a uniform (low, high) seconds before each turn."""
     latencies: list[float] = []
     total_time = 0.0
     for round_no in range(rounds):
@@ -194,7 +206,10 @@ async def sessions_run(
 
         async def session(index: int, call: Turn, round_no: int = round_no) -> None:
             sid = f"r{round_no}-s{index}"
+            pause = random.Random(f"{round_no}-{index}")
             for n in range(turns):
+                if think is not None:
+                    await asyncio.sleep(pause.uniform(*think))
                 started = time.perf_counter()
                 await call(f"turn {n} of {sid}", sid)
                 latencies.append(time.perf_counter() - started)
@@ -211,7 +226,12 @@ async def sessions_run(
 
 
 async def through_server(
-    port: int, path: str, sessions: int, turns: int, rounds: int
+    port: int,
+    path: str,
+    sessions: int,
+    turns: int,
+    rounds: int,
+    think: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     connections: list[Connection] = []
 
@@ -221,17 +241,23 @@ async def through_server(
         return lambda message, sid: conn.post(path, {"message": message, "session_id": sid})
 
     try:
-        return await sessions_run(turn_for, sessions, turns, rounds)
+        return await sessions_run(turn_for, sessions, turns, rounds, think)
     finally:
         for conn in connections:
             conn.close()
 
 
-async def in_process(agent: Agent, sessions: int, turns: int, rounds: int) -> dict[str, float]:
+async def in_process(
+    agent: Agent,
+    sessions: int,
+    turns: int,
+    rounds: int,
+    think: tuple[float, float] | None = None,
+) -> dict[str, float]:
     async def turn_for(index: int) -> Turn:
         return lambda message, sid: agent.run({"message": message}, session_id=sid)
 
-    return await sessions_run(turn_for, sessions, turns, rounds)
+    return await sessions_run(turn_for, sessions, turns, rounds, think)
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -345,6 +371,22 @@ async def main() -> None:
         one_served = await through_server(serve_port, ECHO_PATH, 1, 20, 25)
         row("echo, through vel-runner serve", one_served)
         overhead("per-turn cost of the HTTP layer", one_served, one_local, "")
+
+        think = (0.5, 1.5)
+        turns = 10 if args.quick else 20
+        header(f"D. 100 concurrent sessions x {turns} turns, 0.5-1.5 s between a session's turns")
+        think_echo_local = await in_process(echo, 100, turns, 1, think)
+        row("echo, in-process Agent.run", think_echo_local)
+        think_echo_served = await through_server(serve_port, ECHO_PATH, 100, turns, 1, think)
+        row("echo, through vel-runner serve", think_echo_served)
+        think_gpt_local = await in_process(gpt, 100, turns, 1, think)
+        row("openai (50 ms server), in-process", think_gpt_local)
+        gpt_path = "/v1/agents/gpt/runs"
+        think_gpt_served = await through_server(serve_port, gpt_path, 100, turns, 1, think)
+        row("openai (50 ms server), through serve", think_gpt_served)
+        print(f"  {'overhead (serve - in-process)':<40} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        overhead("echo", think_echo_served, think_echo_local, "(goal p99 <= 10 ms)")
+        overhead("openai", think_gpt_served, think_gpt_local, "(goal p99 <= 10 ms)")
         await gpt.aclose()
     finally:
         for proc in (floor, serve):

@@ -4,6 +4,8 @@ watcher-driven path is in test_reload.py)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +252,40 @@ async def test_a_database_store_survives_reloads(
         assert runtime.snapshot.stores["pg"] is store  # same pool, not reopened
         reply = await runtime.agent("chat").run("and now?", session_id="db-1")
         assert reply == "echo (3 messages): and now?"
+
+
+PRELOAD_CHECK = """
+import asyncio, sys
+from vel_runner.runtime import Runtime
+
+async def main():
+    runtime = await Runtime.from_paths([sys.argv[1]], watch=False)
+    loaded_before = "openai" in sys.modules
+    async with runtime:
+        print(loaded_before, "openai.types.chat" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("provider", "expected"),
+    [("{type: openai, api_key: k}", "False True"), ("{type: echo}", "False False")],
+)
+def test_start_preloads_the_sdk_its_providers_need(
+    tmp_path: Path, provider: str, expected: str
+) -> None:
+    """The first turn must not stall the event loop importing the openai SDK."""
+    config = _write(
+        tmp_path / "agents.yaml",
+        f"version: 1\nproviders:\n  p: {provider}\nagents:\n"
+        "  - id: a\n    model: {provider: p, model: m}\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", PRELOAD_CHECK, str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

@@ -40,6 +40,17 @@ async def test_health_routes(client: httpx.AsyncClient) -> None:
     assert ready.json()["status"] == "ready" and ready.json()["config_version"]
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_the_heap_is_settled_once_started_only_when_asked(
+    freeze: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled: list[bool] = []
+    monkeypatch.setattr("vel_runner.server.app.settle_heap", lambda: settled.append(True))
+    async with served_agents(echo_agent(), freeze_heap=freeze) as url, httpx.AsyncClient() as http:
+        assert (await http.get(f"{url}/healthz")).status_code == 200
+        assert settled == ([True] if freeze else [])
+
+
 async def test_agents_listing(client: httpx.AsyncClient) -> None:
     agents = (await client.get("/v1/agents")).json()["agents"]
     assert [a["id"] for a in agents] == ["echo", "nomem", "other"]

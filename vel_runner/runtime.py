@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .config.build import close_all, discard, open_new_stores, open_stores
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
+from .providers import preload
 from .storage.base import SessionEvent, SessionStore
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ class Runtime:
             return
         self._started = True
         await open_stores(self.snapshot.stores.values())
+        await preload(self.snapshot.providers.values())
         if self._watch:
             from .config.reload import ConfigWatcher
 
@@ -233,6 +235,7 @@ class Runtime:
                 built = await _build(self._paths, previous=old)
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
+                    await preload(built.new_providers.values())
             except Exception as exc:
                 if built is not None:
                     await discard(built)

@@ -6,7 +6,9 @@ the ``openai`` SDK.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -31,4 +33,21 @@ def create_provider(type_name: str, **options: Any) -> Provider:
     return cls(**options)
 
 
-__all__ = ["PROVIDER_TYPES", "Chunk", "Completion", "Provider", "Usage", "create_provider"]
+async def preload(providers: Iterable[Provider]) -> None:
+    """Import what the providers will need (the openai SDK: some 0.4 s) in a worker thread,
+    so that the first turn after a start or a reload does not stall the event loop on it."""
+    loaders = {type(p): getattr(p, "preload", None) for p in providers}
+    for load in loaders.values():
+        if callable(load):
+            await asyncio.to_thread(load)
+
+
+__all__ = [
+    "PROVIDER_TYPES",
+    "Chunk",
+    "Completion",
+    "Provider",
+    "Usage",
+    "create_provider",
+    "preload",
+]

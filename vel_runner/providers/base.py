@@ -51,7 +51,11 @@ class Chunk:
 
 @runtime_checkable
 class Provider(Protocol):
-    """A model backend. ``type`` is its registry name (``openai``, ``echo``)."""
+    """A model backend. ``type`` is its registry name (``openai``, ``echo``).
+
+    It may also have a ``preload()`` method (synchronous, run in a worker thread when a
+    runtime starts or reloads) that imports what its turns will need.
+    """
 
     type: str
 

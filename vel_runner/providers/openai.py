@@ -72,6 +72,11 @@ class OpenAIProvider:
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIProvider(base_url={self.base_url!r}, timeout={self.timeout})"
 
+    @staticmethod
+    def preload() -> None:
+        """Import the SDK and the types a turn uses (see :func:`vel_runner.providers.preload`)."""
+        import openai.types.chat  # noqa: F401
+
     @property
     def client(self) -> AsyncOpenAI:
         loop = _running_loop()

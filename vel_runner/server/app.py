@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..heap import settle_heap
 from .auth import BearerAuth
 from .errors import ApiError, install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
@@ -46,6 +47,7 @@ class ServerState:
     loader: RuntimeLoader | None = None
     close_runtime: bool = True
     ping_interval: float = 15.0
+    freeze_heap: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -104,6 +106,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.runtime = await state.loader()
     if state.runtime is not None:
         await state.runtime.start()  # idempotent
+    if state.freeze_heap:
+        settle_heap()  # start-up is done: keep later full collections short
     restore = _chain_drain_signals(state)
     try:
         yield
@@ -145,11 +149,14 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ping_interval: float = 15.0,
     close_runtime: bool = True,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """The vel-runner ASGI app serving ``runtime``'s agents.
 
     ``close_runtime``: start the runtime at startup and close it at shutdown (the app owns
     it). ``api_key``: require ``Authorization: Bearer <key>`` on every ``/v1`` route.
+    ``freeze_heap``: once started, freeze the heap out of later full garbage collections
+    (:mod:`vel_runner.heap`; ``vel-runner serve`` sets it, an embedding app decides).
     """
     from . import routes_agents, routes_config, routes_openai, routes_sessions
 
@@ -165,6 +172,7 @@ def create_app(
         loader=loader,
         close_runtime=close_runtime,
         ping_interval=ping_interval,
+        freeze_heap=freeze_heap,
     )
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
@@ -195,4 +203,5 @@ def app_from_env() -> FastAPI:
         load,
         api_key=os.environ.get("VEL_API_KEY") or None,
         max_body_bytes=int(os.environ.get("VEL_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        freeze_heap=True,
     )

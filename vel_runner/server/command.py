@@ -198,7 +198,10 @@ async def _serve_one(settings: dict[str, Any]) -> bool:
         await runtime.close()
         raise
     app = create_app(
-        runtime, api_key=settings["api_key"], max_body_bytes=settings["max_body_bytes"]
+        runtime,
+        api_key=settings["api_key"],
+        max_body_bytes=settings["max_body_bytes"],
+        freeze_heap=True,
     )
     server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
     try:

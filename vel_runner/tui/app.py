@@ -6,13 +6,13 @@ time) and the global keys; the main screen does the work.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from textual.app import App
 from textual.binding import Binding
 
+from ..heap import settle_heap
 from .client import ApiClient
 from .help_screen import HelpScreen
 from .main_screen import MainScreen
@@ -61,18 +61,12 @@ class MonitorApp(App[None]):
         self.push_screen(MainScreen())
 
     def settle_heap(self) -> None:
-        """Once the first full listing is on screen: collect, then freeze what is alive now.
-
-        CPython's full collections walk every tracked object. With 10,000 sessions on the
-        table the process holds some 200,000, mostly long-lived (Textual's own, the rows), and
-        each full collection took 80-160 ms here: a visible stall every few refreshes. Frozen
-        objects are skipped by later collections (and still freed when their last reference
-        goes), which then take 5-40 ms. It is process-wide, hence opt-in (tests leave it off).
-        """
+        """Once the first full listing is on screen (10,000 sessions make some 200,000 more
+        long-lived objects), freeze the heap out of later full collections: at 10,000
+        sessions those took 80-160 ms each, a visible stall (see :mod:`vel_runner.heap`)."""
         if self.freeze_heap and not self._heap_frozen:
             self._heap_frozen = True
-            gc.collect()
-            gc.freeze()
+            settle_heap()
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
