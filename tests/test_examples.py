@@ -40,3 +40,22 @@ def test_importing_the_package_stays_light() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:
+    from vel_runner.config import load_config
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("## The config", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "agents.yaml"
+    path.write_text(example, encoding="utf-8")
+    environ = {"OPENAI_API_KEY": "sk-example", "POSTGRES_DSN": "postgresql://localhost/vel"}
+    config = load_config([path], environ)
+    assert list(config.agents) == ["support"]
+    assert config.agents["support"]["context"] == {"mode": "window", "max_history": 20}
+
+
+def test_the_readme_quickstart_serves_the_shipped_config() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install -e . && vel-runner serve" in readme.split("## The commands")[0]
+    assert (ROOT / "tests/__snapshots__/test_tui_snapshots/test_main_screen.svg").is_file()
