@@ -106,6 +106,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.runtime = await state.loader()
     if state.runtime is not None:
         await state.runtime.start()  # idempotent
+        snapshot = state.runtime.snapshot
+        log.info(
+            "serving %d agent(s): %s (config %s%s)",
+            len(snapshot.agents),
+            ", ".join(snapshot.agents) or "none",
+            snapshot.version,
+            f" from {', '.join(snapshot.files)}" if snapshot.files else "",
+        )
     if state.freeze_heap:
         settle_heap()  # start-up is done: keep later full collections short
     restore = _chain_drain_signals(state)
