@@ -130,9 +130,13 @@ async def test_database_down_is_503_and_the_failed_turn_stores_nothing(private_p
             assert (await http.get("/healthz")).status_code == 200
         finally:
             await asyncio.to_thread(private_pg_server.start)
+        # the store reconnects by itself (the pool retries with a backoff): ready again soon
+        deadline = asyncio.get_running_loop().time() + 20
+        while (await http.get("/readyz")).status_code != 200:
+            assert asyncio.get_running_loop().time() < deadline, "the store did not recover"
+            await asyncio.sleep(0.1)
         again = await http.post("/v1/agents/db/runs", json=body)
         assert again.json()["output"] == "echo (3 messages): hi"  # the failed turn left nothing
-        assert (await http.get("/readyz")).status_code == 200
 
 
 async def test_api_key_guards_v1_only() -> None:
