@@ -51,8 +51,11 @@ def start_fake_server() -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{port}/v1"
 
 
-async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float, float]:
-    """Mean seconds per turn: Agent.run, bare ``chat.completions.create``, bare ``post``.
+async def bench_vs_bare_sdk(
+    base_url: str, turns: int, conversations: int = 1
+) -> tuple[float, float, float]:
+    """Mean seconds per turn: Agent.run, bare ``chat.completions.create``, bare ``post``,
+    over ``conversations`` conversations of ``turns`` turns (more samples, less noise).
 
     The two bare calls keep their own history, as a hand-written loop would; the three take
     turns going first so that drift on the machine hits each alike.
@@ -69,9 +72,11 @@ async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float, fl
     times: dict[str, list[float]] = {"agent": [], "create": [], "post": []}
     histories: dict[str, list[dict[str, str]]] = {"create": [], "post": []}
 
+    session = ["s0"]
+
     async def agent_turn(message: str) -> None:
         start = time.perf_counter()
-        await agent.run({"message": message}, session_id="s")
+        await agent.run({"message": message}, session_id=session[0])
         times["agent"].append(time.perf_counter() - start)
 
     async def create_turn(message: str) -> None:
@@ -92,10 +97,14 @@ async def bench_vs_bare_sdk(base_url: str, turns: int) -> tuple[float, float, fl
         times["post"].append(time.perf_counter() - start)
 
     order = [agent_turn, create_turn, post_turn]
-    for index in range(turns):
-        message = f"question number {index} " + "x" * 150
-        for turn in order[index % 3 :] + order[: index % 3]:
-            await turn(message)
+    for conversation in range(conversations):
+        session[0] = f"s{conversation}"
+        for history in histories.values():
+            history.clear()
+        for index in range(turns):
+            message = f"question number {index} " + "x" * 150
+            for turn in order[index % 3 :] + order[: index % 3]:
+                await turn(message)
     await client.close()
     await agent.aclose()
     return tuple(statistics.fmean(times[name]) for name in ("agent", "create", "post"))  # type: ignore[return-value]
@@ -144,13 +153,14 @@ async def main() -> None:
     try:
         print("1. Agent.run vs bare AsyncOpenAI (same history, interleaved, local server)")
         print("   create: client.chat.completions.create; post: client.post, the body as is")
+        print("   (20 turns: the mean over 25 conversations; 500 turns: one conversation)")
         print(
             f"{'turns':>6} {'agent ms/turn':>14} {'create ms/turn':>15} {'post ms/turn':>13} "
             f"{'agent/create':>13} {'agent/post':>11}"
         )
-        for turns in (20, 100) if args.quick else (20, 500):
+        for turns, conversations in ((20, 5), (100, 1)) if args.quick else ((20, 25), (500, 1)):
             await bench_vs_bare_sdk(base_url, 6)  # warm connections and imports
-            agent_t, create_t, post_t = await bench_vs_bare_sdk(base_url, turns)
+            agent_t, create_t, post_t = await bench_vs_bare_sdk(base_url, turns, conversations)
             print(
                 f"{turns:>6} {agent_t * 1e3:>14.3f} {create_t * 1e3:>15.3f} "
                 f"{post_t * 1e3:>13.3f} {agent_t / create_t:>13.3f} {agent_t / post_t:>11.3f}"
