@@ -20,6 +20,8 @@ from .pg_sql import CHANNEL, describe_dsn
 log = logging.getLogger(__name__)
 
 KINDS = frozenset({"created", "updated", "cleared", "expired"})
+#: Longest a stop waits on a LISTEN that did not take its cancellation (seconds).
+WAKE_INTERVAL = 1.0
 
 
 class NotifyRelay:
@@ -40,6 +42,7 @@ class NotifyRelay:
         self._connect_timeout = max(1, round(connect_timeout))
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         #: Set each time the relay is listening (tests wait on it after an outage).
         self.listening = asyncio.Event()
 
@@ -49,11 +52,15 @@ class NotifyRelay:
 
     def start(self) -> None:
         if not self.running:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="vel-pg-listen")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            # the flag too: a driver may swallow the cancellation of a wait, or turn it into
+            # an error the loop below would take for an outage and retry
+            self._stopping = True
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -62,7 +69,7 @@ class NotifyRelay:
         import psycopg
 
         backoff = 0.1
-        while True:
+        while not self._stopping:
             try:
                 conn = await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True, connect_timeout=self._connect_timeout
@@ -71,9 +78,14 @@ class NotifyRelay:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     backoff = 0.1
-                    async for notify in conn.notifies():
-                        self._handle(notify.payload)
+                    while not self._stopping:
+                        # wake up now and then: some psycopg 3.2 releases swallow a
+                        # cancellation inside notifies(), so stop() also sets the flag
+                        async for notify in conn.notifies(timeout=WAKE_INTERVAL):
+                            self._handle(notify.payload)
             except psycopg.Error as exc:
+                if self._stopping:
+                    return
                 log.warning(
                     "session events: lost LISTEN connection to %s (%s); retrying",
                     describe_dsn(self._dsn),
