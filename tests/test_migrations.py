@@ -28,9 +28,9 @@ def test_packaged_migrations_are_numbered_in_order() -> None:
 
 
 def test_running_twice_applies_each_version_once(fresh_postgres_dsn: str) -> None:
-    assert [m.version for m in apply_migrations(fresh_postgres_dsn)] == [1, 2]
+    assert [m.version for m in apply_migrations(fresh_postgres_dsn)] == [1, 2, 3]
     assert apply_migrations(fresh_postgres_dsn) == []
-    assert ledger(fresh_postgres_dsn) == [(1, "sessions"), (2, "open_turn")]
+    assert ledger(fresh_postgres_dsn) == [(1, "sessions"), (2, "open_turn"), (3, "turn_locks")]
     with psycopg.connect(fresh_postgres_dsn) as conn:
         columns = conn.execute(
             "SELECT column_name FROM information_schema.columns "
@@ -63,8 +63,8 @@ def test_processes_migrating_at_once_do_not_race(fresh_postgres_dsn: str) -> Non
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         applied.append(int(out))
-    assert sorted(applied) == [0, 0, 0, 2]  # exactly one process did the work
-    assert ledger(fresh_postgres_dsn) == [(1, "sessions"), (2, "open_turn")]
+    assert sorted(applied) == [0, 0, 0, latest_version()]  # exactly one process did the work
+    assert ledger(fresh_postgres_dsn) == [(1, "sessions"), (2, "open_turn"), (3, "turn_locks")]
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,10 +78,12 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def test_the_migrate_command(fresh_postgres_dsn: str) -> None:
     first = cli("--dsn", fresh_postgres_dsn)
     assert first.returncode == 0, first.stderr
-    assert "applied 0001_sessions\napplied 0002_open_turn" in first.stdout
+    assert "applied 0001_sessions\napplied 0002_open_turn\napplied 0003_turn_locks" in first.stdout
     env = {k: v for k, v in os.environ.items() if k != "POSTGRES_DSN"}
     again = cli(env={**env, "POSTGRES_DSN": fresh_postgres_dsn})
-    assert again.returncode == 0 and "already up to date (version 2)" in again.stdout
+    assert (
+        again.returncode == 0 and f"already up to date (version {latest_version()})" in again.stdout
+    )
     missing = cli(env=env)
     assert missing.returncode == 2 and "POSTGRES_DSN" in missing.stderr
     down = cli("--dsn", "postgresql://vel:s3cret@127.0.0.1:1/db", "--timeout", "1")

@@ -167,3 +167,27 @@ async def test_api_key_guards_v1_only() -> None:
             assert (await authorized.get("/v1/agents")).status_code == 200
             turn = await authorized.post("/v1/agents/echo/runs", json={"message": "hi"})
             assert turn.status_code == 200 and API_KEY not in turn.text
+
+
+def test_every_error_type_has_its_status() -> None:
+    from vel_runner.errors import (
+        InvalidInputError,
+        ProviderError,
+        SessionConflictError,
+        StoreUnavailableError,
+        TurnCancelledError,
+        UnknownAgentError,
+    )
+    from vel_runner.server.errors import TYPE_BY_STATUS, status_of
+
+    statuses = {
+        UnknownAgentError("x"): 404,
+        InvalidInputError("x"): 422,
+        ProviderError("x"): 502,
+        TurnCancelledError("x"): 502,
+        StoreUnavailableError("x"): 503,
+        SessionConflictError("x"): 409,
+    }
+    for error, status in statuses.items():
+        assert status_of(error) == status, error
+        assert status in TYPE_BY_STATUS

@@ -42,5 +42,10 @@ class StoreUnavailableError(VelError):
     """The session store cannot be reached (for example PostgreSQL is down)."""
 
 
+class SessionConflictError(VelError):
+    """A session changed under a turn by a writer that ignores the session lock (a ``DELETE``
+    in SQL, say); the turn stored nothing and can be retried."""
+
+
 class UnknownAgentError(VelError, LookupError):
     """No agent with that id is loaded."""

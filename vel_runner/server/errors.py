@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from ..errors import (
     InvalidInputError,
     ProviderError,
+    SessionConflictError,
     StoreUnavailableError,
     TurnCancelledError,
     UnknownAgentError,
@@ -34,6 +35,7 @@ TYPE_BY_STATUS = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    409: "conflict",
     415: "unsupported_media_type",
     422: "invalid_request",
     502: "provider_error",
@@ -73,6 +75,8 @@ def status_of(exc: VelError) -> int:
         return 502
     if isinstance(exc, StoreUnavailableError):
         return 503
+    if isinstance(exc, SessionConflictError):
+        return 409
     return 500
 
 

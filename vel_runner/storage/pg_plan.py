@@ -97,8 +97,15 @@ def plan_append(
     ttl: float | None,
     origin: str,
     notify: bool = True,
+    relock: bool = False,
+    unlock: bool = True,
 ) -> Plan:
-    """Append ``new_messages`` (``dumped`` is their JSON) then trim to ``keep`` (a turn)."""
+    """Append ``new_messages`` (``dumped`` is their JSON) then trim to ``keep`` (a turn).
+
+    The transaction re-takes the session's lock first when ``relock`` (the turn's own lock
+    was lost with its connection) and ends the turn's session-level lock when ``unlock``.
+    Its write applies only to the row as the turn read it (see ``pg_sql.APPEND_EXISTING``).
+    """
     seq, base = (row.seq, row.base) if row.live else (0, 0)
     pinned = list(row.pinned) if row.live else []
     lead = pinned_count(new_messages) if seq == base else 0  # nothing unpinned yet
@@ -128,13 +135,19 @@ def plan_append(
         "upto": min(new_base, seq),
         "notify": notify,
         "payload": q.event_payload(kind, key["a"], key["s"], count, origin) if notify else "",
+        "epoch": row.epoch,
+        "read_seq": row.seq,
     }
-    statements: list[q.Statement] = []
+    statements: list[q.Statement] = [q.BEGIN]
+    if relock:
+        statements.append((q.LOCK, key))
     if row.exists and row.expired:
-        statements.append((q.DELETE_SESSION, key))
+        statements.append((q.DELETE_EXPIRED, {**key, "epoch": row.epoch}))
     statements.append((q.APPEND_EXISTING if row.live else q.APPEND_NEW, params))
+    epoch_at = len(statements) - 1
     statements.append(q.COMMIT)
-    epoch_at = len(statements) - 2
+    if unlock:
+        statements.append((q.UNLOCK, key))
     return Plan(statements, epoch_at, kind, row.expired, new_seq, new_base, pinned, appended)
 
 
@@ -172,11 +185,15 @@ def plan_replace(
 
 
 def lock_statements(agent_id: str, session_id: str) -> list[q.Statement]:
-    return [
-        q.BEGIN,
-        (q.LOCK, {"lock": q.lock_key(agent_id, session_id)}),
-        (q.SELECT_ROW, {"a": agent_id, "s": session_id}),
-    ]
+    """Open a transaction that waits for the session's turn in flight, then reads its row."""
+    key = {"a": agent_id, "s": session_id}
+    return [q.BEGIN, (q.LOCK, key), (q.SELECT_ROW, key)]
+
+
+def clear_statements(agent_id: str, session_id: str, origin: str) -> list[q.Statement]:
+    """Delete a session once its turn in flight (if any) has finished; rows at index 2."""
+    key = {"a": agent_id, "s": session_id}
+    return [q.BEGIN, (q.LOCK, key), (q.CLEAR, {**key, "origin": origin}), q.COMMIT]
 
 
 def list_params(

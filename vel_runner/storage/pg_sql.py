@@ -8,7 +8,6 @@ network round trip) by the sync or the async connection alike.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -24,8 +23,40 @@ CHANNEL = "vel_sessions"
 BEGIN: Statement = ("BEGIN", None)
 COMMIT: Statement = ("COMMIT", None)
 
-#: Serializes turns (and ``set``) on one session across processes, until the transaction ends.
-LOCK = "SELECT pg_advisory_xact_lock(%(lock)s)"
+#: Waits for the session's turn in flight (in any process) and keeps the session locked until
+#: the transaction ends: ``set`` and ``clear`` never land in the middle of a turn.
+LOCK = "SELECT pg_advisory_xact_lock(vel_lock_key(%(a)s, %(s)s))"
+
+#: A turn's session-level lock and read, on a turn connection (migration 0003): one row,
+#: ``locked`` false while another process's turn holds the session.
+BEGIN_TURN = """
+SELECT locked, epoch, seq, base_seq, context, summary, expired, tail
+FROM vel_begin_turn(%(a)s, %(s)s, %(after)s, %(window)s)
+"""
+
+#: A busy session: queue for its lock behind the turns already waiting (first come, first
+#: served), then read it the way ``vel_begin_turn`` does (no row: the session does not exist).
+WAIT_LOCK = "SELECT pg_advisory_lock(vel_lock_key(%(a)s, %(s)s))"
+
+#: Session ``s``'s live messages after ``after``, at most the last ``window``, as JSON.
+_TAIL = """(SELECT COALESCE(json_agg(m.message ORDER BY m.seq), '[]'::json)
+        FROM vel_messages m
+        WHERE m.agent_id = s.agent_id AND m.session_id = s.id
+          AND m.seq > GREATEST(%(after)s, s.base_seq, s.seq - %(window)s))"""
+_ONE_SESSION = "FROM vel_sessions s WHERE s.agent_id = %(a)s AND s.id = %(s)s"
+
+READ_TURN = f"""
+SELECT true, s.epoch, s.seq, s.base_seq, s.context, s.summary,
+       (s.expires_at IS NOT NULL AND s.expires_at <= clock_timestamp()),
+       {_TAIL}
+{_ONE_SESSION}
+"""
+
+#: A turn that holds its lock and found its cached copy stale reads the tail again.
+READ_TAIL = f"SELECT {_TAIL}\n{_ONE_SESSION}"
+
+#: Ends a turn's hold on its session (sent with the write, or alone when the turn failed).
+UNLOCK = "SELECT pg_advisory_unlock(vel_lock_key(%(a)s, %(s)s))"
 
 #: The session row, locked so a concurrent DELETE (clear, the spec's cleanup SQL) waits.
 SELECT_ROW = """
@@ -35,14 +66,9 @@ FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s
 FOR UPDATE
 """
 
-#: Lock the session and read its row plus the live messages after ``after`` (a cached seq,
-#: or 0), at most the last ``window``, as one JSON array (migration 0002).
-OPEN_TURN = """
-SELECT epoch, seq, base_seq, context, summary, expired, tail
-FROM vel_open_turn(%(a)s, %(s)s, %(lock)s, %(after)s, %(window)s)
-"""
-
 DELETE_SESSION = "DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s"
+#: An expired session a turn replaces: only the one the turn read (same epoch).
+DELETE_EXPIRED = DELETE_SESSION + " AND epoch = %(epoch)s"
 
 INSERT_SESSION = """
 INSERT INTO vel_sessions (agent_id, id, context, summary, seq, base_seq,
@@ -90,15 +116,25 @@ NOTIFY = "SELECT pg_notify('vel_sessions', %(payload)s)"
 
 #: A turn's whole write in one statement: the session row (UPDATE, or INSERT for a new
 #: session), the new message rows, the trimmed ones, the notification. The inserted and the
-#: deleted seqs never overlap (the plan inserts only rows that survive the trim).
+#: deleted seqs never overlap (the plan inserts only rows that survive the trim). The row must
+#: still be the one the turn read (same epoch and seq; still absent for a new one), else
+#: nothing is written and no row comes back: only a writer that ignores the session lock (the
+#: spec's raw DELETE, say) can change it under a turn.
 _APPEND_REST = f"""),
-appended AS ({INSERT_MESSAGES}),
-trimmed AS ({DELETE_MESSAGES})
+appended AS ({INSERT_MESSAGES} WHERE EXISTS (SELECT 1 FROM session)),
+trimmed AS ({DELETE_MESSAGES} AND EXISTS (SELECT 1 FROM session))
 SELECT epoch, CASE WHEN %(notify)s THEN pg_notify('vel_sessions', %(payload)s) END
 FROM session
 """
-APPEND_EXISTING = f"WITH session AS ({UPDATE_SESSION}{_APPEND_REST}"
-APPEND_NEW = f"WITH session AS ({INSERT_SESSION}{_APPEND_REST}"
+_UPDATE_READ_ROW = UPDATE_SESSION.replace(
+    "WHERE agent_id = %(a)s AND id = %(s)s",
+    "WHERE agent_id = %(a)s AND id = %(s)s AND epoch = %(epoch)s AND seq = %(read_seq)s",
+)
+_INSERT_ABSENT_ROW = INSERT_SESSION.replace(
+    "RETURNING epoch", "ON CONFLICT (agent_id, id) DO NOTHING\nRETURNING epoch"
+)
+APPEND_EXISTING = f"WITH session AS ({_UPDATE_READ_ROW}{_APPEND_REST}"
+APPEND_NEW = f"WITH session AS ({_INSERT_ABSENT_ROW}{_APPEND_REST}"
 
 GET = """
 SELECT s.context, s.summary, s.created_at, s.updated_at, s.expires_at,
@@ -128,6 +164,7 @@ WITH gone AS (
         WHERE (%(agent)s::text IS NULL OR agent_id = %(agent)s)
           AND (updated_at < clock_timestamp() - make_interval(secs => %(age)s::float8)
                OR expires_at <= clock_timestamp())
+          AND vel_lock_key(agent_id, id) NOT IN (SELECT lock_key FROM vel_busy_sessions)
         FOR UPDATE SKIP LOCKED)
     RETURNING agent_id, id)
 SELECT agent_id, id, pg_notify('vel_sessions', json_build_object(
@@ -147,12 +184,6 @@ WHERE (expires_at IS NULL OR expires_at > clock_timestamp())
 ORDER BY agent_id, id
 LIMIT %(limit)s
 """
-
-
-def lock_key(agent_id: str, session_id: str) -> int:
-    """A signed 64-bit advisory lock key for one session (collisions only serialize)."""
-    digest = hashlib.blake2b(f"{agent_id}\x00{session_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")

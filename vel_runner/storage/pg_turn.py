@@ -1,36 +1,44 @@
 """One turn on a PostgreSQL session, and the per-process cache that makes it cheap.
 
-A turn holds, for its whole length, a pool connection with an open transaction that has taken
-the session's advisory lock (``pg_advisory_xact_lock``) and its row lock: turns on one session
-are serialized across processes, and each one sees the turn before it. Within one process an
-``asyncio.Lock`` per session queues turns before they take a connection.
+A turn locks its session with a session-level advisory lock taken on one of the process's
+turn connections (:mod:`.pg_turn_connections`) and keeps it until its write: turns on one
+session are serialized across processes, and each one sees the turn before it. While the
+model answers the turn holds no connection and no transaction, so a slow model neither ties
+up the pool nor leaves a transaction open. Within one process an ``asyncio.Lock`` per session
+queues turns first; when another process's turn holds the session, the turn waits in
+PostgreSQL's lock queue on a pool connection of its own (first come, first served).
 
 The cache keeps, per recent session, the tail of its messages with the ``epoch`` and ``seq``
-they end at. Opening a turn is one call, ``vel_open_turn`` (migration 0002): lock, read the
+they end at. Opening a turn is one call, ``vel_begin_turn`` (migration 0003): lock, read the
 row, read the messages after the cached seq, so a warm process reads only what other
 processes appended since. When the copy is missing or stale (another epoch, older messages
-it lacks) it reads again from the start, bounded by the window. The commit is one statement
-plus ``COMMIT``, sent together: two round trips per turn in all.
+it lacks) it reads again from the start, bounded by the window. The write is one statement,
+sent with ``BEGIN``, ``COMMIT`` and the unlock: two round trips per turn in all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import SessionConflictError
 from ..messages import Message
 from . import pg_sql as q
 from .base import UNCHANGED
 from .pg_plan import LockedRow, plan_append
+from .pg_turn_connections import WaitingConnection
 
 if TYPE_CHECKING:
+    from .pg_turn_connections import TurnConnection
     from .postgres import PostgresStore
 
 Key = tuple[str, str]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -119,7 +127,9 @@ class PostgresTurn:
         self._key = key
         self._params = {"a": key[0], "s": key[1]}
         self._window = window
-        self._conn: Any = None
+        self._lane: TurnConnection | WaitingConnection | None = None
+        self._generation = 0  # of the turn connection when the lock was taken
+        self._locked = False
         self._row = LockedRow()
         self._tail: list[Message] = []
         self._done = False
@@ -130,31 +140,62 @@ class PostgresTurn:
         store = self._store
         await store._local_locks.acquire(self._key)
         try:
+            if store._pool is None:
+                await store.open()
+            self._lane = store._turn_connections.for_session(self._key)
             await self._start()
         except BaseException:
             await self._release()
             raise
         return self
 
+    async def _begin(self, params: dict[str, Any]) -> q.Rows:
+        """Lock the session and read it: at once on the shared turn connection when the
+        session is free (nearly always), else after waiting in PostgreSQL's lock queue."""
+        rows = await _settled(self._try_lock(params))
+        if rows is not None:
+            return rows
+        store = self._store
+        waiting = self._lane = WaitingConnection(store._getconn, store._putconn)
+        await waiting.run([(q.WAIT_LOCK, params)])  # cancelled: the connection is closed
+        self._generation, self._locked = waiting.generation, True
+        _, results = await _settled(waiting.run([(q.READ_TURN, params)]))
+        return results[0] or [(True, None)]
+
+    async def _try_lock(self, params: dict[str, Any]) -> q.Rows | None:
+        """One attempt; records the lock itself, so a cancelled caller still releases it."""
+        assert self._lane is not None
+        generation, (rows,) = await self._lane.run([(q.BEGIN_TURN, params)], retry=True)
+        if not (rows and rows[0][0]):
+            return None
+        self._generation, self._locked = generation, True
+        return rows
+
+    async def _write(self, statements: list[q.Statement], written_at: int) -> q.Rows:
+        assert self._lane is not None
+        _, results = await self._lane.run(statements)
+        self._locked = False  # the unlock went with the write (or the lock was already gone)
+        self._done = True
+        return results[written_at]
+
     async def _start(self) -> None:
         store, key = self._store, self._key
         cached = store._cache.take(key)  # back in the cache only once it is valid again
         after = cached.seq if cached is not None else 0
-        params = {
-            **self._params,
-            "lock": q.lock_key(*key),
-            "after": after,
-            "window": self._window,
-        }
-        self._conn, results = await store._start_transaction([q.BEGIN, (q.OPEN_TURN, params)])
-        row = self._row = LockedRow.parse(results[1])
+        params = {**self._params, "after": after, "window": self._window}
+        rows = await self._begin(params)
+        if rows[0][1] is None:  # no such session
+            return
+        row = self._row = LockedRow.parse([rows[0][1:7]])
         if not row.live:
             return
-        fresh: list[Message] = results[1][0][6]
+        fresh: list[Message] = rows[0][7]
         tail = merge_tail(cached, fresh, row, self._window) if cached else fresh
         if tail is None:  # the copy was stale: read again from the start (bounded)
-            (rows,) = await store._run(self._conn, [(q.OPEN_TURN, {**params, "after": 0})])
-            tail = rows[0][6]
+            assert self._lane is not None
+            statement = (q.READ_TAIL, {**params, "after": 0})
+            _, (again,) = await self._lane.run([statement], retry=True)
+            tail = again[0][0]
         self._tail = tail
         store._cache.put(key, CachedTail(row.epoch, row.seq, tail))
         self.history = row.pinned + tail if row.pinned else tail[:]
@@ -170,9 +211,11 @@ class PostgresTurn:
     ) -> None:
         if self._done:
             raise RuntimeError("this turn has already committed")
-        store = self._store
+        store, lane = self._store, self._lane
+        assert lane is not None
         messages = [dict(m) for m in new_messages]
         dumped = q.dump_messages(messages, "new_messages")  # before any write
+        lost_lock = lane.generation != self._generation  # its connection was replaced
         plan = plan_append(
             self._params,
             self._row,
@@ -183,16 +226,26 @@ class PostgresTurn:
             ttl=ttl,
             origin=store._origin,
             notify=store.notify,
+            relock=lost_lock,
+            unlock=not lost_lock,
         )
         store._cache.take(self._key)
-        results = await store._run(self._conn, plan.statements)
-        self._done = True
+        try:
+            written = await _settled(self._write(plan.statements, plan.epoch_at))
+        except BaseException:
+            await self._unlock()
+            raise
+        if not written:
+            raise SessionConflictError(
+                f"session {self._key[1]!r} of agent {self._key[0]!r} was changed while this "
+                "turn ran, by a writer that ignores the session lock (a DELETE in SQL, say); "
+                "nothing was stored"
+            )
         tail = self._tail
         tail.extend(plan.appended)
         bound = plan.base if self._window is None else max(plan.base, plan.seq - self._window)
         if trim_to(tail, plan.seq, bound) is not None:
-            epoch = results[plan.epoch_at][0][0]
-            store._cache.put(self._key, CachedTail(epoch, plan.seq, tail))
+            store._cache.put(self._key, CachedTail(written[0][0], plan.seq, tail))
         if plan.expired:
             store._emit("expired", self._key, 0)
         store._emit(plan.kind, self._key, plan.message_count)
@@ -206,12 +259,38 @@ class PostgresTurn:
         await self._release()
 
     async def _release(self) -> None:
-        conn, self._conn = self._conn, None
         try:
-            if conn is not None:
-                await self._store._end_transaction(conn, rollback=not self._done)
+            await self._unlock()
+            if isinstance(self._lane, WaitingConnection):
+                await self._lane.discard()  # never back to the pool with a lock on it
         finally:
             self._store._local_locks.release(self._key)
+
+    async def _unlock(self) -> None:
+        """End the turn's lock on its session if it still holds it (a failed turn, or one
+        left without a commit). Never interrupted halfway: a lock left behind would stall
+        the session for every other process."""
+        lane = self._lane
+        if not self._locked or lane is None:
+            return
+        self._locked = False
+        if lane.generation != self._generation:
+            return  # its connection, and the lock with it, is already gone
+        with contextlib.suppress(Exception):
+            await _settled(lane.run([(q.UNLOCK, self._params)]))
+
+
+async def _settled(operation: Awaitable[T]) -> T:
+    """Await ``operation`` to its end even if the caller is cancelled meanwhile (then
+    re-raise the cancellation): a statement cut off halfway would leave the turn not knowing
+    whether it holds its lock or whether its write happened."""
+    task = asyncio.ensure_future(operation)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
 
 
 class KeyedLocks:

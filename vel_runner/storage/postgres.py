@@ -33,6 +33,7 @@ from .pg_migrate import apply_migrations
 from .pg_plan import (
     LockedRow,
     Plan,
+    clear_statements,
     list_params,
     lock_statements,
     plan_replace,
@@ -41,6 +42,7 @@ from .pg_plan import (
 )
 from .pg_sync import SyncConnection
 from .pg_turn import Key, KeyedLocks, PostgresTurn, SessionCache
+from .pg_turn_connections import TurnConnections
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,10 @@ SessionInfos = list[SessionInfo]
 class PostgresStore:
     """Sessions in PostgreSQL (``vel_sessions`` + ``vel_messages``), shared by processes.
 
-    ``dsn`` defaults to ``$POSTGRES_DSN``. ``min_size``/``max_size``: pool size (a turn holds
-    one connection for its whole length). ``timeout``: seconds to wait for a connection before
+    ``dsn`` defaults to ``$POSTGRES_DSN``. ``min_size``/``max_size``: size of the pool behind
+    ``get``/``set``/``clear``/``list``/cleanup. Turns use ``turn_connections`` long-lived
+    connections of their own (:mod:`.pg_turn_connections`) and hold none while the model
+    answers. ``timeout``: seconds to wait for a connection before
     :class:`~vel_runner.errors.StoreUnavailableError`. ``cache_sessions``/``cache_messages``
     bound the per-process cache of recent sessions (0 disables it). ``migrate=False`` skips
     applying migrations on ``open()`` (for operators who run ``vel-runner migrate``).
@@ -74,6 +78,7 @@ class PostgresStore:
         migrate: bool = True,
         notify: bool = True,
         max_idle: float = 600.0,
+        turn_connections: int = 2,
     ) -> None:
         self.name = name
         self._dsn_arg = dsn
@@ -90,6 +95,7 @@ class PostgresStore:
         self._listeners: list[SessionListener] = []
         self._relay: NotifyRelay | None = None
         self._sync = SyncConnection(lambda: self.dsn, timeout, self._migrate_once)
+        self._turn_connections = TurnConnections(lambda: self.dsn, timeout, turn_connections)
 
     def __repr__(self) -> str:
         where = q.describe_dsn(self._dsn_arg or os.environ.get("POSTGRES_DSN", ""))
@@ -143,6 +149,7 @@ class PostgresStore:
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None
+        await self._turn_connections.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -153,7 +160,7 @@ class PostgresStore:
         async with self._connection() as conn:
             await q.run_async(conn, [("SELECT 1", None)])
 
-    # -- async connection plumbing (used by PostgresTurn too) ------------------------------
+    # -- async connection plumbing ---------------------------------------------------------
     async def _getconn(self) -> Any:
         if self._pool is None:
             await self.open()
@@ -171,27 +178,6 @@ class PostgresStore:
 
     def _connection(self) -> _PooledConnection:
         return _PooledConnection(self)
-
-    async def _start_transaction(self, statements: list[q.Statement]) -> tuple[Any, list[q.Rows]]:
-        """Take a connection and run the opening pipeline of a transaction on it.
-
-        A connection the server dropped (a restart) is discarded and the pipeline retried
-        once on a fresh one, so the first turn after an outage succeeds.
-        """
-        for attempt in (1, 2):
-            conn = await self._getconn()
-            try:
-                return conn, await q.run_async(conn, statements)
-            except BaseException as exc:  # cancelled too: the connection goes back either way
-                broken = conn.broken
-                await self._end_transaction(conn, rollback=isinstance(exc, _DB_ERRORS))
-                if not isinstance(exc, _DB_ERRORS):
-                    raise
-                if not broken or attempt == 2:
-                    raise q.unavailable(self.dsn, exc) from None
-                if self._pool is not None:
-                    await self._pool.check()
-        raise AssertionError("unreachable")
 
     async def _run(self, conn: Any, statements: list[q.Statement]) -> list[q.Rows]:
         try:
@@ -249,10 +235,9 @@ class PostgresStore:
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
         self._cache.drop((agent_id, session_id))
-        params = {"a": agent_id, "s": session_id, "origin": self._origin}
         async with self._connection() as conn:
-            (rows,) = await self._run(conn, [(q.CLEAR, params)])
-        return self._emit_cleared(agent_id, session_id, rows)
+            results = await self._run(conn, clear_statements(agent_id, session_id, self._origin))
+        return self._emit_cleared(agent_id, session_id, results[2])
 
     async def list(
         self,
@@ -305,9 +290,9 @@ class PostgresStore:
 
     def clear_sync(self, agent_id: str, session_id: str) -> bool:
         self._cache.drop((agent_id, session_id))
-        params = {"a": agent_id, "s": session_id, "origin": self._origin}
-        rows = self._sync.one((q.CLEAR, params))
-        return self._emit_cleared(agent_id, session_id, rows)
+        statements = clear_statements(agent_id, session_id, self._origin)
+        results = self._sync.run(lambda conn: q.run_sync(conn, statements))
+        return self._emit_cleared(agent_id, session_id, results[2])
 
     def list_sync(
         self, agent_id: str | None = None, *, inactive_for: float | None = None

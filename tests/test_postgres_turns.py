@@ -1,0 +1,126 @@
+"""How database turns hold their sessions: a lock, but no connection and no transaction while
+the model answers; ``clear`` and cleanup respect a turn in flight; a writer that ignores the
+lock makes the turn fail cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+
+from vel_runner.errors import SessionConflictError
+from vel_runner.storage.postgres import PostgresStore
+
+MODEL_SECONDS = 0.3
+
+
+def msg(role: str, text: str) -> dict[str, str]:
+    return {"role": role, "content": text}
+
+
+@pytest.fixture
+async def store(fresh_postgres_dsn: str) -> AsyncIterator[PostgresStore]:
+    s = PostgresStore(fresh_postgres_dsn, max_size=1, timeout=1.0)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def slow_turn(store: PostgresStore, session_id: str, text: str = "hi") -> None:
+    async with store.turn("a", session_id) as turn:
+        await asyncio.sleep(MODEL_SECONDS)  # the model answering
+        await turn.commit([msg("user", text), msg("assistant", f"re: {text}")])
+
+
+def sql(dsn: str, query: str) -> list[tuple]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cursor = conn.execute(query)
+        return cursor.fetchall() if cursor.description else []
+
+
+async def test_slow_turns_do_not_need_a_connection_each(
+    store: PostgresStore, fresh_postgres_dsn: str
+) -> None:
+    """A pool of one connection serves eight turns whose models answer at the same time,
+    and no transaction stays open while they do."""
+    started = time.monotonic()
+    turns = asyncio.gather(*(slow_turn(store, f"s{i}") for i in range(8)))
+    await asyncio.sleep(MODEL_SECONDS / 2)
+    open_transactions = await asyncio.to_thread(
+        sql,
+        fresh_postgres_dsn,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state LIKE 'idle in transaction%'",
+    )
+    await turns
+    assert open_transactions == [(0,)]
+    assert time.monotonic() - started < 4 * MODEL_SECONDS  # in parallel, not one by one
+    assert sorted((i.session_id, i.message_count) for i in await store.list("a")) == [
+        (f"s{i}", 2) for i in range(8)
+    ]
+
+
+async def test_clear_waits_for_the_turn_in_flight(store: PostgresStore) -> None:
+    await slow_turn(store, "s", "first")
+    turn = asyncio.create_task(slow_turn(store, "s", "second"))
+    await asyncio.sleep(MODEL_SECONDS / 3)
+    assert await store.clear("a", "s") is True
+    await turn  # committed before the clear (had the clear not waited: SessionConflictError)
+    assert await store.get("a", "s") is None  # and the clear removed it all
+
+
+async def test_cleanup_leaves_a_session_in_a_turn_alone(
+    store: PostgresStore, fresh_postgres_dsn: str
+) -> None:
+    await slow_turn(store, "idle")
+    await slow_turn(store, "busy")
+    await asyncio.to_thread(
+        sql, fresh_postgres_dsn, "UPDATE vel_sessions SET updated_at = now() - interval '2 hours'"
+    )
+    turn = asyncio.create_task(slow_turn(store, "busy", "back again"))
+    await asyncio.sleep(MODEL_SECONDS / 3)
+    assert await store.delete_inactive(3600) == 1  # "idle" only: "busy" is in a turn
+    await turn
+    record = await store.get("a", "busy")
+    assert record is not None and len(record.messages) == 4
+
+
+async def test_a_delete_that_ignores_the_lock_fails_the_turn_and_stores_nothing(
+    store: PostgresStore, fresh_postgres_dsn: str
+) -> None:
+    await slow_turn(store, "s", "first")
+    with pytest.raises(SessionConflictError, match="nothing was stored"):
+        async with store.turn("a", "s") as turn:
+            await asyncio.to_thread(sql, fresh_postgres_dsn, "DELETE FROM vel_sessions")
+            await turn.commit([msg("user", "lost"), msg("assistant", "re: lost")])
+    assert await store.get("a", "s") is None
+    await slow_turn(store, "s", "again")  # the session is usable again, its lock released
+    record = await store.get("a", "s")
+    assert record is not None and [m["content"] for m in record.messages] == ["again", "re: again"]
+
+
+async def test_a_turn_cancelled_while_waiting_for_the_session_leaves_no_lock(
+    fresh_postgres_dsn: str,
+) -> None:
+    """Two stores are two processes as far as PostgreSQL is concerned."""
+    first = PostgresStore(fresh_postgres_dsn, timeout=1.0)
+    second = PostgresStore(fresh_postgres_dsn, timeout=1.0)
+    try:
+        holder = asyncio.create_task(slow_turn(first, "s", "held"))
+        await asyncio.sleep(MODEL_SECONDS / 3)
+        waiter = asyncio.create_task(slow_turn(second, "s", "given up"))
+        await asyncio.sleep(MODEL_SECONDS / 3)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await holder
+        await asyncio.wait_for(slow_turn(second, "s", "next"), 5)  # nothing left locked
+        record = await first.get("a", "s")
+        assert record is not None
+        assert [m["content"] for m in record.messages][::2] == ["held", "next"]
+    finally:
+        await first.close()
+        await second.close()
