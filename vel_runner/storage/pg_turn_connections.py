@@ -75,6 +75,8 @@ class TurnConnection:
                 conn = await psycopg.AsyncConnection.connect(
                     dsn, autocommit=True, connect_timeout=max(1, round(self._timeout))
                 )
+                # key lookups only: plan once per statement, not on every execution
+                await conn.execute("SET plan_cache_mode = force_generic_plan")
             except psycopg.Error as exc:
                 raise q.unavailable(dsn, exc) from None
             self._conn = conn
