@@ -261,10 +261,12 @@ class PostgresTurn:
     async def _release(self) -> None:
         try:
             await self._unlock()
-            if isinstance(self._lane, WaitingConnection):
-                await self._lane.discard()  # never back to the pool with a lock on it
         finally:
-            self._store._local_locks.release(self._key)
+            try:
+                if isinstance(self._lane, WaitingConnection):
+                    await self._lane.discard()  # never back to the pool with a lock on it
+            finally:
+                self._store._local_locks.release(self._key)
 
     async def _unlock(self) -> None:
         """End the turn's lock on its session if it still holds it (a failed turn, or one
