@@ -76,7 +76,8 @@ class LiveState:
             return False
         if event.kind != "updated" or known is None:
             return True
-        expires = expires if agent.ttl else known.expires_at
+        if not agent.ttl:
+            expires = known.expires_at
         self.sessions[key] = replace(known, message_count=count, updated_at=at, expires_at=expires)
         return False
 

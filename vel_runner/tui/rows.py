@@ -1,7 +1,7 @@
 """What the sessions table shows for each session, how it sorts, and what ``/`` matches.
 
 Cells are built once per change of a session, not once per second: the two relative-time
-columns hold :class:`Ago` / :class:`Until` objects that format themselves against the clock
+columns hold :class:`Relative` objects that format themselves against the clock
 when the table draws them, so time passing costs nothing for rows off screen. Text from the
 server goes in with its markup escaped, so a ``[`` in a session id shows as itself. Cells are
 plain ``str`` and ``int`` rather than ``rich.text.Text``: those are not tracked by the cyclic
@@ -41,33 +41,24 @@ _NEVER = datetime.max.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
-class Ago:
-    """``12s ago``, formatted when drawn (``str()``), so it stays current without updates."""
+class Relative:
+    """A time shown against now (``12s ago``, ``in 5m``, ``never``), formatted when drawn
+    (``str()``), so it stays current without updates."""
 
     moment: datetime | None
     clock: Clock
+    render: Callable[[datetime | None, datetime], str]
 
     def __str__(self) -> str:
-        return ago(self.moment, self.clock())
-
-
-@dataclass(frozen=True, slots=True)
-class Until:
-    """``in 5m`` / ``expired`` / ``never``, formatted when drawn."""
-
-    moment: datetime | None
-    clock: Clock
-
-    def __str__(self) -> str:
-        return until(self.moment, self.clock())
+        return self.render(self.moment, self.clock())
 
 
 def cell(session: SessionSummary, column: str, clock: Clock) -> object:
     """The value the table holds for ``column`` of ``session``."""
     if column == "active":
-        return Ago(session.updated_at, clock)
+        return Relative(session.updated_at, clock, ago)
     if column == "expires":
-        return Until(session.expires_at, clock)
+        return Relative(session.expires_at, clock, until)
     if column == "created":
         return timestamp(session.created_at)
     if column == "messages":

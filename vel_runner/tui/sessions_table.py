@@ -23,7 +23,6 @@ from .rows import (
     COLUMNS,
     FIELDS,
     HEADERS,
-    Ago,
     Clock,
     cell,
     cells,
@@ -81,7 +80,7 @@ class SessionsTable(DataTable[object]):
         table's render cache; rows off screen cost nothing until they scroll into view)."""
         key = self.cursor_key
         if key is not None:
-            self.update_cell(key, "active", Ago(self._shown[key].updated_at, self.clock))
+            self.update_cell(key, "active", cell(self._shown[key], "active", self.clock))
 
     def show(self, sessions: Mapping[str, SessionSummary]) -> None:
         """Make the rows match ``sessions`` (already filtered), touching only what changed."""
