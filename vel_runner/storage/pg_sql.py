@@ -35,25 +35,20 @@ FROM vel_begin_turn(%(a)s, %(s)s, %(after)s, %(window)s)
 """
 
 #: A busy session: queue for its lock behind the turns already waiting (first come, first
-#: served), then read it the way ``vel_begin_turn`` does (no row: the session does not exist).
+#: served).
 WAIT_LOCK = "SELECT pg_advisory_lock(vel_lock_key(%(a)s, %(s)s))"
 
-#: Session ``s``'s live messages after ``after``, at most the last ``window``, as JSON.
-_TAIL = """(SELECT COALESCE(json_agg(m.message ORDER BY m.seq), '[]'::json)
+#: What ``vel_begin_turn`` reads, for a turn that already holds its lock (after waiting for
+#: it, or to read again from the start when its cached copy was stale). No row: no session.
+READ_TURN = """
+SELECT s.epoch, s.seq, s.base_seq, s.context, s.summary,
+       (s.expires_at IS NOT NULL AND s.expires_at <= clock_timestamp()),
+       (SELECT COALESCE(json_agg(m.message ORDER BY m.seq), '[]'::json)
         FROM vel_messages m
         WHERE m.agent_id = s.agent_id AND m.session_id = s.id
-          AND m.seq > GREATEST(%(after)s, s.base_seq, s.seq - %(window)s))"""
-_ONE_SESSION = "FROM vel_sessions s WHERE s.agent_id = %(a)s AND s.id = %(s)s"
-
-READ_TURN = f"""
-SELECT true, s.epoch, s.seq, s.base_seq, s.context, s.summary,
-       (s.expires_at IS NOT NULL AND s.expires_at <= clock_timestamp()),
-       {_TAIL}
-{_ONE_SESSION}
+          AND m.seq > GREATEST(%(after)s, s.base_seq, s.seq - %(window)s))
+FROM vel_sessions s WHERE s.agent_id = %(a)s AND s.id = %(s)s
 """
-
-#: A turn that holds its lock and found its cached copy stale reads the tail again.
-READ_TAIL = f"SELECT {_TAIL}\n{_ONE_SESSION}"
 
 #: Ends a turn's hold on its session (sent with the write, or alone when the turn failed).
 UNLOCK = "SELECT pg_advisory_unlock(vel_lock_key(%(a)s, %(s)s))"

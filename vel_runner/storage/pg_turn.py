@@ -150,8 +150,9 @@ class PostgresTurn:
         return self
 
     async def _begin(self, params: dict[str, Any]) -> q.Rows:
-        """Lock the session and read it: at once on the shared turn connection when the
-        session is free (nearly always), else after waiting in PostgreSQL's lock queue."""
+        """Lock the session and read it (``READ_TURN``'s rows: none if it does not exist):
+        at once on the shared turn connection when the session is free (nearly always),
+        else after waiting in PostgreSQL's lock queue."""
         rows = await _settled(self._try_lock(params))
         if rows is not None:
             return rows
@@ -159,16 +160,22 @@ class PostgresTurn:
         waiting = self._lane = WaitingConnection(store._getconn, store._putconn)
         await waiting.run([(q.WAIT_LOCK, params)])  # cancelled: the connection is closed
         self._generation, self._locked = waiting.generation, True
-        _, results = await _settled(waiting.run([(q.READ_TURN, params)]))
-        return results[0] or [(True, None)]
+        return await self._read(params)
 
     async def _try_lock(self, params: dict[str, Any]) -> q.Rows | None:
-        """One attempt; records the lock itself, so a cancelled caller still releases it."""
+        """One attempt; records the lock itself, so a cancelled caller still releases it.
+        ``None``: another process's turn holds the session."""
         assert self._lane is not None
         generation, (rows,) = await self._lane.run([(q.BEGIN_TURN, params)], retry=True)
-        if not (rows and rows[0][0]):
+        locked, *session = rows[0]
+        if not locked:
             return None
         self._generation, self._locked = generation, True
+        return [tuple(session)] if session[0] is not None else []
+
+    async def _read(self, params: dict[str, Any]) -> q.Rows:
+        assert self._lane is not None
+        _, (rows,) = await _settled(self._lane.run([(q.READ_TURN, params)], retry=True))
         return rows
 
     async def _write(self, statements: list[q.Statement], written_at: int) -> q.Rows:
@@ -184,18 +191,14 @@ class PostgresTurn:
         after = cached.seq if cached is not None else 0
         params = {**self._params, "after": after, "window": self._window}
         rows = await self._begin(params)
-        if rows[0][1] is None:  # no such session
-            return
-        row = self._row = LockedRow.parse([rows[0][1:7]])
+        row = self._row = LockedRow.parse(rows)
         if not row.live:
             return
-        fresh: list[Message] = rows[0][7]
+        fresh: list[Message] = rows[0][6]
         tail = merge_tail(cached, fresh, row, self._window) if cached else fresh
         if tail is None:  # the copy was stale: read again from the start (bounded)
-            assert self._lane is not None
-            statement = (q.READ_TAIL, {**params, "after": 0})
-            _, (again,) = await self._lane.run([statement], retry=True)
-            tail = again[0][0]
+            again = await self._read({**params, "after": 0})
+            tail = again[0][6] if again else []  # gone: the write's guards will say so
         self._tail = tail
         store._cache.put(key, CachedTail(row.epoch, row.seq, tail))
         self.history = row.pinned + tail if row.pinned else tail[:]

@@ -101,7 +101,12 @@ class TurnConnection:
 
 
 class WaitingConnection:
-    """A pool connection that waits for a busy session's lock and holds it for one turn."""
+    """A pool connection that waits for a busy session's lock and holds it for one turn.
+
+    It is closed when the turn ends (:meth:`discard`), never handed back to the pool, so a
+    failed statement needs no cleanup here. ``retry`` is accepted for the shared interface
+    and ignored: this connection cannot be swapped without losing the lock it holds.
+    """
 
     generation = 1  # one connection for the whole turn: a lock never moves
 
@@ -118,9 +123,6 @@ class WaitingConnection:
         try:
             return self.generation, await q.run_async(conn, statements)
         except psycopg.Error as exc:
-            if not conn.broken and conn.info.transaction_status != pq.TransactionStatus.IDLE:
-                with contextlib.suppress(psycopg.Error):
-                    await conn.rollback()
             raise q.unavailable(str(conn.info.dsn), exc) from None
         except BaseException:  # cancelled while waiting: close, dropping any lock it got
             await self.discard()
