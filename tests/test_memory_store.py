@@ -42,7 +42,7 @@ async def test_leaving_a_turn_without_commit_stores_nothing() -> None:
         async with store.turn("a", "s"):
             raise RuntimeError("provider failed")
     assert store.get_sync("a", "s") is None
-    assert store._locks == {}  # no lock left behind
+    assert len(store._locks) == 0  # no lock left behind
 
 
 async def test_turns_on_one_session_wait_for_each_other() -> None:
@@ -58,7 +58,7 @@ async def test_turns_on_one_session_wait_for_each_other() -> None:
 
     await asyncio.gather(turn("one"), turn("two"))
     assert order == ["one:start:0", "one:end", "two:start:1", "two:end"]
-    assert store._locks == {}
+    assert len(store._locks) == 0
 
 
 async def test_listing_is_keyset_paginated_and_scoped() -> None:

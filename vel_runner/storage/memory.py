@@ -7,7 +7,6 @@ serialized by an ``asyncio.Lock`` that exists only while someone holds or waits 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from .base import (
     SessionRecord,
     utcnow,
 )
+from .keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +44,10 @@ def _expiry(now: datetime, ttl: float | None) -> datetime | None:
     return None if ttl is None else now + timedelta(seconds=ttl)
 
 
-class _LockSlot:
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-
-
 class MemoryTurn:
     """One turn's hold on a memory session (see :class:`~vel_runner.storage.base.SessionTurn`)."""
 
-    __slots__ = ("_key", "_slot", "_store", "_window", "history", "summary")
+    __slots__ = ("_key", "_store", "_window", "history", "summary")
 
     def __init__(self, store: MemoryStore, key: Key, window: int | None) -> None:
         self._store = store
@@ -65,17 +57,7 @@ class MemoryTurn:
         self.summary: str | None = None
 
     async def __aenter__(self) -> MemoryTurn:
-        locks = self._store._locks
-        slot = locks.get(self._key)
-        if slot is None:
-            slot = locks[self._key] = _LockSlot()
-        slot.users += 1
-        self._slot = slot
-        try:
-            await slot.lock.acquire()
-        except BaseException:
-            self._drop_slot()
-            raise
+        await self._store._locks.acquire(self._key)
         session = self._store._live(self._key)
         if session is not None:
             messages = session.messages
@@ -95,13 +77,7 @@ class MemoryTurn:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._slot.lock.release()
-        self._drop_slot()
-
-    def _drop_slot(self) -> None:
-        self._slot.users -= 1
-        if self._slot.users == 0:
-            self._store._locks.pop(self._key, None)
+        self._store._locks.release(self._key)
 
     async def commit(
         self,
@@ -140,7 +116,7 @@ class MemoryStore:
     def __init__(self, name: str = "memory") -> None:
         self.name = name
         self._sessions: dict[Key, _Session] = {}
-        self._locks: dict[Key, _LockSlot] = {}
+        self._locks = KeyedLocks()
         self._listeners: list[SessionListener] = []
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -296,31 +296,3 @@ async def _settled(operation: Awaitable[T]) -> T:
         with contextlib.suppress(BaseException):
             await task
         raise
-
-
-class KeyedLocks:
-    """An ``asyncio.Lock`` per key that exists only while someone holds or awaits it."""
-
-    def __init__(self) -> None:
-        self._slots: dict[Key, tuple[asyncio.Lock, list[int]]] = {}
-
-    async def acquire(self, key: Key) -> None:
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = (asyncio.Lock(), [0])
-        slot[1][0] += 1
-        try:
-            await slot[0].acquire()
-        except BaseException:
-            self._forget(key, slot)
-            raise
-
-    def release(self, key: Key) -> None:
-        slot = self._slots[key]
-        slot[0].release()
-        self._forget(key, slot)
-
-    def _forget(self, key: Key, slot: tuple[asyncio.Lock, list[int]]) -> None:
-        slot[1][0] -= 1
-        if slot[1][0] == 0:
-            self._slots.pop(key, None)

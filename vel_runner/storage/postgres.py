@@ -28,6 +28,7 @@ from ..errors import StoreUnavailableError
 from ..messages import Message
 from . import pg_sql as q
 from .base import SessionEvent, SessionEventKind, SessionInfo, SessionListener, SessionRecord
+from .keyed_locks import KeyedLocks
 from .pg_events import NotifyRelay
 from .pg_migrate import apply_migrations
 from .pg_plan import (
@@ -41,7 +42,7 @@ from .pg_plan import (
     to_record,
 )
 from .pg_sync import SyncConnection
-from .pg_turn import Key, KeyedLocks, PostgresTurn, SessionCache
+from .pg_turn import Key, PostgresTurn, SessionCache
 from .pg_turn_connections import TurnConnections
 
 log = logging.getLogger(__name__)
