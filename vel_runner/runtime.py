@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .config.build import close_all, discard, open_new_stores, open_stores
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
+from .listeners import Listeners
 from .providers import preload
 from .storage.base import SessionEvent, SessionStore
 
@@ -93,7 +94,7 @@ class Runtime:
         self._debounce_ms = debounce_ms
         self._close_grace = close_grace
         self._drain_timeout = drain_timeout
-        self._listeners: list[RuntimeListener] = []
+        self._listeners: Listeners[RuntimeEvent] = Listeners()
         self._unsubscribe: list[Callable[[], None]] = []
         self._leases: dict[int, int] = {}
         self._drained: dict[int, asyncio.Event] = {}
@@ -301,13 +302,7 @@ class Runtime:
     def add_listener(self, callback: RuntimeListener) -> Callable[[], None]:
         """Call ``callback`` on every session change (from every store of the current
         snapshot) and every config change; returns a function that removes it."""
-        self._listeners.append(callback)
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(callback)
-
-        return remove
+        return self._listeners.add(callback)
 
     def _subscribe(self, snapshot: Snapshot) -> None:
         seen: set[int] = set()
@@ -317,11 +312,7 @@ class Runtime:
                 self._unsubscribe.append(store.add_listener(self._emit))
 
     def _emit(self, event: RuntimeEvent) -> None:
-        for callback in list(self._listeners):
-            try:
-                callback(event)
-            except Exception:
-                log.exception("runtime listener %r failed", callback)
+        self._listeners.emit(event)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
+from ..listeners import Listeners
 from ..messages import Message, pinned_count
 from .base import (
     UNCHANGED,
@@ -117,7 +118,7 @@ class MemoryStore:
         self.name = name
         self._sessions: dict[Key, _Session] = {}
         self._locks = KeyedLocks()
-        self._listeners: list[SessionListener] = []
+        self._listeners: Listeners[SessionEvent] = Listeners()
 
     # -- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -144,12 +145,7 @@ class MemoryStore:
     def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
         if not self._listeners:
             return
-        event = SessionEvent(kind, key[0], key[1], self.name, count)
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break a turn
-                log.exception("session listener failed")
+        self._listeners.emit(SessionEvent(kind, key[0], key[1], self.name, count))
 
     def _info(self, key: Key, session: _Session) -> SessionInfo:
         return SessionInfo(
@@ -279,10 +275,4 @@ class MemoryStore:
         return self.delete_inactive_sync(older_than, agent_id)
 
     def add_listener(self, listener: SessionListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)

@@ -25,6 +25,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import StoreUnavailableError
+from ..listeners import Listeners
 from ..messages import Message
 from . import pg_sql as q
 from .base import SessionEvent, SessionEventKind, SessionInfo, SessionListener, SessionRecord
@@ -93,7 +94,7 @@ class PostgresStore:
         self._origin = uuid.uuid4().hex
         self._cache = SessionCache(cache_sessions, cache_messages)
         self._local_locks = KeyedLocks()
-        self._listeners: list[SessionListener] = []
+        self._listeners: Listeners[SessionEvent] = Listeners()
         self._relay: NotifyRelay | None = None
         self._sync = SyncConnection(lambda: self.dsn, timeout, self._migrate_once)
         self._turn_connections = TurnConnections(lambda: self.dsn, timeout, turn_connections)
@@ -310,13 +311,8 @@ class PostgresStore:
     def add_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Deliver every change (this process's and, via LISTEN/NOTIFY, others') to
         ``listener``. The LISTEN connection starts with the first listener."""
-        self._listeners.append(listener)
+        remove = self._listeners.add(listener)
         self._start_relay()
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
         return remove
 
     def _start_relay(self) -> None:
@@ -333,11 +329,7 @@ class PostgresStore:
 
     def _deliver(self, kind: str, agent_id: str, session_id: str, count: int) -> None:
         event = SessionEvent(kind, agent_id, session_id, self.name, count)  # type: ignore[arg-type]
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break a turn
-                log.exception("session listener failed")
+        self._listeners.emit(event)
 
     def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
         if not self._listeners:
