@@ -19,7 +19,7 @@ from uuid import uuid4
 from . import events
 from .context import ContextManager, split_window
 from .errors import InvalidInputError, TurnCancelledError, VelError
-from .messages import Message, check_session_id, pinned_count, user_text
+from .messages import Message, check_session_id, check_text, pinned_count, user_text
 from .providers import Provider, create_provider
 from .providers.base import Completion, Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
@@ -115,6 +115,8 @@ class Agent:
             )
         if instructions is not None and not isinstance(instructions, str):
             raise InvalidInputError("instructions must be a string")
+        if instructions is not None:
+            check_text(instructions, "instructions")
         if context_manager is not None and not isinstance(context_manager, ContextManager):
             raise InvalidInputError(
                 f"context_manager must be a ContextManager, got {type(context_manager).__name__}"

@@ -2,11 +2,17 @@
 
 Messages are plain dicts in the OpenAI chat shape (``{"role": ..., "content": ...}``) because
 that is what users pass to ``set_session_context`` and what providers consume.
+
+Text must be storable and sendable everywhere: :func:`check_json` refuses lone surrogates
+(no UTF-8 form: the JSON encoder, PostgreSQL and the HTTP client all fail on them later), NUL
+(PostgreSQL cannot store it) and NaN/Infinity (not JSON) up front, so the library and the
+server reject them the same way before any model call or write.
 """
 
 from __future__ import annotations
 
-import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +23,68 @@ Message = dict[str, Any]
 ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 MAX_SESSION_ID_LENGTH = 256
 MAX_MESSAGE_CHARS = 1_000_000
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def check_text(text: str, where: str) -> str:
+    """Return ``text`` if every store and provider can carry it (no NUL, no lone surrogate).
+
+    The error names ``where`` and the character's position, never the text itself (it may be
+    large, private, or unprintable).
+    """
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise InvalidInputError(
+            f"{where} contains a NUL character (U+0000) at index {nul}; it cannot be stored"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} contains a lone surrogate (U+{ord(text[exc.start]):04X}) at index "
+            f"{exc.start}; text must be valid Unicode"
+        ) from None
+    return text
+
+
+def _key_path(where: str, key: str) -> str:
+    if _PLAIN_KEY.match(key):
+        return f"{where}.{key}" if where else key
+    return f"{where}[{key[:40]!r}]"
+
+
+def check_json(value: object, where: str = "") -> None:
+    """Check that ``value`` is JSON every store keeps as is: dicts with string keys, lists,
+    finite numbers, booleans, null and :func:`check_text` strings.
+
+    ``where`` is the path of ``value``; errors extend it (``messages[0].content``). Iterative,
+    so a deeply nested body is an error, not a ``RecursionError``.
+    """
+    pending: list[tuple[str, object]] = [(where, value)]
+    while pending:
+        path, item = pending.pop()
+        name = path or "the value"
+        if isinstance(item, str):
+            check_text(item, name)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidInputError(f"{name} is {item}; JSON numbers must be finite")
+        elif item is None or isinstance(item, int):  # bool is an int
+            continue
+        elif isinstance(item, Mapping):
+            children = []
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InvalidInputError(
+                        f"{name} has a key of type {type(key).__name__}; keys must be strings"
+                    )
+                check_text(key, f"a key of {name}")
+                children.append((_key_path(path, key), child))
+            pending.extend(reversed(children))  # popped in document order
+        elif isinstance(item, (list, tuple)):
+            pending.extend((f"{path}[{i}]", item[i]) for i in reversed(range(len(item))))
+        else:
+            raise InvalidInputError(f"{name} is not JSON-serializable (a {type(item).__name__})")
 
 
 def check_session_id(session_id: object) -> str:
@@ -33,8 +101,12 @@ def check_session_id(session_id: object) -> str:
         raise InvalidInputError(
             f"session_id is {len(session_id)} characters long; the limit is {MAX_SESSION_ID_LENGTH}"
         )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in session_id):
-        raise InvalidInputError(f"session_id must not contain control characters: {session_id!r}")
+    check_text(session_id, "session_id")
+    for index, ch in enumerate(session_id):
+        if ord(ch) < 32 or ord(ch) == 127:
+            raise InvalidInputError(
+                f"session_id must not contain control characters (U+{ord(ch):04X} at index {index})"
+            )
     return session_id
 
 
@@ -56,14 +128,14 @@ def user_text(payload: object) -> str:
         raise InvalidInputError(
             f"message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS}"
         )
-    return text
+    return check_text(text, "message")
 
 
 def check_messages(messages: object) -> list[Message]:
     """Validate a list of chat messages (for ``set_session_context``); return plain dict copies.
 
-    Each must be a mapping with a known ``role``; its content must be JSON-serializable so that
-    any store can keep it. The check happens before anything is written.
+    Each must be a mapping with a known ``role``; all of it must pass :func:`check_json` so
+    that any store can keep it. The check happens before anything is written.
     """
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise InvalidInputError(f"messages must be a list of dicts, got {type(messages).__name__}")
@@ -81,10 +153,7 @@ def check_messages(messages: object) -> list[Message]:
         if "content" not in message and "tool_calls" not in message:
             raise InvalidInputError(f"messages[{index}] has no 'content'")
         copy = dict(message)
-        try:
-            json.dumps(copy)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"messages[{index}] is not JSON-serializable: {exc}") from None
+        check_json(copy, f"messages[{index}]")
         checked.append(copy)
     return checked
 

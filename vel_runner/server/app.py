@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -28,6 +28,7 @@ from ..heap import settle_heap
 from .auth import BearerAuth
 from .errors import ApiError, install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from .models import check_body
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -173,6 +174,7 @@ def create_app(
         version=__version__,
         description="Declarative LLM agents over HTTP. Contract: docs/http-api.md.",
         lifespan=lifespan,
+        dependencies=[Depends(check_body)],
     )
     loader = None if hasattr(runtime, "snapshot") else runtime
     app.state.vel = ServerState(

@@ -23,7 +23,7 @@ class BearerAuth:
         if not api_key:
             raise ValueError("BearerAuth needs a non-empty API key")
         self.app = app
-        self._expected = b"Bearer " + api_key.encode()
+        self._expected = api_key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -43,5 +43,9 @@ class BearerAuth:
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return hmac.compare_digest(value, self._expected)
+                # the scheme is case-insensitive (RFC 9110 11.1): "bearer" and "BEARER" count
+                scheme, _, key = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(
+                    key.lstrip(b" "), self._expected
+                )
         return False

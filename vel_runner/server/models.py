@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
-from ..messages import MAX_SESSION_ID_LENGTH
+from ..messages import MAX_SESSION_ID_LENGTH, check_json
 
 #: The longest user message one HTTP turn accepts (the body limit applies as well).
 MAX_MESSAGE_CHARS = 100_000
@@ -25,6 +27,22 @@ SessionId = Annotated[
     ),
 ]
 Message = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+
+
+def not_boolean(value: object) -> object:
+    """JSON ``true``/``false`` are not numbers, though pydantic's lax mode reads them as 1/0
+    (``older_than: true`` would mean one second, ``false`` every session)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "got a boolean, which is not a number")
+    return value
+
+
+#: A duration in the API: ``"30s"``, ``"15m"``, ``"1h"``, ``"7d"`` or a number of seconds.
+Duration = Annotated[
+    str | float,
+    BeforeValidator(not_boolean),
+    Field(description="a duration: 30s, 15m, 1h, 7d or seconds"),
+]
 
 
 class RunRequest(BaseModel):
@@ -50,6 +68,27 @@ class CleanupRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    older_than: str | float = Field(description="a duration: 30s, 15m, 1h, 7d or seconds")
+    older_than: Duration
     agent_id: str | None = None
     dry_run: bool = False
+
+
+#: Methods whose requests carry no body in this API.
+BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def check_body(request: Request) -> None:
+    """Refuse (422, naming the field) a JSON body holding text no store or provider can carry:
+    lone surrogates, NUL, NaN/Infinity — on every route, before it runs.
+
+    An app-wide dependency, so a new route taking text is covered too. FastAPI has already
+    parsed the body; ``request.json()`` returns that parse. A body that is not JSON is left
+    to the route's own validation.
+    """
+    if request.method in BODYLESS or not await request.body():
+        return
+    try:
+        data = await request.json()
+    except ValueError:
+        return
+    check_json(data)
