@@ -169,6 +169,41 @@ async def test_api_key_guards_v1_only() -> None:
             assert turn.status_code == 200 and API_KEY not in turn.text
 
 
+@pytest.mark.parametrize("older_than", [True, False])
+async def test_cleanup_refuses_a_boolean_age(client: httpx.AsyncClient, older_than: bool) -> None:
+    # true once meant "1 second" and false "0": both deleted sessions
+    await client.post("/v1/agents/echo/runs", json={"message": "hi", "session_id": "keep"})
+    await asyncio.sleep(1.1)
+    for dry_run in (True, False):
+        body = {"older_than": older_than, "dry_run": dry_run}
+        response = await client.post("/v1/sessions/cleanup", json=body)
+        message = error_of(response, 422, "invalid_request")
+        assert message == "older_than: got a boolean, which is not a number"
+    assert (await client.get("/v1/sessions")).json()["total"] == 1
+    # numbers and duration strings still work
+    for age in ("30d", 86400, 86400.5, "1h"):
+        response = await client.post("/v1/sessions/cleanup", json={"older_than": age})
+        assert response.json() == {"deleted": 0}, age
+
+
+async def test_the_bearer_scheme_is_case_insensitive() -> None:
+    async with served_agents(echo_agent(), api_key=API_KEY) as url, httpx.AsyncClient() as http:
+        for value, status in [
+            (f"Bearer {API_KEY}", 200),
+            (f"bearer {API_KEY}", 200),
+            (f"BEARER {API_KEY}", 200),
+            (f"bEaReR  {API_KEY}", 200),
+            (f"bearer {API_KEY.upper()}", 401),  # the key itself is case-sensitive
+            (f"bearer{API_KEY}", 401),
+            (f"Basic {API_KEY}", 401),
+            ("bearer", 401),
+            (f"Bearer {API_KEY}x", 401),
+        ]:
+            response = await http.get(f"{url}/v1/agents", headers={"authorization": value})
+            assert response.status_code == status, value
+            assert API_KEY not in response.text
+
+
 def test_every_error_type_has_its_status() -> None:
     from vel_runner.errors import (
         InvalidInputError,

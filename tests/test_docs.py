@@ -1,0 +1,109 @@
+"""The docs stand on their own: every relative link of README.md and docs/*.md resolves to a
+file of this repository (and a ``#fragment`` to one of its headings), nothing points at text
+outside it, and docs/library.md's Python examples run as written."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from vel_runner import Agent
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFERENCE_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*(\S+)", re.MULTILINE)
+EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # https:, mailto:, ...
+
+
+def links(markdown: str) -> list[str]:
+    prose = FENCE.sub("", markdown)  # a link inside a code block is an example, not a link
+    return INLINE_LINK.findall(prose) + REFERENCE_LINK.findall(prose)
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's heading ids: lowercase, punctuation dropped, spaces to hyphens."""
+    found = set()
+    for line in FENCE.sub("", markdown).splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", title)))
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_relative_links_resolve_inside_the_repository(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    for link in links(text):
+        if EXTERNAL.match(link):
+            continue
+        path, _, fragment = link.partition("#")
+        target = (doc.parent / path).resolve() if path else doc
+        assert target.is_relative_to(REPO), f"{doc.name}: {link} points outside the repository"
+        assert target.exists(), f"{doc.name}: {link} does not exist"
+        if fragment and target.suffix == ".md":
+            headings = anchors(target.read_text(encoding="utf-8"))
+            assert fragment in headings, f"{doc.name}: {link}: no heading #{fragment}"
+
+
+def test_nothing_refers_to_files_outside_the_repository() -> None:
+    roots = [REPO / "README.md", REPO / "docs", REPO / "vel_runner", REPO / "examples"]
+    files = [p for root in roots for p in ([root] if root.is_file() else root.rglob("*"))]
+    texts = [p for p in files if p.is_file() and p.suffix in {".md", ".py", ".yaml", ".toml"}]
+    assert len(texts) > 20
+    offenders = [p for p in texts if "../shared" in p.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_the_checker_sees_bad_links(tmp_path: Path) -> None:
+    text = "see [a](../shared/spec/x.md), [b](http://example.com) and\n```\n[c](nowhere.md)\n```"
+    assert links(text) == ["../shared/spec/x.md", "http://example.com"]
+    assert "working-with-sessions-agentctxmgr" in anchors(
+        "## Working with sessions: `agent.ctxmgr`"
+    )
+
+
+def python_blocks(markdown: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
+
+
+async def test_library_guide_examples_run(
+    fake_openai: FakeOpenAI, fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-docs-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("POSTGRES_DSN", fresh_postgres_dsn)
+    blocks = python_blocks((REPO / "docs" / "library.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 8
+    namespace: dict[str, Any] = {"__name__": "library_guide"}
+    try:
+        for number, block in enumerate(blocks, 1):
+            code = compile(
+                block, f"docs/library.md block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+            )
+            result = eval(code, namespace)  # our own documentation, run as written
+            if inspect.iscoroutine(result):
+                await result
+        assert namespace["answer2"] == "fake reply to: What is my name? (3 messages)"
+        assert namespace["answer3"] == "fake reply to: Where do I live? (7 messages)"
+        assert namespace["context"] == namespace["messages"] and namespace["removed"] is True
+        assert namespace["record"].messages == namespace["messages"]
+        assert namespace["problem"].startswith(
+            "messages[0].content contains a lone surrogate (U+DC00) at index 4"
+        )
+        rag = [r for r in fake_openai.requests if "Which plan" in str(r["messages"])]
+        assert rag[-1]["messages"][0]["content"] == "Relevant context: Alice is on the Pro plan."
+        db_agent = namespace["db_agent"]
+        assert db_agent.store.kind == "database"
+        assert len(await db_agent.ctxmgr.aget_session_context("user-123")) == 2
+    finally:
+        for value in namespace.values():
+            if isinstance(value, Agent):
+                await value.aclose()
