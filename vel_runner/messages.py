@@ -47,10 +47,25 @@ def check_text(text: str, where: str) -> str:
     return text
 
 
-def _key_path(where: str, key: str) -> str:
-    if _PLAIN_KEY.match(key):
-        return f"{where}.{key}" if where else key
-    return f"{where}[{key[:40]!r}]"
+#: Where a value sits: ``None`` for the root, else ``(parent trail, key or index)``.
+Trail = tuple[Any, str | int] | None
+
+
+def _path(where: str, trail: Trail) -> str:
+    """``messages[0].content`` for a trail; built only for an error message."""
+    steps: list[str | int] = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(step)
+    path = where
+    for step in reversed(steps):
+        if isinstance(step, int):
+            path += f"[{step}]"
+        elif _PLAIN_KEY.match(step):
+            path += f".{step}" if path else step
+        else:
+            path += f"[{step[:40]!r}]"
+    return path or "the value"
 
 
 def check_json(value: object, where: str = "") -> None:
@@ -58,33 +73,51 @@ def check_json(value: object, where: str = "") -> None:
     finite numbers, booleans, null and :func:`check_text` strings.
 
     ``where`` is the path of ``value``; errors extend it (``messages[0].content``). Iterative,
-    so a deeply nested body is an error, not a ``RecursionError``.
+    so a deeply nested body is an error, not a ``RecursionError``; paths are only spelled out
+    for the error, so a good body costs one pass.
     """
-    pending: list[tuple[str, object]] = [(where, value)]
+    pending: list[tuple[object, Trail]] = [(value, None)]
     while pending:
-        path, item = pending.pop()
-        name = path or "the value"
+        item, trail = pending.pop()
         if isinstance(item, str):
-            check_text(item, name)
+            if _bad_text(item):
+                check_text(item, _path(where, trail))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise InvalidInputError(f"{name} is {item}; JSON numbers must be finite")
+                raise InvalidInputError(
+                    f"{_path(where, trail)} is {item}; JSON numbers must be finite"
+                )
         elif item is None or isinstance(item, int):  # bool is an int
             continue
         elif isinstance(item, Mapping):
-            children = []
+            children: list[tuple[object, Trail]] = []
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise InvalidInputError(
-                        f"{name} has a key of type {type(key).__name__}; keys must be strings"
+                        f"{_path(where, trail)} has a key of type {type(key).__name__}; "
+                        "keys must be strings"
                     )
-                check_text(key, f"a key of {name}")
-                children.append((_key_path(path, key), child))
+                if _bad_text(key):
+                    check_text(key, f"a key of {_path(where, trail)}")
+                children.append((child, (trail, key)))
             pending.extend(reversed(children))  # popped in document order
         elif isinstance(item, (list, tuple)):
-            pending.extend((f"{path}[{i}]", item[i]) for i in reversed(range(len(item))))
+            pending.extend((item[i], (trail, i)) for i in reversed(range(len(item))))
         else:
-            raise InvalidInputError(f"{name} is not JSON-serializable (a {type(item).__name__})")
+            raise InvalidInputError(
+                f"{_path(where, trail)} is not JSON-serializable (a {type(item).__name__})"
+            )
+
+
+def _bad_text(text: str) -> bool:
+    """Fast pre-check for :func:`check_text`: ASCII without NUL is always fine."""
+    if text.isascii():
+        return "\x00" in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return "\x00" in text
 
 
 def check_session_id(session_id: object) -> str:
