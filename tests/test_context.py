@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vel_runner import Agent, ContextManager, get_inactive_sessions
+from vel_runner import Agent, ContextManager, InvalidInputError, get_inactive_sessions
 from vel_runner.context import SUMMARY_PREFIX, split_window
 from vel_runner.providers.base import Completion
 from vel_runner.providers.echo import EchoProvider
@@ -201,3 +201,31 @@ def test_age_arguments_are_checked() -> None:
 def test_unbound_context_manager_explains_itself() -> None:
     with pytest.raises(ValueError, match="not attached to an agent"):
         ContextManager().get_session_context("s")
+
+
+@pytest.mark.parametrize("age", [True, False, float("nan"), float("inf"), -1, "1", None])
+async def test_an_age_is_a_finite_number_never_a_boolean(age: Any) -> None:
+    # False once meant "idle for 0 s" (every session), True one hour; NaN a bare ValueError
+    agent = Agent(id="ages", model=ECHO)
+    await agent.run("hi", session_id="keep")
+    calls: list[Any] = [
+        lambda: agent.ctxmgr.get_inactive_sessions(max_age_hours=age),
+        lambda: agent.ctxmgr.delete_inactive_sessions(max_age_hours=age),
+        lambda: agent.ctxmgr.delete_inactive_sessions(max_age_seconds=age),
+        lambda: agent.ctxmgr.adelete_inactive_sessions(max_age_hours=age),
+        lambda: agent.ctxmgr.aget_inactive_sessions(max_age_seconds=age),
+        lambda: get_inactive_sessions(max_age_hours=age, agent_id="ages"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match=r"max_age_(hours|seconds)"):
+            result = call()
+            if asyncio.iscoroutine(result):
+                await result
+    assert [i.session_id for i in agent.ctxmgr.list_sessions()] == ["keep"]
+
+
+async def test_a_huge_age_selects_nothing_instead_of_overflowing() -> None:
+    agent = Agent(id="ages", model=ECHO)
+    await agent.run("hi", session_id="keep")
+    assert agent.ctxmgr.get_inactive_sessions(max_age_hours=1e12) == []
+    assert await agent.ctxmgr.adelete_inactive_sessions(max_age_seconds=1e300) == 0

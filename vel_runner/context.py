@@ -17,9 +17,11 @@ the event loop), and the listing and cleanup the spec's cleanup section needs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .durations import MAX_AGE_SECONDS
 from .errors import InvalidInputError
 from .messages import Message, check_messages, check_session_id, pinned_count
 from .storage.base import SessionInfo, SessionRecord, SessionStore
@@ -220,7 +222,15 @@ class StatelessContextManager(ContextManager):
 def _age_seconds(hours: float | None, seconds: float | None) -> float:
     if (hours is None) == (seconds is None):
         raise InvalidInputError("give exactly one of max_age_hours or max_age_seconds")
-    age = hours * 3600.0 if hours is not None else seconds
-    if isinstance(age, bool) or not isinstance(age, (int, float)) or age < 0:
-        raise InvalidInputError(f"the age must be a non-negative number, got {age!r}")
-    return float(age)
+    name, age, unit = (
+        ("max_age_hours", hours, 3600.0) if hours is not None else ("max_age_seconds", seconds, 1.0)
+    )
+    # a boolean is not an age (False would select every session), nor is NaN or infinity
+    if (
+        isinstance(age, bool)
+        or not isinstance(age, (int, float))
+        or not math.isfinite(age)
+        or age < 0
+    ):
+        raise InvalidInputError(f"{name} must be a non-negative finite number, got {age!r:.40}")
+    return min(float(age) * unit, MAX_AGE_SECONDS)

@@ -22,6 +22,10 @@ UNITS: dict[str, float] = {
     "w": 604800.0,
 }
 
+#: The oldest age cleanup and listings take: nothing is older, and datetime arithmetic
+#: overflows far beyond (ages are clamped to it).
+MAX_AGE_SECONDS = 100 * 365 * 86400.0
+
 #: Anchored regex for a duration string; schema/agents.schema.json uses the same text.
 DURATION_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d|w)?\s*$"
 _DURATION = re.compile(DURATION_PATTERN)
@@ -62,4 +66,4 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-__all__ = ["DURATION_PATTERN", "UNITS", "format_duration", "parse_duration"]
+__all__ = ["DURATION_PATTERN", "MAX_AGE_SECONDS", "UNITS", "format_duration", "parse_duration"]

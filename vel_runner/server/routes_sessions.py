@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from ..durations import parse_duration
+from ..durations import MAX_AGE_SECONDS, parse_duration
 from ..messages import MAX_SESSION_ID_LENGTH
 from .app import state_of
 from .errors import ApiError
@@ -80,10 +80,6 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
         raise ApiError(422, f"cursor {cursor[:80]!r} is not a cursor this server returned")
     return key[0], key[1]
-
-
-#: Ages are clamped here: nothing is older, and datetime arithmetic overflows far beyond.
-MAX_AGE_SECONDS = 100 * 365 * 86400.0
 
 
 def _seconds(value: str | float) -> float:
