@@ -20,8 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
+def spawn(*args: str, dsn: str | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if dsn is not None:
+        env["POSTGRES_DSN"] = dsn
     return subprocess.Popen(
         [sys.executable, __file__, *args],
         cwd=ROOT,
@@ -57,6 +59,26 @@ async def agent_turns(
     finally:
         await agent.aclose()
         await store.close()
+
+
+async def guide_script(session_id: str, label: str, count: int, start_at: float) -> None:
+    """The session guide's own pattern: ``Agent(..., session_storage="database")`` from
+    ``POSTGRES_DSN``, turns on one session, and no ``aclose()`` before ``asyncio.run`` ends."""
+    from vel_runner import Agent
+
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    agent = Agent("bot", {"provider": "echo", "model": "echo"}, session_storage="database")
+    for i in range(count):
+        await agent.run({"message": f"{label}-{i}"}, session_id=session_id)
+
+
+async def open_and_leave(dsn: str) -> None:
+    """Open a store whose pool is still connecting, use it, and never close it."""
+    from vel_runner.storage.postgres import PostgresStore
+
+    store = PostgresStore(dsn, min_size=8, max_size=8)
+    await store.open()
+    await store.list()
 
 
 def read_session(dsn: str, session_id: str) -> None:
@@ -104,6 +126,59 @@ def test_four_processes_fifty_turns_each_on_one_session(fresh_postgres_dsn: str)
         assert [u for u in users if u.startswith(f"p{n}-")] == [f"p{n}-{i}" for i in range(50)]
     switches = sum(a.split("-")[0] != b.split("-")[0] for a, b in itertools.pairwise(users))
     assert switches >= 10, f"the processes hardly overlapped ({switches} switches)"
+
+
+def logins(dsn: str) -> int:
+    """PostgreSQL logins to this database so far (``pg_stat_database.sessions``), settled."""
+    import psycopg
+
+    seen = -1
+    while True:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+        assert row is not None
+        if row[0] == seen + 1:  # only our own login since the last look: nothing pending
+            return int(row[0])
+        seen = int(row[0])
+        time.sleep(0.2)
+
+
+def test_scripts_exit_after_contended_turns_without_aclose(fresh_postgres_dsn: str) -> None:
+    """Four scripts of the guide's pattern fight over one session: all finish and exit,
+    with nothing on stderr, and a waited turn reuses a pool connection (no new login)."""
+    dsn = fresh_postgres_dsn
+    before = logins(dsn)
+    start_at = str(time.time() + 2.0)
+    procs = [spawn("guide", dsn, "hot", f"p{n}", "25", start_at, dsn=dsn) for n in range(4)]
+    try:
+        errors = [proc.communicate(timeout=60)[1] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [(proc.returncode, err) for proc, err in zip(procs, errors, strict=True)] == [
+        (0, "")
+    ] * 4
+    # a script logs in for its migrations, its pool's one connection and one turn
+    # connection (+ our looks); a waited turn used to close a pool connection and log in anew
+    assert logins(dsn) - before <= 4 * 3 + 3
+    users = check_pairs(json.loads(finish(spawn("read", dsn, "hot"))))
+    assert len(users) == 100
+    switches = sum(a.split("-")[0] != b.split("-")[0] for a, b in itertools.pairwise(users))
+    assert switches >= 10, f"the processes hardly overlapped ({switches} switches)"
+
+
+def test_a_script_exits_while_its_pool_is_still_connecting(fresh_postgres_dsn: str) -> None:
+    """psycopg_pool's workers swallow the cancellation asyncio.run sends at exit when it
+    lands mid-connect; the store's exit guard closes the pool so they stop."""
+    for _ in range(3):
+        proc = spawn("leave", fresh_postgres_dsn)
+        try:
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, err
 
 
 async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> None:
@@ -185,6 +260,10 @@ if __name__ == "__main__":
     if mode == "turns":
         start_at = float(rest[3]) if len(rest) > 3 else 0.0
         asyncio.run(agent_turns(dsn, rest[0], rest[1], int(rest[2]), start_at))
+    elif mode == "guide":
+        asyncio.run(guide_script(rest[0], rest[1], int(rest[2]), float(rest[3])))
+    elif mode == "leave":
+        asyncio.run(open_and_leave(dsn))
     elif mode == "read":
         read_session(dsn, rest[0])
     else:

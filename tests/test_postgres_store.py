@@ -369,6 +369,6 @@ async def test_cancelled_turns_store_nothing_and_leak_no_connection(
             with pytest.raises(asyncio.CancelledError):
                 await task
         assert await turn(s, "c", "after") == [msg("user", "kept"), msg("assistant", "re: kept")]
-        assert s._pool is not None and s._pool.get_stats().get("pool_size", 0) <= 2
+        assert s.pool_stats().get("pool_size", 0) <= 2
     finally:
         await s.close()

@@ -1,20 +1,24 @@
 """What a write to a PostgreSQL session does, worked out before anything is sent.
 
-The plans here are pure: from the session row read under the session's lock they compute the
-statements of one transaction (run as a single pipeline) and the session's state afterwards.
-Turns (append) and ``set`` (replace) share them, in the sync and the async code alike.
+Pure code: from the session row read under the session's lock, :func:`plan_write` computes
+the statements of one transaction (run as a single pipeline) and the session's state
+afterwards, for turns (append) and ``set`` (replace) alike, in the sync and the async code.
+Also here: the checked JSON of messages, the NOTIFY payload, and rows turned into records.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidInputError
 from ..messages import Message, pinned_count
 from . import pg_sql as q
 from .base import UNCHANGED, SessionEventKind, SessionInfo, SessionRecord
+from .pg_run import Rows
 
 
 @dataclass(slots=True)
@@ -34,7 +38,7 @@ class LockedRow:
         return self.exists and not self.expired
 
     @classmethod
-    def parse(cls, rows: q.Rows) -> LockedRow:
+    def parse(cls, rows: Rows) -> LockedRow:
         if not rows:
             return cls()
         epoch, seq, base, context, summary, expired = rows[0][:6]
@@ -59,68 +63,52 @@ class Plan:
         return len(self.pinned) + self.seq - self.base
 
 
-def _row_statement(
-    key: dict[str, Any], row: LockedRow, values: dict[str, Any], *, replace: bool = False
-) -> q.Statement:
-    """INSERT a new session, or UPDATE (``replace``: and re-epoch) the live one."""
-    if not row.live:
-        return q.INSERT_SESSION, {**key, **values}
-    return (q.REPLACE_SESSION if replace else q.UPDATE_SESSION), {**key, **values}
-
-
-def _finish(
+def plan_write(
     key: dict[str, Any],
     row: LockedRow,
-    statements: list[q.Statement],
-    plan: Plan,
-    origin: str,
-    notify: bool,
-) -> Plan:
-    if row.exists and row.expired:
-        statements.insert(0, (q.DELETE_SESSION, key))
-        plan.epoch_at += 1
-    if notify:
-        payload = q.event_payload(plan.kind, key["a"], key["s"], plan.message_count, origin)
-        statements.append((q.NOTIFY, {"payload": payload}))
-    statements.append(q.COMMIT)
-    return plan
-
-
-def plan_append(
-    key: dict[str, Any],
-    row: LockedRow,
-    new_messages: Sequence[Message],
+    messages: Sequence[Message],
     dumped: list[str],
     *,
-    keep: int | None,
-    summary: Any,
-    ttl: float | None,
     origin: str,
     notify: bool = True,
+    replace: bool = False,
+    keep: int | None = None,
+    summary: Any = UNCHANGED,
+    ttl: float | None = None,
+    begin: bool = True,
     relock: bool = False,
-    unlock: bool = True,
+    unlock: bool = False,
 ) -> Plan:
-    """Append ``new_messages`` (``dumped`` is their JSON) then trim to ``keep`` (a turn).
+    """Write ``messages`` (``dumped`` is their JSON) to the session as read in ``row``.
 
-    The transaction re-takes the session's lock first when ``relock`` (the turn's own lock
-    was lost with its connection) and ends the turn's session-level lock when ``unlock``.
-    Its write applies only to the row as the turn read it (see ``pg_sql.APPEND_EXISTING``).
+    A turn appends them, then trims to ``keep``; ``replace`` (``set``) puts them in place of
+    everything stored and drops the summary and the cached copies (a new epoch). Either way
+    the new rows get seqs above every stored one and the old rows that go are deleted, all
+    in one statement that applies only to the row as read (``pg_sql.APPEND_EXISTING``).
+    The transaction starts here unless ``begin`` is false (``set`` opened it to lock and
+    read), re-takes the session's lock first when ``relock`` (a turn whose lock was lost with
+    its connection) and ends the turn's session-level lock after it when ``unlock``.
     """
-    seq, base = (row.seq, row.base) if row.live else (0, 0)
-    pinned = list(row.pinned) if row.live else []
-    lead = pinned_count(new_messages) if seq == base else 0  # nothing unpinned yet
+    live = row.live
+    start = row.seq if live else 0  # seq of the newest stored message
+    floor = row.base if live else 0  # rows at or below it are already gone
+    base = start if replace else floor  # replace: every stored message goes
+    pinned = list(row.pinned) if live and not replace else []
+    lead = pinned_count(messages) if start == base else 0  # nothing unpinned yet
     context = None
-    if lead or not row.live:
-        pinned.extend(new_messages[:lead])
+    if lead or replace or not live:
+        pinned.extend(messages[:lead])
         context = json.dumps(pinned, ensure_ascii=False)
-    appended = list(new_messages[lead:])
-    new_seq = seq + len(appended)
+    appended = list(messages[lead:])
+    new_seq = start + len(appended)
     new_base = base
     if keep is not None and new_seq - base > keep:
         new_base = new_seq - max(keep, 0)
-    dropped_now = max(0, new_base - seq)  # appended rows a small ``keep`` drops at once
-    kind: SessionEventKind = "updated" if row.live else "created"
+    dropped_now = max(0, new_base - start)  # appended rows a small ``keep`` drops at once
+    kind: SessionEventKind = "updated" if live else "created"
     count = len(pinned) + new_seq - new_base
+    if replace:
+        summary = None
     params = {
         **key,
         "context": context,
@@ -129,59 +117,27 @@ def plan_append(
         "seq": new_seq,
         "base": new_base,
         "ttl": ttl,
-        "first": seq + 1 + dropped_now,
+        "first": start + 1 + dropped_now,
         "messages": dumped[lead + dropped_now :],
-        "above": base,
-        "upto": min(new_base, seq),
+        "above": floor,
+        "upto": min(new_base, start),
         "notify": notify,
-        "payload": q.event_payload(kind, key["a"], key["s"], count, origin) if notify else "",
+        "payload": event_payload(kind, key["a"], key["s"], count, origin) if notify else "",
         "epoch": row.epoch,
         "read_seq": row.seq,
     }
-    statements: list[q.Statement] = [q.BEGIN]
+    statements: list[q.Statement] = [q.BEGIN] if begin else []
     if relock:
         statements.append((q.LOCK, key))
     if row.exists and row.expired:
         statements.append((q.DELETE_EXPIRED, {**key, "epoch": row.epoch}))
-    statements.append((q.APPEND_EXISTING if row.live else q.APPEND_NEW, params))
+    write = q.APPEND_NEW if not live else q.REPLACE_EXISTING if replace else q.APPEND_EXISTING
+    statements.append((write, params))
     epoch_at = len(statements) - 1
     statements.append(q.COMMIT)
     if unlock:
         statements.append((q.UNLOCK, key))
     return Plan(statements, epoch_at, kind, row.expired, new_seq, new_base, pinned, appended)
-
-
-def plan_replace(
-    key: dict[str, Any],
-    row: LockedRow,
-    messages: Sequence[Message],
-    dumped: list[str],
-    *,
-    ttl: float | None,
-    origin: str,
-    notify: bool = True,
-) -> Plan:
-    """Replace the whole session with ``messages`` and drop its summary (``set``)."""
-    lead = pinned_count(messages)
-    pinned = list(messages[:lead])
-    appended = list(messages[lead:])
-    values = {
-        "context": json.dumps(pinned, ensure_ascii=False),
-        "summary": None,
-        "seq": len(appended),
-        "base": 0,
-        "ttl": ttl,
-    }
-    statements: list[q.Statement] = []
-    if row.live:
-        statements.append((q.DELETE_MESSAGES, {**key, "above": -1, "upto": row.seq}))
-    statements.append(_row_statement(key, row, values, replace=True))
-    epoch_at = len(statements) - 1
-    if appended:
-        statements.append((q.INSERT_MESSAGES, {**key, "first": 1, "messages": dumped[lead:]}))
-    kind: SessionEventKind = "updated" if row.live else "created"
-    plan = Plan(statements, epoch_at, kind, row.expired, len(appended), 0, pinned, appended)
-    return _finish(key, row, statements, plan, origin, notify)
 
 
 def lock_statements(agent_id: str, session_id: str) -> list[q.Statement]:
@@ -212,7 +168,7 @@ def list_params(
     }
 
 
-def to_record(agent_id: str, session_id: str, rows: q.Rows) -> SessionRecord | None:
+def to_record(agent_id: str, session_id: str, rows: Rows) -> SessionRecord | None:
     if not rows:
         return None
     context, summary, created_at, updated_at, expires_at, tail = rows[0]
@@ -224,3 +180,34 @@ def to_record(agent_id: str, session_id: str, rows: q.Rows) -> SessionRecord | N
 def to_info(row: tuple[Any, ...], store: str) -> SessionInfo:
     agent_id, session_id, count, created_at, updated_at, expires_at = row
     return SessionInfo(agent_id, session_id, count, created_at, updated_at, expires_at, store)
+
+
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def dump_messages(messages: Sequence[Message], what: str = "messages") -> list[str]:
+    """JSON text of each message, checked before anything is written.
+
+    Rejects what JSON or PostgreSQL's ``jsonb`` cannot hold: non-serializable values, NUL
+    characters, unpaired surrogates.
+    """
+    dumped = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidInputError(f"{what}[{index}] must be a dict, got {type(message).__name__}")
+        try:
+            text = json.dumps(message, ensure_ascii=False, allow_nan=False)
+            text.encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{what}[{index}] is not JSON-serializable: {exc}") from None
+        if _NUL_ESCAPE.search(text):
+            raise InvalidInputError(
+                f"{what}[{index}] contains a NUL character, which PostgreSQL cannot store"
+            )
+        dumped.append(text)
+    return dumped
+
+
+def event_payload(kind: str, agent_id: str, session_id: str, count: int, origin: str) -> str:
+    """The NOTIFY payload other processes turn into a :class:`SessionEvent`."""
+    return json.dumps({"k": kind, "a": agent_id, "s": session_id, "n": count, "o": origin})

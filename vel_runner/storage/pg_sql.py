@@ -1,20 +1,17 @@
-"""The SQL of the PostgreSQL store and the small pure helpers around it.
+"""The SQL text of the PostgreSQL store: constants only, run by :mod:`.pg_run`.
 
 Every value (session ids, agent ids, message contents) travels as a query parameter; nothing
 the user supplies is ever formatted into SQL. Statements are plain constants so psycopg can
 prepare them, and an operation is a list of ``(query, params)`` run in one pipeline (one
-network round trip) by the sync or the async connection alike.
+network round trip) by the sync or the async connection alike. The DSN helpers at the end
+name a server without its password.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Sequence
 from typing import Any
 
-from ..errors import InvalidInputError, StoreUnavailableError
-from ..messages import Message
+from ..errors import StoreUnavailableError
 
 Statement = tuple[str, dict[str, Any] | None]
 
@@ -53,6 +50,10 @@ FROM vel_sessions s WHERE s.agent_id = %(a)s AND s.id = %(s)s
 #: Ends a turn's hold on its session (sent with the write, or alone when the turn failed).
 UNLOCK = "SELECT pg_advisory_unlock(vel_lock_key(%(a)s, %(s)s))"
 
+#: A waiting connection going back to the pool: whatever session lock it may still hold (a
+#: turn cancelled while it waited may have been granted its lock all the same) goes.
+UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
+
 #: The session row, locked so a concurrent DELETE (clear, the spec's cleanup SQL) waits.
 SELECT_ROW = """
 SELECT epoch, seq, base_seq, context, summary,
@@ -62,7 +63,7 @@ FOR UPDATE
 """
 
 DELETE_SESSION = "DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s"
-#: An expired session a turn replaces: only the one the turn read (same epoch).
+#: An expired session a write replaces: only the one the writer read (same epoch).
 DELETE_EXPIRED = DELETE_SESSION + " AND epoch = %(epoch)s"
 
 INSERT_SESSION = """
@@ -107,29 +108,27 @@ DELETE FROM vel_messages
 WHERE agent_id = %(a)s AND session_id = %(s)s AND seq > %(above)s AND seq <= %(upto)s
 """
 
-NOTIFY = "SELECT pg_notify('vel_sessions', %(payload)s)"
-
-#: A turn's whole write in one statement: the session row (UPDATE, or INSERT for a new
-#: session), the new message rows, the trimmed ones, the notification. The inserted and the
-#: deleted seqs never overlap (the plan inserts only rows that survive the trim). The row must
-#: still be the one the turn read (same epoch and seq; still absent for a new one), else
-#: nothing is written and no row comes back: only a writer that ignores the session lock (the
-#: spec's raw DELETE, say) can change it under a turn.
+#: A whole write in one statement: the session row (UPDATE, INSERT for a new session, or
+#: REPLACE for ``set``), the new message rows, the trimmed ones, the notification. The
+#: inserted and the deleted seqs never overlap (the plan inserts only rows that survive the
+#: trim, above every seq it deletes). The row must still be the one the writer read (same
+#: epoch and seq; still absent for a new one), else nothing is written and no row comes back:
+#: only a writer that ignores the session lock (the spec's raw DELETE, say) can change it
+#: under a turn.
 _APPEND_REST = f"""),
 appended AS ({INSERT_MESSAGES} WHERE EXISTS (SELECT 1 FROM session)),
 trimmed AS ({DELETE_MESSAGES} AND EXISTS (SELECT 1 FROM session))
 SELECT epoch, CASE WHEN %(notify)s THEN pg_notify('vel_sessions', %(payload)s) END
 FROM session
 """
-_UPDATE_READ_ROW = UPDATE_SESSION.replace(
-    "WHERE agent_id = %(a)s AND id = %(s)s",
-    "WHERE agent_id = %(a)s AND id = %(s)s AND epoch = %(epoch)s AND seq = %(read_seq)s",
-)
+_KEY = "WHERE agent_id = %(a)s AND id = %(s)s"
+_READ_ROW = _KEY + " AND epoch = %(epoch)s AND seq = %(read_seq)s"
 _INSERT_ABSENT_ROW = INSERT_SESSION.replace(
     "RETURNING epoch", "ON CONFLICT (agent_id, id) DO NOTHING\nRETURNING epoch"
 )
-APPEND_EXISTING = f"WITH session AS ({_UPDATE_READ_ROW}{_APPEND_REST}"
+APPEND_EXISTING = f"WITH session AS ({UPDATE_SESSION.replace(_KEY, _READ_ROW)}{_APPEND_REST}"
 APPEND_NEW = f"WITH session AS ({_INSERT_ABSENT_ROW}{_APPEND_REST}"
+REPLACE_EXISTING = f"WITH session AS ({REPLACE_SESSION.replace(_KEY, _READ_ROW)}{_APPEND_REST}"
 
 GET = """
 SELECT s.context, s.summary, s.created_at, s.updated_at, s.expires_at,
@@ -181,37 +180,6 @@ LIMIT %(limit)s
 """
 
 
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def dump_messages(messages: Sequence[Message], what: str = "messages") -> list[str]:
-    """JSON text of each message, checked before anything is written.
-
-    Rejects what JSON or PostgreSQL's ``jsonb`` cannot hold: non-serializable values, NUL
-    characters, unpaired surrogates.
-    """
-    dumped = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise InvalidInputError(f"{what}[{index}] must be a dict, got {type(message).__name__}")
-        try:
-            text = json.dumps(message, ensure_ascii=False, allow_nan=False)
-            text.encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"{what}[{index}] is not JSON-serializable: {exc}") from None
-        if _NUL_ESCAPE.search(text):
-            raise InvalidInputError(
-                f"{what}[{index}] contains a NUL character, which PostgreSQL cannot store"
-            )
-        dumped.append(text)
-    return dumped
-
-
-def event_payload(kind: str, agent_id: str, session_id: str, count: int, origin: str) -> str:
-    """The NOTIFY payload other processes turn into a :class:`SessionEvent`."""
-    return json.dumps({"k": kind, "a": agent_id, "s": session_id, "n": count, "o": origin})
-
-
 def describe_dsn(dsn: str) -> str:
     """``host:port/dbname`` of a DSN, never its password."""
     try:
@@ -243,20 +211,3 @@ def _password(dsn: str) -> str | None:
     except Exception:
         return None
     return str(value) if value else None
-
-
-Rows = list[tuple[Any, ...]]
-
-
-async def run_async(conn: Any, statements: Sequence[Statement]) -> list[Rows]:
-    """Run ``statements`` in one pipeline on an async connection; the rows of each."""
-    async with conn.pipeline():
-        cursors = [await conn.execute(query, params) for query, params in statements]
-    return [await cur.fetchall() if cur.description else [] for cur in cursors]
-
-
-def run_sync(conn: Any, statements: Sequence[Statement]) -> list[Rows]:
-    """Run ``statements`` in one pipeline on a sync connection; the rows of each."""
-    with conn.pipeline():
-        cursors = [conn.execute(query, params) for query, params in statements]
-    return [cur.fetchall() if cur.description else [] for cur in cursors]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from . import pg_sql as q
+from .pg_run import Rows, run_sync
 
 T = TypeVar("T")
 
@@ -55,9 +56,9 @@ class SyncConnection:
             except psycopg.Error as exc:
                 raise q.unavailable(dsn, exc) from None
 
-    def one(self, statement: q.Statement) -> q.Rows:
+    def one(self, statement: q.Statement) -> Rows:
         """The rows of one statement."""
-        return self.run(lambda conn: q.run_sync(conn, [statement])[0])
+        return self.run(lambda conn: run_sync(conn, [statement])[0])
 
     def close(self) -> None:
         with self._lock:

@@ -7,8 +7,9 @@ of the process; the model call in between holds no connection at all. One batch 
 statements (one network round trip) runs at a time on a connection.
 
 When another process's turn holds the session, the turn waits in PostgreSQL's own lock queue
-instead (:class:`WaitingConnection`, a pool connection kept for that one turn): first come,
-first served, and a process that holds a session cannot take it again while another waits.
+instead (:class:`WaitingConnection`, a pool connection kept for that one turn and given back
+after it): first come, first served, and a process that holds a session cannot take it again
+while another waits.
 
 A connection that breaks (a server restart) loses its locks. It is replaced on next use with a
 new ``generation``; a turn that locked on the old one knows its lock is gone and re-takes it
@@ -26,6 +27,8 @@ import psycopg
 from psycopg import pq
 
 from . import pg_sql as q
+from .pg_pool import Pool
+from .pg_run import Rows, run_async
 
 
 class TurnConnection:
@@ -41,7 +44,7 @@ class TurnConnection:
 
     async def run(
         self, statements: list[q.Statement], *, retry: bool = False
-    ) -> tuple[int, list[q.Rows]]:
+    ) -> tuple[int, list[Rows]]:
         """Run ``statements`` in one pipeline; ``(generation, rows of each)``.
 
         Errors become :class:`~vel_runner.errors.StoreUnavailableError` (no password). A
@@ -54,7 +57,7 @@ class TurnConnection:
             for attempt in (1, 2):
                 conn = await self._connected()
                 try:
-                    return self.generation, await q.run_async(conn, statements)
+                    return self.generation, await run_async(conn, statements)
                 except psycopg.Error as exc:
                     dead = conn.broken or conn.closed
                     await self._recover(conn)
@@ -103,39 +106,75 @@ class TurnConnection:
 class WaitingConnection:
     """A pool connection that waits for a busy session's lock and holds it for one turn.
 
-    It is closed when the turn ends (:meth:`discard`), never handed back to the pool, so a
-    failed statement needs no cleanup here. ``retry`` is accepted for the shared interface
-    and ignored: this connection cannot be swapped without losing the lock it holds.
+    :meth:`release` gives it back to the pool without any session lock on it: the turn's
+    write carries the unlock; after anything else (a failed turn, a turn cancelled while it
+    waited, when the lock may have been granted all the same) it drops every advisory lock
+    the connection holds first. The pool keeps the connection: no new login per waited turn.
+    ``retry`` is accepted for the shared interface and ignored: this connection cannot be
+    swapped without losing the lock it holds.
     """
 
     generation = 1  # one connection for the whole turn: a lock never moves
 
-    def __init__(self, getconn: Callable[[], Any], putconn: Callable[[Any], Any]) -> None:
-        self._getconn, self._putconn = getconn, putconn
-        self._conn: Any = None
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def _connected(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None:
+            stack = self._stack = contextlib.AsyncExitStack()
+            self._conn = await stack.enter_async_context(self._pool.connection())
+        return self._conn
+
+    async def wait_for_lock(self, params: dict[str, Any]) -> None:
+        """Queue in PostgreSQL for the session's lock (first come, first served).
+
+        Not pipelined: a cancelled wait is cancelled in the server too (psycopg does that)
+        and leaves the connection usable."""
+        conn = await self._connected()
+        try:
+            await conn.execute(q.WAIT_LOCK, params)
+        except psycopg.Error as exc:
+            raise q.unavailable(str(conn.info.dsn), exc) from None
 
     async def run(
         self, statements: list[q.Statement], *, retry: bool = False
-    ) -> tuple[int, list[q.Rows]]:
-        if self._conn is None:
-            self._conn = await self._getconn()
-        conn = self._conn
+    ) -> tuple[int, list[Rows]]:
+        conn = await self._connected()
         try:
-            return self.generation, await q.run_async(conn, statements)
+            return self.generation, await run_async(conn, statements)
         except psycopg.Error as exc:
             raise q.unavailable(str(conn.info.dsn), exc) from None
-        except BaseException:  # cancelled while waiting: close, dropping any lock it got
-            await self.discard()
-            raise
 
-    async def discard(self) -> None:
-        """Close the connection (its locks go with it) instead of reusing it."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
+    async def release(self, *, unlocked: bool = False) -> None:
+        """Back to the pool; ``unlocked``: the turn's write ended its lock already."""
+        stack, conn = self._stack, self._conn
+        self._stack = self._conn = None
+        if stack is None or conn is None:
+            return
+        try:
+            if not unlocked:
+                await _drop_locks(conn)
+        except BaseException as exc:  # a lock must not go back to the pool: close instead
             with contextlib.suppress(Exception):
                 await conn.close()
+            if not isinstance(exc, Exception):
+                raise
+        finally:
             with contextlib.suppress(Exception):
-                await self._putconn(conn)
+                await stack.aclose()
+
+
+async def _drop_locks(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn.closed or conn.broken:
+        return  # its locks went with it
+    status = conn.info.transaction_status
+    if status == pq.TransactionStatus.ACTIVE:
+        raise RuntimeError("a statement is still running")
+    if status != pq.TransactionStatus.IDLE:
+        await conn.rollback()
+    await conn.execute(q.UNLOCK_ALL)
 
 
 class TurnConnections:

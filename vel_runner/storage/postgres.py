@@ -7,48 +7,48 @@ methods) use one synchronous psycopg connection of their own, so they work from 
 from a thread that runs a loop; called on a loop's thread they block that loop for one round
 trip, so async code should call the async methods.
 
-Schema and migrations: ``migrations/*.sql``, applied on the first ``open()`` (see
-:mod:`.pg_migrate`). Turns: :mod:`.pg_turn`. SQL: :mod:`.pg_sql`. Events: :mod:`.pg_events`.
+The store wires the parts together (module map in docs/database.md): turns run in
+:mod:`.pg_engine`; writes are planned by :mod:`.pg_plan`; SQL text is :mod:`.pg_sql`, run by
+:mod:`.pg_run`; the pool is :mod:`.pg_pool`; events from other processes come through
+:mod:`.pg_events`; schema changes are :mod:`.pg_migrate`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import StoreUnavailableError
 from ..listeners import Listeners
 from ..messages import Message
 from . import pg_sql as q
 from .base import SessionEvent, SessionEventKind, SessionInfo, SessionListener, SessionRecord
-from .keyed_locks import KeyedLocks
+from .exit_guard import ExitGuard
+from .pg_cache import Key
+from .pg_engine import PostgresTurn, TurnEngine
 from .pg_events import NotifyRelay
 from .pg_migrate import apply_migrations
 from .pg_plan import (
     LockedRow,
     Plan,
     clear_statements,
+    dump_messages,
     list_params,
     lock_statements,
-    plan_replace,
+    plan_write,
     to_info,
     to_record,
 )
+from .pg_pool import Pool
+from .pg_run import Rows, run_async, run_sync
 from .pg_sync import SyncConnection
-from .pg_turn import Key, PostgresTurn, SessionCache
-from .pg_turn_connections import TurnConnections
 
-log = logging.getLogger(__name__)
-
-_DB_ERRORS = (psycopg.Error, PoolTimeout)
 SessionInfos = list[SessionInfo]
 
 
@@ -87,17 +87,34 @@ class PostgresStore:
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
         self.max_idle = max_idle
         self.migrate, self.notify = migrate, notify
-        self._pool: AsyncConnectionPool[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._migrated = False
         self._origin = uuid.uuid4().hex
-        self._cache = SessionCache(cache_sessions, cache_messages)
-        self._local_locks = KeyedLocks()
         self._listeners: Listeners[SessionEvent] = Listeners()
         self._relay: NotifyRelay | None = None
+        self._exit_guard = ExitGuard(self.close)
         self._sync = SyncConnection(lambda: self.dsn, timeout, self._migrate_once)
-        self._turn_connections = TurnConnections(lambda: self.dsn, timeout, turn_connections)
+        self._pool = Pool(
+            lambda: self.dsn,
+            name=name,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            max_idle=max_idle,
+        )
+        self._engine = TurnEngine(
+            self._pool,
+            lambda: self.dsn,
+            open_store=self.open,
+            on_write=self._emit_plan,
+            origin=self._origin,
+            notify=notify,
+            timeout=timeout,
+            turn_connections=turn_connections,
+            cache_sessions=cache_sessions,
+            cache_messages=cache_messages,
+        )
 
     def __repr__(self) -> str:
         where = q.describe_dsn(self._dsn_arg or os.environ.get("POSTGRES_DSN", ""))
@@ -115,12 +132,15 @@ class PostgresStore:
         return dsn
 
     async def open(self) -> None:
-        """Apply migrations (once) and create the pool in the running loop. Idempotent."""
-        if self._pool is not None:
+        """Apply migrations (once) and create the pool in the running loop. Idempotent.
+
+        A loop that ends without :meth:`close` (a script's ``asyncio.run``) closes the
+        store on its way out (:mod:`.exit_guard`), so the script exits."""
+        if self._pool.opened:
             return
         self._open_lock = self._open_lock or asyncio.Lock()
         async with self._open_lock:
-            if self._pool is not None:
+            if self._pool.opened:
                 return
             dsn = self.dsn
             if self.migrate and not self._migrated:
@@ -129,78 +149,44 @@ class PostgresStore:
                 except psycopg.Error as exc:
                     raise q.unavailable(dsn, exc) from None
                 self._migrated = True
-            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                dsn,
-                min_size=self.min_size,
-                max_size=self.max_size,
-                timeout=self.timeout,
-                max_idle=self.max_idle,
-                kwargs={"autocommit": True, "connect_timeout": max(1, round(self.timeout))},
-                name=f"vel-{self.name}",
-                configure=_configure,
-                open=False,
-            )
-            await pool.open(wait=False)
-            self._pool = pool
+            await self._pool.open()
             self._loop = asyncio.get_running_loop()
+            self._exit_guard.arm()
             if self._listeners:
                 self._start_relay()
 
     async def close(self) -> None:
         """Stop the event relay, close the pool and the sync connection. Idempotent."""
+        self._exit_guard.disarm()
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None
-        await self._turn_connections.close()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._engine.close()
+        await self._pool.close()
         self._sync.close()
-        self._cache.clear()
 
     async def ping(self) -> None:
         async with self._connection() as conn:
-            await q.run_async(conn, [("SELECT 1", None)])
+            await run_async(conn, [("SELECT 1", None)])
 
-    # -- async connection plumbing ---------------------------------------------------------
-    async def _getconn(self) -> Any:
-        if self._pool is None:
-            await self.open()
-        assert self._pool is not None
-        try:
-            return await self._pool.getconn()
-        except _DB_ERRORS as exc:
-            raise q.unavailable(self.dsn, exc) from None
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's counters (psycopg_pool's ``get_stats()``); empty while closed."""
+        return self._pool.stats()
 
-    async def _putconn(self, conn: Any) -> None:
-        if self._pool is not None:
-            await self._pool.putconn(conn)
-        else:
-            await conn.close()
-
-    def _connection(self) -> _PooledConnection:
-        return _PooledConnection(self)
-
-    async def _run(self, conn: Any, statements: list[q.Statement]) -> list[q.Rows]:
-        try:
-            return await q.run_async(conn, statements)
-        except _DB_ERRORS as exc:
-            raise q.unavailable(self.dsn, exc) from None
-
-    async def _end_transaction(self, conn: Any, *, rollback: bool) -> None:
-        if rollback and not conn.broken:
-            with contextlib.suppress(*_DB_ERRORS):
-                await conn.rollback()
-        await self._putconn(conn)
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        await self.open()
+        async with self._pool.connection() as conn:
+            yield conn
 
     # -- turns ---------------------------------------------------------------------------
     def turn(self, agent_id: str, session_id: str, *, window: int | None = None) -> PostgresTurn:
-        return PostgresTurn(self, (agent_id, session_id), window)
+        return self._engine.turn((agent_id, session_id), window)
 
     # -- async operations ----------------------------------------------------------------
     async def get(self, agent_id: str, session_id: str) -> SessionRecord | None:
         async with self._connection() as conn:
-            (rows,) = await self._run(conn, [(q.GET, {"a": agent_id, "s": session_id})])
+            (rows,) = await run_async(conn, [(q.GET, {"a": agent_id, "s": session_id})])
         return to_record(agent_id, session_id, rows)
 
     async def set(
@@ -212,33 +198,41 @@ class PostgresStore:
         ttl: float | None = None,
     ) -> None:
         copies = [dict(m) for m in messages]
-        dumped = q.dump_messages(copies)
-        self._cache.drop((agent_id, session_id))
+        dumped = dump_messages(copies)
+        self._engine.forget((agent_id, session_id))
         async with self._connection() as conn:
-            results = await self._run(conn, lock_statements(agent_id, session_id))
+            results = await run_async(conn, lock_statements(agent_id, session_id))
             plan = self._plan_replace(agent_id, session_id, results, copies, dumped, ttl)
-            await self._run(conn, plan.statements)
-        self._emit_plan(plan, (agent_id, session_id))
+            await run_async(conn, plan.statements)
+        self._emit_plan((agent_id, session_id), plan)
 
     def _plan_replace(
         self,
         agent_id: str,
         session_id: str,
-        locked: list[q.Rows],
+        locked: list[Rows],
         messages: list[Message],
         dumped: list[str],
         ttl: float | None,
     ) -> Plan:
         row = LockedRow.parse(locked[2])
         key = {"a": agent_id, "s": session_id}
-        return plan_replace(
-            key, row, messages, dumped, ttl=ttl, origin=self._origin, notify=self.notify
+        return plan_write(
+            key,
+            row,
+            messages,
+            dumped,
+            origin=self._origin,
+            notify=self.notify,
+            replace=True,
+            ttl=ttl,
+            begin=False,  # lock_statements began the transaction
         )
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
-        self._cache.drop((agent_id, session_id))
+        self._engine.forget((agent_id, session_id))
         async with self._connection() as conn:
-            results = await self._run(conn, clear_statements(agent_id, session_id, self._origin))
+            results = await run_async(conn, clear_statements(agent_id, session_id, self._origin))
         return self._emit_cleared(agent_id, session_id, results[2])
 
     async def list(
@@ -251,13 +245,13 @@ class PostgresStore:
     ) -> SessionInfos:
         params = list_params(agent_id, inactive_for, after, limit)
         async with self._connection() as conn:
-            (rows,) = await self._run(conn, [(q.LIST, params)])
+            (rows,) = await run_async(conn, [(q.LIST, params)])
         return [to_info(row, self.name) for row in rows]
 
     async def delete_inactive(self, older_than: float, agent_id: str | None = None) -> int:
         params = {"agent": agent_id, "age": older_than, "origin": self._origin}
         async with self._connection() as conn:
-            (rows,) = await self._run(conn, [(q.DELETE_INACTIVE, params)])
+            (rows,) = await run_async(conn, [(q.DELETE_INACTIVE, params)])
         return self._emit_deleted(rows)
 
     # -- synchronous twins ---------------------------------------------------------------
@@ -279,21 +273,21 @@ class PostgresStore:
         ttl: float | None = None,
     ) -> None:
         copies = [dict(m) for m in messages]
-        dumped = q.dump_messages(copies)
-        self._cache.drop((agent_id, session_id))
+        dumped = dump_messages(copies)
+        self._engine.forget((agent_id, session_id))
 
         def replace(conn: psycopg.Connection[Any]) -> Plan:
-            results = q.run_sync(conn, lock_statements(agent_id, session_id))
+            results = run_sync(conn, lock_statements(agent_id, session_id))
             plan = self._plan_replace(agent_id, session_id, results, copies, dumped, ttl)
-            q.run_sync(conn, plan.statements)
+            run_sync(conn, plan.statements)
             return plan
 
-        self._emit_plan(self._sync.run(replace), (agent_id, session_id))
+        self._emit_plan((agent_id, session_id), self._sync.run(replace))
 
     def clear_sync(self, agent_id: str, session_id: str) -> bool:
-        self._cache.drop((agent_id, session_id))
+        self._engine.forget((agent_id, session_id))
         statements = clear_statements(agent_id, session_id, self._origin)
-        results = self._sync.run(lambda conn: q.run_sync(conn, statements))
+        results = self._sync.run(lambda conn: run_sync(conn, statements))
         return self._emit_cleared(agent_id, session_id, results[2])
 
     def list_sync(
@@ -340,42 +334,22 @@ class PostgresStore:
         else:
             self._deliver(kind, key[0], key[1], count)
 
-    def _emit_plan(self, plan: Plan, key: Key) -> None:
+    def _emit_plan(self, key: Key, plan: Plan) -> None:
         if plan.expired:
             self._emit("expired", key, 0)
         self._emit(plan.kind, key, plan.message_count)
 
-    def _emit_cleared(self, agent_id: str, session_id: str, rows: q.Rows) -> bool:
+    def _emit_cleared(self, agent_id: str, session_id: str, rows: Rows) -> bool:
         live = bool(rows and rows[0][0])
         if rows:
             self._emit("cleared" if live else "expired", (agent_id, session_id), 0)
         return live
 
-    def _emit_deleted(self, rows: q.Rows) -> int:
+    def _emit_deleted(self, rows: Rows) -> int:
         for agent_id, session_id, _ in rows:
-            self._cache.drop((agent_id, session_id))
+            self._engine.forget((agent_id, session_id))
             self._emit("cleared", (agent_id, session_id), 0)
         return len(rows)
-
-
-class _PooledConnection:
-    """``async with store._connection() as conn``: a pool connection, given back after."""
-
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-        self._conn: Any = None
-
-    async def __aenter__(self) -> Any:
-        self._conn = await self._store._getconn()
-        return self._conn
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._store._end_transaction(self._conn, rollback=True)
-
-
-async def _configure(conn: Any) -> None:
-    """Key lookups only: plan once per connection instead of on every execution."""
-    await conn.execute("SET plan_cache_mode = force_generic_plan")
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

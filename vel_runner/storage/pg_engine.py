@@ -1,129 +1,123 @@
-"""One turn on a PostgreSQL session, and the per-process cache that makes it cheap.
+"""The turn engine of the PostgreSQL store: how one turn on a database session runs.
 
-A turn locks its session with a session-level advisory lock taken on one of the process's
-turn connections (:mod:`.pg_turn_connections`) and keeps it until its write: turns on one
-session are serialized across processes, and each one sees the turn before it. While the
-model answers the turn holds no connection and no transaction, so a slow model neither ties
-up the pool nor leaves a transaction open. Within one process an ``asyncio.Lock`` per session
-queues turns first; when another process's turn holds the session, the turn waits in
-PostgreSQL's lock queue on a pool connection of its own (first come, first served).
+How a turn works (``async with store.turn(a, s) as turn: ...; await turn.commit(new)``)::
 
-The cache keeps, per recent session, the tail of its messages with the ``epoch`` and ``seq``
-they end at. Opening a turn is one call, ``vel_begin_turn`` (migration 0003): lock, read the
-row, read the messages after the cached seq, so a warm process reads only what other
-processes appended since. When the copy is missing or stale (another epoch, older messages
-it lacks) it reads again from the start, bounded by the window. The write is one statement,
-sent with ``BEGIN``, ``COMMIT`` and the unlock: two round trips per turn in all.
+    enter   1. queue behind this process's turns on the session    KeyedLocks (asyncio)
+            2. take the session's cached tail, if any               SessionCache (pg_cache)
+            3. vel_begin_turn on the session's turn connection:     TurnConnections
+               try its advisory lock, read the row and the messages after the cached seq
+            4. held by another process? wait in PostgreSQL's        WaitingConnection
+               lock queue on a pool connection, then READ_TURN      (Pool)
+            5. join cached copy + fresh rows (stale: re-read), put the tail back in the
+               cache; ``history`` = pinned + tail. No connection or transaction is held
+               while the model answers.
+    commit  6. plan_write: BEGIN, one write statement guarded by the row as read, COMMIT
+               and the unlock, in one round trip; the row changed under the turn:
+               SessionConflictError, nothing stored. Cache updated, events emitted.
+    exit    7. unlock if still locked (a failed turn), give a waiting connection back to
+               the pool, release the asyncio lock.
+
+A connection replaced mid-turn (a server restart) has a new ``generation``: the turn's lock
+went with the old one, so the write re-takes it inside its own transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import SessionConflictError
 from ..messages import Message
 from . import pg_sql as q
 from .base import UNCHANGED
-from .pg_plan import LockedRow, plan_append
-from .pg_turn_connections import WaitingConnection
+from .keyed_locks import KeyedLocks
+from .pg_cache import CachedTail, Key, SessionCache, merge_tail, trim_to
+from .pg_plan import LockedRow, Plan, dump_messages, plan_write
+from .pg_pool import Pool
+from .pg_run import Rows
+from .pg_turn_connections import TurnConnection, TurnConnections, WaitingConnection
 
-if TYPE_CHECKING:
-    from .pg_turn_connections import TurnConnection
-    from .postgres import PostgresStore
-
-Key = tuple[str, str]
 T = TypeVar("T")
+OnWrite = Callable[[Key, Plan], None]
 
 
-@dataclass(slots=True)
-class CachedTail:
-    """The last messages of a session: non-pinned ones with seqs ``(seq - len, seq]``."""
+class TurnEngine:
+    """Runs the turns of one store; owns the per-session locks, the tail cache, the turn
+    connections and the turns' access to the pool.
 
-    epoch: int
-    seq: int
-    messages: list[Message]
+    ``open_store`` opens the store on first use (migrations, pool); ``on_write`` hears of
+    each committed write (the store tells its listeners).
+    """
 
+    def __init__(
+        self,
+        pool: Pool,
+        dsn: Callable[[], str],
+        *,
+        open_store: Callable[[], Awaitable[None]],
+        on_write: OnWrite,
+        origin: str,
+        notify: bool = True,
+        timeout: float = 5.0,
+        turn_connections: int = 2,
+        cache_sessions: int = 1024,
+        cache_messages: int = 200_000,
+    ) -> None:
+        self.origin, self.notify = origin, notify
+        self._pool = pool
+        self._open_store = open_store
+        self._on_write = on_write
+        self._locks = KeyedLocks()
+        self._cache = SessionCache(cache_sessions, cache_messages)
+        self._lanes = TurnConnections(dsn, timeout, turn_connections)
 
-class SessionCache:
-    """A small LRU of session tails, bounded by sessions and by messages held."""
+    def turn(self, key: Key, window: int | None) -> PostgresTurn:
+        return PostgresTurn(self, key, window)
 
-    def __init__(self, max_sessions: int = 1024, max_messages: int = 200_000) -> None:
-        self.max_sessions = max_sessions
-        self.max_messages = max_messages
-        self._entries: OrderedDict[Key, CachedTail] = OrderedDict()
-        self._held = 0
+    def forget(self, key: Key) -> None:
+        """Drop the cached copy of a session that was replaced, cleared or deleted."""
+        self._cache.drop(key)
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    async def close(self) -> None:
+        await self._lanes.close()
+        self._cache.clear()
 
-    def put(self, key: Key, entry: CachedTail) -> None:
-        self.drop(key)
-        if self.max_sessions <= 0 or len(entry.messages) > self.max_messages:
-            return
-        self._entries[key] = entry
-        self._held += len(entry.messages)
-        while len(self._entries) > self.max_sessions or self._held > self.max_messages:
-            _, evicted = self._entries.popitem(last=False)
-            self._held -= len(evicted.messages)
+    # -- what its turns use ------------------------------------------------------------------
+    async def enter(self, key: Key) -> TurnConnection:
+        """Wait for this process's earlier turns on the session; its turn connection."""
+        await self._locks.acquire(key)
+        try:
+            await self._open_store()
+            return self._lanes.for_session(key)
+        except BaseException:
+            self._locks.release(key)
+            raise
 
-    def take(self, key: Key) -> CachedTail | None:
-        """Remove and return the entry (a turn owns it until it puts it back)."""
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._held -= len(entry.messages)
-        return entry
+    def leave(self, key: Key) -> None:
+        self._locks.release(key)
 
-    def drop(self, key: Key) -> None:
-        self.take(key)
+    def waiting_connection(self) -> WaitingConnection:
+        return WaitingConnection(self._pool)
 
-    def clear(self) -> None:
-        self._entries.clear()
-        self._held = 0
+    def take_cached(self, key: Key) -> CachedTail | None:
+        """The session's cached tail, out of the cache until the turn puts a valid one back."""
+        return self._cache.take(key)
 
+    def keep(self, key: Key, entry: CachedTail) -> None:
+        self._cache.put(key, entry)
 
-def live_bound(row: LockedRow, window: int | None) -> int:
-    """The seq above which a turn needs the messages (window applied)."""
-    return row.base if window is None else max(row.base, row.seq - window)
-
-
-def merge_tail(
-    cached: CachedTail, fresh: list[Message], row: LockedRow, window: int | None
-) -> list[Message] | None:
-    """The tail a turn needs: the cached copy (reused in place) plus ``fresh``, the messages
-    read after its seq; ``None`` when the copy cannot give it (another epoch, older messages
-    it lacks)."""
-    if cached.epoch != row.epoch or cached.seq > row.seq:
-        return None
-    messages = cached.messages
-    if row.seq - len(fresh) == cached.seq:
-        messages.extend(fresh)
-    else:  # the read started above the copy (a window or a trim): the copy is not needed
-        messages = fresh
-    return trim_to(messages, row.seq, live_bound(row, window))
-
-
-def trim_to(messages: list[Message], seq: int, bound: int) -> list[Message] | None:
-    """Drop (in place) the messages at or below seq ``bound`` from a tail ending at ``seq``;
-    ``None`` if the tail does not reach down to ``bound``."""
-    start = seq - len(messages)
-    if start > bound:
-        return None
-    if bound > start:
-        del messages[: bound - start]
-    return messages
+    def committed(self, key: Key, plan: Plan) -> None:
+        self._on_write(key, plan)
 
 
 class PostgresTurn:
     """One turn's hold on a database session (see :class:`~vel_runner.storage.base.SessionTurn`)."""
 
-    def __init__(self, store: PostgresStore, key: Key, window: int | None) -> None:
-        self._store = store
+    def __init__(self, engine: TurnEngine, key: Key, window: int | None) -> None:
+        self._engine = engine
         self._key = key
         self._params = {"a": key[0], "s": key[1]}
         self._window = window
@@ -137,32 +131,27 @@ class PostgresTurn:
         self.summary: str | None = None
 
     async def __aenter__(self) -> PostgresTurn:
-        store = self._store
-        await store._local_locks.acquire(self._key)
+        self._lane = await self._engine.enter(self._key)
         try:
-            if store._pool is None:
-                await store.open()
-            self._lane = store._turn_connections.for_session(self._key)
             await self._start()
         except BaseException:
             await self._release()
             raise
         return self
 
-    async def _begin(self, params: dict[str, Any]) -> q.Rows:
+    async def _begin(self, params: dict[str, Any]) -> Rows:
         """Lock the session and read it (``READ_TURN``'s rows: none if it does not exist):
         at once on the shared turn connection when the session is free (nearly always),
         else after waiting in PostgreSQL's lock queue."""
         rows = await _settled(self._try_lock(params))
         if rows is not None:
             return rows
-        store = self._store
-        waiting = self._lane = WaitingConnection(store._getconn, store._putconn)
-        await waiting.run([(q.WAIT_LOCK, params)])  # cancelled: the connection is closed
+        waiting = self._lane = self._engine.waiting_connection()
+        await waiting.wait_for_lock(params)  # cancelled: _release drops what it may hold
         self._generation, self._locked = waiting.generation, True
         return await self._read(params)
 
-    async def _try_lock(self, params: dict[str, Any]) -> q.Rows | None:
+    async def _try_lock(self, params: dict[str, Any]) -> Rows | None:
         """One attempt; records the lock itself, so a cancelled caller still releases it.
         ``None``: another process's turn holds the session."""
         assert self._lane is not None
@@ -173,12 +162,12 @@ class PostgresTurn:
         self._generation, self._locked = generation, True
         return [tuple(session)] if session[0] is not None else []
 
-    async def _read(self, params: dict[str, Any]) -> q.Rows:
+    async def _read(self, params: dict[str, Any]) -> Rows:
         assert self._lane is not None
         _, (rows,) = await _settled(self._lane.run([(q.READ_TURN, params)], retry=True))
         return rows
 
-    async def _write(self, statements: list[q.Statement], written_at: int) -> q.Rows:
+    async def _write(self, statements: list[q.Statement], written_at: int) -> Rows:
         assert self._lane is not None
         _, results = await self._lane.run(statements)
         self._locked = False  # the unlock went with the write (or the lock was already gone)
@@ -186,8 +175,8 @@ class PostgresTurn:
         return results[written_at]
 
     async def _start(self) -> None:
-        store, key = self._store, self._key
-        cached = store._cache.take(key)  # back in the cache only once it is valid again
+        engine, key = self._engine, self._key
+        cached = engine.take_cached(key)  # back in the cache only once it is valid again
         after = cached.seq if cached is not None else 0
         params = {**self._params, "after": after, "window": self._window}
         rows = await self._begin(params)
@@ -200,7 +189,7 @@ class PostgresTurn:
             again = await self._read({**params, "after": 0})
             tail = again[0][6] if again else []  # gone: the write's guards will say so
         self._tail = tail
-        store._cache.put(key, CachedTail(row.epoch, row.seq, tail))
+        engine.keep(key, CachedTail(row.epoch, row.seq, tail))
         self.history = row.pinned + tail if row.pinned else tail[:]
         self.summary = row.summary
 
@@ -214,25 +203,25 @@ class PostgresTurn:
     ) -> None:
         if self._done:
             raise RuntimeError("this turn has already committed")
-        store, lane = self._store, self._lane
+        engine, lane = self._engine, self._lane
         assert lane is not None
         messages = [dict(m) for m in new_messages]
-        dumped = q.dump_messages(messages, "new_messages")  # before any write
+        dumped = dump_messages(messages, "new_messages")  # before any write
         lost_lock = lane.generation != self._generation  # its connection was replaced
-        plan = plan_append(
+        plan = plan_write(
             self._params,
             self._row,
             messages,
             dumped,
+            origin=engine.origin,
+            notify=engine.notify,
             keep=keep,
             summary=summary,
             ttl=ttl,
-            origin=store._origin,
-            notify=store.notify,
             relock=lost_lock,
             unlock=not lost_lock,
         )
-        store._cache.take(self._key)
+        engine.take_cached(self._key)
         try:
             written = await _settled(self._write(plan.statements, plan.epoch_at))
         except BaseException:
@@ -248,10 +237,8 @@ class PostgresTurn:
         tail.extend(plan.appended)
         bound = plan.base if self._window is None else max(plan.base, plan.seq - self._window)
         if trim_to(tail, plan.seq, bound) is not None:
-            store._cache.put(self._key, CachedTail(written[0][0], plan.seq, tail))
-        if plan.expired:
-            store._emit("expired", self._key, 0)
-        store._emit(plan.kind, self._key, plan.message_count)
+            engine.keep(self._key, CachedTail(written[0][0], plan.seq, tail))
+        engine.committed(self._key, plan)
 
     async def __aexit__(
         self,
@@ -267,9 +254,9 @@ class PostgresTurn:
         finally:
             try:
                 if isinstance(self._lane, WaitingConnection):
-                    await self._lane.discard()  # never back to the pool with a lock on it
+                    await self._lane.release(unlocked=self._done)  # never with a lock on it
             finally:
-                self._store._local_locks.release(self._key)
+                self._engine.leave(self._key)
 
     async def _unlock(self) -> None:
         """End the turn's lock on its session if it still holds it (a failed turn, or one
