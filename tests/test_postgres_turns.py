@@ -124,3 +124,58 @@ async def test_a_turn_cancelled_while_waiting_for_the_session_leaves_no_lock(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_waited_turn_gives_its_connection_back_to_the_pool(
+    fresh_postgres_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A turn that waited for another process's turn returns its pool connection (lock
+    released) instead of closing it: no new login, no pool warning."""
+    first = PostgresStore(fresh_postgres_dsn, timeout=2.0)
+    second = PostgresStore(fresh_postgres_dsn, timeout=2.0)
+    await first.open()
+    await second.open()
+    try:
+        await slow_turn(second, "s", "warm")  # the pool has made its one connection by now
+        made = second.pool_stats()["connections_num"]
+        for i in range(3):
+            holder = asyncio.create_task(slow_turn(first, "s", f"held-{i}"))
+            await asyncio.sleep(MODEL_SECONDS / 3)
+            await slow_turn(second, "s", f"waited-{i}")  # waits in PostgreSQL's lock queue
+            await holder
+        stats = second.pool_stats()
+        assert (stats["connections_num"], stats.get("returns_bad", 0)) == (made, 0)
+        assert not [r for r in caplog.records if r.name.startswith("psycopg")]
+        record = await first.get("a", "s")
+        assert record is not None
+        assert [m["content"] for m in record.messages][2::2] == [
+            text for i in range(3) for text in (f"held-{i}", f"waited-{i}")
+        ]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_waiting_connection_goes_back_to_the_pool_without_its_lock(
+    store: PostgresStore, fresh_postgres_dsn: str
+) -> None:
+    """What a turn cancelled just after its lock was granted leaves behind: nothing."""
+    from vel_runner.storage.pg_pool import Pool
+    from vel_runner.storage.pg_turn_connections import WaitingConnection
+
+    pool = Pool(
+        lambda: fresh_postgres_dsn, name="t", min_size=1, max_size=1, timeout=2, max_idle=60
+    )
+    await pool.open()
+    try:
+        waiting = WaitingConnection(pool)
+        await waiting.wait_for_lock({"a": "a", "s": "s"})
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        assert await asyncio.to_thread(sql, fresh_postgres_dsn, held) == [(1,)]
+        await waiting.release()  # not unlocked by a write
+        assert await asyncio.to_thread(sql, fresh_postgres_dsn, held) == [(0,)]
+        async with pool.connection() as conn:  # the same connection, back in the pool
+            await conn.execute("SELECT 1")
+        assert (pool.stats()["connections_num"], pool.stats().get("returns_bad", 0)) == (1, 0)
+    finally:
+        await pool.close()
