@@ -1,5 +1,6 @@
-"""``Agent``: one turn = load the session -> build what the model sees -> call the provider ->
-store the user message and the reply together.
+"""``Agent``: one turn = load the session -> build what the model sees -> model steps and tool
+calls (:mod:`vel_runner.tools.loop`) -> store the user message, the tool calls, their results
+and the reply together.
 
 Turns on one session are serialized by the store (``store.turn``), so every turn sees the one
 before it; different sessions run in parallel. A turn that fails or is cancelled stores
@@ -11,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
 from . import events
-from .context import ContextManager, split_window
+from .context import ContextManager, split_window, transcript_line
 from .errors import InvalidInputError, TurnCancelledError, VelError
 from .messages import Message, check_session_id, check_text, pinned_count, user_text
 from .providers import Provider, create_provider
-from .providers.base import Completion, Usage
+from .providers.base import Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
+from .tools.base import ToolCall
+from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
+from .tools.toolbox import Toolbox
 
 #: Keys of ``Agent(model={...})`` that configure the provider client.
 CLIENT_KEYS = frozenset({"api_key", "base_url", "timeout", "max_retries", "organization", "delay"})
@@ -58,14 +61,10 @@ class TurnResult:
     usage: Usage | None
     session_id: str | None
     run_id: str
-
-
-class _Reply:
-    __slots__ = ("text", "usage")
-
-    def __init__(self) -> None:
-        self.text = ""
-        self.usage: Usage | None = None
+    #: Calls of client-declared tools the model made (the run stopped for them).
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: What the run added after the user message: tool calls, results, the answer.
+    messages: tuple[Message, ...] = ()
 
 
 def _cancelled() -> BaseException:
@@ -90,6 +89,10 @@ class Agent:
         generation: Mapping[str, Any] | None = None,
         ttl: float | None = None,
         provider: Provider | None = None,
+        tools: Sequence[Any] = (),
+        max_steps: int = DEFAULT_MAX_STEPS,
+        parallel_tool_calls: bool = True,
+        tool_concurrency: int = 4,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise InvalidInputError(f"agent id must be a non-empty string, got {id!r}")
@@ -122,6 +125,12 @@ class Agent:
                 f"context_manager must be a ContextManager, got {type(context_manager).__name__}"
             )
 
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise InvalidInputError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
+            raise InvalidInputError(f"tools must be a list, got {type(tools).__name__}")
+        self.toolbox = Toolbox(tools, parallel=parallel_tool_calls, concurrency=tool_concurrency)
+        self.max_steps = max_steps
         self.id = id
         self.model_name = model_name
         self.provider_name = provider_name
@@ -158,20 +167,25 @@ class Agent:
         return (await self.run_turn(input, session_id)).output
 
     async def run_turn(
-        self, input: Mapping[str, Any] | str, session_id: str | None = None
+        self,
+        input: Mapping[str, Any] | str,
+        session_id: str | None = None,
+        *,
+        client_tools: Sequence[Mapping[str, Any]] = (),
     ) -> TurnResult:
-        """Run one turn and return the reply with its usage, session id and run id."""
+        """Run one turn and return the reply with its usage, session id and run id.
+
+        ``client_tools`` (chat completions ``tools``) are offered to the model but not run:
+        when the model calls one, the turn ends with those calls in ``tool_calls``.
+        """
         user, sid = self._check_input(input, session_id)
         run_id = uuid4().hex
-        if sid is None or self.ctxmgr.stateless:
-            completion = await self._complete(run_id, sid, (), None, user)
-            return TurnResult(completion.text, completion.usage, sid, run_id)
-        if not self._store_opened:
-            await self._open_store()
-        async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
-            completion = await self._complete(run_id, sid, turn.history, turn.summary, user)
-            await self._commit(turn, user, {"role": "assistant", "content": completion.text})
-        return TurnResult(completion.text, completion.usage, sid, run_id)
+        loop = self._loop(run_id, stream=False, client_tools=client_tools)
+        async for _ in self._turn(loop, sid, user):
+            pass
+        return TurnResult(
+            loop.text, loop.usage, sid, run_id, tuple(loop.client_calls), tuple(loop.new_messages)
+        )
 
     def run_stream(
         self, input: Mapping[str, Any] | str, session_id: str | None = None
@@ -183,57 +197,58 @@ class Agent:
         user, sid = self._check_input(input, session_id)
         return self._stream(uuid4().hex, sid, user)
 
+    def _loop(
+        self, run_id: str, *, stream: bool, client_tools: Sequence[Mapping[str, Any]] = ()
+    ) -> ToolLoop:
+        return ToolLoop(
+            self.provider,
+            self.model_name,
+            self.generation,
+            self.toolbox,
+            run_id=run_id,
+            max_steps=self.max_steps,
+            stream=stream,
+            client_tools=client_tools,
+        )
+
     async def _stream(
         self, run_id: str, sid: str | None, user: Message
     ) -> AsyncIterator[events.Event]:
-        reply = _Reply()
+        loop = self._loop(run_id, stream=True)
         yield events.start(run_id, self.id, sid)
         try:
-            if sid is None or self.ctxmgr.stateless:
-                async for event in self._stream_reply(run_id, sid, (), None, user, reply):
-                    yield event
-            else:
-                if not self._store_opened:
-                    await self._open_store()
-                async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
-                    async for event in self._stream_reply(
-                        run_id, sid, turn.history, turn.summary, user, reply
-                    ):
-                        yield event
-                    await self._commit(turn, user, {"role": "assistant", "content": reply.text})
+            async for event in self._turn(loop, sid, user):
+                yield event
         except VelError as exc:
             yield events.error(str(exc))
             raise
         yield {"type": "finish-step"}
-        yield events.finish(sid, reply.usage)
+        yield events.finish(sid, loop.usage)
 
-    async def _stream_reply(
-        self,
-        run_id: str,
-        sid: str | None,
-        history: Sequence[Message],
-        summary: str | None,
-        user: Message,
-        reply: _Reply,
+    async def _turn(
+        self, loop: ToolLoop, sid: str | None, user: Message
     ) -> AsyncIterator[events.Event]:
-        messages = self._messages_for_llm(run_id, sid, history, summary, user)
-        text_id = f"text-{run_id}"
-        parts: list[str] = []
-        yield {"type": "start-step"}
-        yield {"type": "text-start", "id": text_id}
+        """The loop's events; then, for a session, the commit of everything the run added."""
+        if sid is None or self.ctxmgr.stateless:
+            messages = self._messages_for_llm(loop.run_id, sid, (), None, user)
+            async for event in self._steps(loop, messages):
+                yield event
+            return
+        if not self._store_opened:
+            await self._open_store()
+        async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
+            messages = self._messages_for_llm(loop.run_id, sid, turn.history, turn.summary, user)
+            async for event in self._steps(loop, messages):
+                yield event
+            await self._commit(turn, [user, *loop.new_messages])
+
+    @staticmethod
+    async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncIterator[events.Event]:
         try:
-            stream = self.provider.stream(messages, model=self.model_name, settings=self.generation)
-            async with aclosing(stream):  # type: ignore[type-var]
-                async for chunk in stream:
-                    if chunk.delta:
-                        parts.append(chunk.delta)
-                        yield events.text_delta(text_id, chunk.delta)
-                    if chunk.usage is not None:
-                        reply.usage = chunk.usage
+            async for event in loop.run(messages):
+                yield event
         except asyncio.CancelledError:
             raise _cancelled() from None
-        yield {"type": "text-end", "id": text_id}
-        reply.text = "".join(parts)
 
     # -- the steps of a turn -----------------------------------------------------------------
     def _check_input(
@@ -262,38 +277,20 @@ class Agent:
         finally:
             ctx._release(run_id)
 
-    async def _complete(
-        self,
-        run_id: str,
-        sid: str | None,
-        history: Sequence[Message],
-        summary: str | None,
-        user: Message,
-    ) -> Completion:
-        messages = self._messages_for_llm(run_id, sid, history, summary, user)
-        try:
-            return await self.provider.complete(
-                messages, model=self.model_name, settings=self.generation
-            )
-        except asyncio.CancelledError:
-            raise _cancelled() from None
-
-    async def _commit(self, turn: SessionTurn, user: Message, reply: Message) -> None:
+    async def _commit(self, turn: SessionTurn, new: Sequence[Message]) -> None:
         window = self.ctxmgr.max_history
         if window is None:
-            await turn.commit((user, reply), ttl=self.ttl)
+            await turn.commit(new, ttl=self.ttl)
             return
-        kept, dropped = split_window([*turn.history, user, reply], window)
+        kept, dropped = split_window([*turn.history, *new], window)
         summary = UNCHANGED
         if self.ctxmgr.summarize and dropped:
             summary = await self._summarize(turn.summary, dropped)
-        await turn.commit(
-            (user, reply), keep=len(kept) - pinned_count(kept), summary=summary, ttl=self.ttl
-        )
+        await turn.commit(new, keep=len(kept) - pinned_count(kept), summary=summary, ttl=self.ttl)
 
     async def _summarize(self, previous: str | None, dropped: Sequence[Message]) -> str:
         """Fold the messages that left the window into the running summary (same model)."""
-        transcript = "\n".join(f"{m.get('role')}: {m.get('content', '')}" for m in dropped)
+        transcript = "\n".join(transcript_line(m) for m in dropped)
         request: list[Message] = [{"role": "system", "content": SUMMARY_INSTRUCTIONS}]
         if previous:
             request.append({"role": "user", "content": f"Previous summary:\n{previous}"})

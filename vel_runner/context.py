@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from .agent import Agent
 
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+#: The result a model sees for a stored call that has none (a crash, a hand-written session).
+INTERRUPTED = '{"error": "interrupted: this tool call has no stored result"}'
 
 
 def split_window(messages: Sequence[Message], size: int) -> tuple[list[Message], list[Message]]:
@@ -44,6 +46,50 @@ def split_window(messages: Sequence[Message], size: int) -> tuple[list[Message],
     while start < len(body) and body[start].get("role") == "tool":
         start += 1
     return [*messages[:pinned], *body[start:]], list(body[:start])
+
+
+def pair_tool_results(messages: Sequence[Message]) -> list[Message]:
+    """``messages`` as a model accepts them: each assistant ``tool_calls`` message directly
+    followed by one result per call (in the calls' order; a missing one becomes a synthetic
+    "interrupted" result), and no ``tool`` message without its call."""
+    if not any(m.get("role") == "tool" or m.get("tool_calls") for m in messages):
+        return list(messages)
+    out: list[Message] = []
+    index = 0
+    while index < len(messages):
+        message = messages[index]
+        index += 1
+        if message.get("role") == "tool":
+            continue  # its call is not right before it: a model would refuse it
+        out.append(message)
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        if not calls:
+            continue
+        ids = [str(call.get("id")) for call in calls if isinstance(call, dict)]
+        results: dict[str, Message] = {}
+        while index < len(messages) and messages[index].get("role") == "tool":
+            result = messages[index]
+            call_id = str(result.get("tool_call_id"))
+            if call_id in ids and call_id not in results:
+                results[call_id] = result
+            index += 1
+        for call_id in ids:
+            out.append(
+                results.get(call_id)
+                or {"role": "tool", "tool_call_id": call_id, "content": INTERRUPTED}
+            )
+    return out
+
+
+def transcript_line(message: Message) -> str:
+    """One message as a line of the text a summary is made from (tool calls included)."""
+    role = message.get("role")
+    content = message.get("content")
+    text = content if isinstance(content, str) else ("" if content is None else str(content))
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {} if isinstance(call, dict) else {}
+        text += f" [called {function.get('name')}({function.get('arguments', '')})]"
+    return f"{role}: {text.strip()}"
 
 
 class ContextManager:
@@ -107,7 +153,7 @@ class ContextManager:
             messages.append(user_message)
         else:
             messages.extend(split_window([*history, user_message], self.max_history)[0])
-        self._prepared[run_id] = messages
+        self._prepared[run_id] = pair_tool_results(messages)
 
     def _release(self, run_id: str) -> None:
         self._prepared.pop(run_id, None)

@@ -10,6 +10,18 @@ One turn yields, in order::
     text-delta   {"type": "text-delta", "id": text_id, "delta": "..."}     (one per chunk)
     text-end     {"type": "text-end", "id": text_id}
     finish-step  {"type": "finish-step"}
+
+A step whose model calls tools also yields, per call (``dynamic``: the tools are the server's,
+not declared in the client)::
+
+    tool-input-start      {"toolCallId", "toolName", "dynamic": true}
+    tool-input-delta      {"toolCallId", "inputTextDelta"}          (as the model writes)
+    tool-input-available  {"toolCallId", "toolName", "input", "dynamic": true}
+    tool-output-available {"toolCallId", "output", "dynamic": true}   or
+    tool-output-error     {"toolCallId", "errorText", "dynamic": true}
+
+and the next model call starts its own ``start-step``. Text parts appear in a tool step only
+when the model wrote text there.
     finish       {"type": "finish", "messageMetadata": {"usage": ..., "sessionId": ...}}
 
 ``finish`` is sent only after the turn is stored. When a turn fails, the stream yields
@@ -32,6 +44,11 @@ EVENT_TYPES = (
     "text-start",
     "text-delta",
     "text-end",
+    "tool-input-start",
+    "tool-input-delta",
+    "tool-input-available",
+    "tool-output-available",
+    "tool-output-error",
     "finish-step",
     "finish",
     "error",
@@ -52,6 +69,41 @@ def start(run_id: str, agent_id: str, session_id: str | None) -> Event:
 
 def text_delta(text_id: str, delta: str) -> Event:
     return {"type": "text-delta", "id": text_id, "delta": delta}
+
+
+def tool_input_start(call_id: str, name: str) -> Event:
+    return {"type": "tool-input-start", "toolCallId": call_id, "toolName": name, "dynamic": True}
+
+
+def tool_input_delta(call_id: str, delta: str) -> Event:
+    return {"type": "tool-input-delta", "toolCallId": call_id, "inputTextDelta": delta}
+
+
+def tool_input_available(call_id: str, name: str, input: Any) -> Event:
+    return {
+        "type": "tool-input-available",
+        "toolCallId": call_id,
+        "toolName": name,
+        "input": input,
+        "dynamic": True,
+    }
+
+
+def tool_output(call_id: str, output: Any, error: str | None) -> Event:
+    """``tool-output-error`` when ``error`` is set, else ``tool-output-available``."""
+    if error is not None:
+        return {
+            "type": "tool-output-error",
+            "toolCallId": call_id,
+            "errorText": error,
+            "dynamic": True,
+        }
+    return {
+        "type": "tool-output-available",
+        "toolCallId": call_id,
+        "output": output,
+        "dynamic": True,
+    }
 
 
 def finish(session_id: str | None, usage: Usage | None) -> Event:

@@ -1,7 +1,10 @@
 """The provider protocol: how the agent asks a model for a reply.
 
 A provider turns a list of chat messages into a reply, whole (``complete``) or streamed
-(``stream``, text deltas then a final chunk with usage). Errors surface as
+(``stream``, text and tool-call deltas, then a final chunk with usage). Tools go in
+``settings`` as the chat completions API spells them (``tools``, ``tool_choice``,
+``parallel_tool_calls``); the model's calls come back in ``Completion.tool_calls`` or, streamed,
+as :class:`ToolCallDelta` chunks whose ids the provider has already resolved. Errors surface as
 :class:`~vel_runner.errors.ProviderError` so the agent and the server need not know the SDK.
 """
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..messages import Message
+from ..tools.base import ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +43,29 @@ class Completion:
 
     text: str
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call: ``name`` on its first piece, then argument text.
+
+    ``id`` is final (the provider keys deltas by index and makes up an id when the server
+    sends none), so every piece of one call carries the same id.
+    """
+
+    id: str
+    name: str | None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A piece of a streamed reply: a text delta, or (last) the usage."""
+    """A piece of a streamed reply: a text delta, a tool-call delta, or (last) the usage."""
 
     delta: str = ""
     usage: Usage | None = None
+    tool_call: ToolCallDelta | None = None
 
 
 @runtime_checkable

@@ -2,6 +2,11 @@
 
 It replies with how many messages it saw and the last user message, so a test or a person
 can see exactly what context the model received. It streams word by word.
+
+Tools, offline: when the request offers tools (and ``tool_choice`` is not ``"none"``), each
+line ``/tool NAME {json arguments}`` of the last user message becomes a call of tool NAME
+(several lines: parallel calls). Given the results, it echoes them:
+``echo (N messages): NAME -> <result>``.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from ..messages import Message
-from .base import Chunk, Completion, Usage
+from ..tools.base import ToolCall
+from .base import Chunk, Completion, ToolCallDelta, Usage
+
+TOOL_COMMAND = "/tool "
 
 
 def _last_user_text(messages: Sequence[Message]) -> str:
@@ -20,6 +28,44 @@ def _last_user_text(messages: Sequence[Message]) -> str:
             content = message.get("content")
             return content if isinstance(content, str) else str(content)
     return ""
+
+
+def _tool_calls(messages: Sequence[Message], settings: Mapping[str, Any]) -> list[ToolCall]:
+    """The ``/tool NAME {json}`` lines of the last message, when it is the user's and tools
+    are offered."""
+    if not settings.get("tools") or settings.get("tool_choice") == "none" or not messages:
+        return []
+    last = messages[-1]
+    content = last.get("content")
+    if last.get("role") != "user" or not isinstance(content, str):
+        return []
+    calls: list[ToolCall] = []
+    for line in content.splitlines():
+        if not line.startswith(TOOL_COMMAND):
+            continue
+        name, _, arguments = line.removeprefix(TOOL_COMMAND).strip().partition(" ")
+        calls.append(
+            ToolCall(f"call_{len(messages)}_{len(calls)}", name, arguments.strip() or "{}")
+        )
+    return calls
+
+
+def _results_text(messages: Sequence[Message]) -> str | None:
+    """``NAME -> result`` for the tool results that end ``messages`` (None: they do not)."""
+    results: list[Message] = []
+    index = len(messages)
+    while index > 0 and messages[index - 1].get("role") == "tool":
+        index -= 1
+        results.insert(0, messages[index])
+    if not results:
+        return None
+    names: dict[str, str] = {}
+    if index > 0:
+        for call in messages[index - 1].get("tool_calls") or ():
+            names[call.get("id")] = (call.get("function") or {}).get("name", "?")
+    return "; ".join(
+        f"{names.get(str(r.get('tool_call_id')), '?')} -> {r.get('content', '')}" for r in results
+    )
 
 
 class EchoProvider:
@@ -31,22 +77,37 @@ class EchoProvider:
         self.delay = float(delay)
 
     def _reply(self, messages: Sequence[Message]) -> tuple[str, Usage]:
-        text = f"echo ({len(messages)} messages): {_last_user_text(messages)}"
+        said = _results_text(messages)
+        if said is None:
+            said = _last_user_text(messages)
+        text = f"echo ({len(messages)} messages): {said}"
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
         return text, Usage(prompt_tokens=prompt_words, completion_tokens=len(text.split()))
 
     async def complete(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> Completion:
+        calls = _tool_calls(messages, settings)
         text, usage = self._reply(messages)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if calls:
+            return Completion("", Usage(usage.prompt_tokens, len(calls)), tuple(calls))
         return Completion(text, usage)
 
     async def stream(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> AsyncIterator[Chunk]:
+        calls = _tool_calls(messages, settings)
         text, usage = self._reply(messages)
+        if calls:
+            for call in calls:
+                half = len(call.arguments) // 2
+                await asyncio.sleep(self.delay)
+                yield Chunk(tool_call=ToolCallDelta(call.id, call.name, call.arguments[:half]))
+                yield Chunk(tool_call=ToolCallDelta(call.id, None, call.arguments[half:]))
+            yield Chunk(usage=Usage(usage.prompt_tokens, len(calls)))
+            return
         words = text.split(" ")
         for index, word in enumerate(words):
             if self.delay:

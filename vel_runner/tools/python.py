@@ -1,0 +1,168 @@
+"""Python functions as tools: the schema comes from the signature and type hints (a pydantic
+model built with ``create_model``), the descriptions from the docstring and from
+``Annotated[..., Field(description=...)]``.
+
+Arguments are checked against that model before the call, so a bad argument is an error result
+the model reads, not an exception inside the function. Async functions run on the event loop,
+sync ones in a worker thread (a timed-out sync function cannot be stopped: its thread finishes
+on its own, its result is ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .base import DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
+from .schema import parse_docstring, strict_schema
+
+
+class FunctionTool:
+    """A tool source with one tool: a Python function."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        bind: Mapping[str, Any] | None = None,
+    ) -> None:
+        from pydantic import ConfigDict, Field, create_model
+        from pydantic.fields import FieldInfo
+
+        if not callable(func):
+            raise ToolDefinitionError(f"a tool must be a function, got {type(func).__name__}")
+        label = getattr(func, "__qualname__", repr(func))
+        self.func = func
+        self.bind = dict(bind or {})
+        self.is_async = inspect.iscoroutinefunction(func)
+        try:
+            signature = inspect.signature(func)
+            hints = typing.get_type_hints(func, include_extras=True)
+        except (TypeError, ValueError, NameError) as exc:
+            raise ToolDefinitionError(f"cannot read the signature of {label}: {exc}") from None
+        summary, param_docs = parse_docstring(inspect.getdoc(func))
+        unknown = set(self.bind) - set(signature.parameters)
+        if unknown:
+            raise ToolDefinitionError(
+                f"bind names {sorted(unknown)} that are not parameters of {label}; "
+                f"its parameters: {list(signature.parameters)}"
+            )
+        fields: dict[str, Any] = {}
+        self.defaulted: set[str] = set()
+        for param in signature.parameters.values():
+            if param.name in self.bind:
+                continue
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ToolDefinitionError(
+                    f"{label} takes *{param.name}: a tool needs named parameters with type hints"
+                )
+            if param.kind is param.POSITIONAL_ONLY:
+                raise ToolDefinitionError(f"parameter {param.name!r} of {label} is positional-only")
+            if param.name not in hints:
+                raise ToolDefinitionError(
+                    f"parameter {param.name!r} of {label} has no type hint (the model needs "
+                    "one to know what to send), e.g. def f(city: str)"
+                )
+            hint = hints[param.name]
+            doc = param_docs.get(param.name)
+            has_field = typing.get_origin(hint) is typing.Annotated and any(
+                isinstance(meta, FieldInfo) for meta in hint.__metadata__
+            )
+            if param.default is not param.empty:
+                self.defaulted.add(param.name)
+                info = Field(param.default, description=doc) if not has_field else param.default
+            else:
+                info = Field(..., description=doc) if not has_field else ...
+            fields[param.name] = (hint, info)
+        try:
+            self.model = create_model(
+                f"{getattr(func, '__name__', 'tool')}_arguments",
+                __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+                **fields,
+            )
+            raw_schema = self.model.model_json_schema()
+        except Exception as exc:
+            raise ToolDefinitionError(f"cannot build a JSON Schema for {label}: {exc}") from None
+        parameters, problems = strict_schema(raw_schema, self.defaulted)
+        if problems:
+            raise ToolDefinitionError(
+                f"the arguments of {label} do not fit OpenAI's strict mode: " + "; ".join(problems)
+            )
+        tool_name = str(name or getattr(func, "__name__", ""))
+        if not tool_name.isidentifier():
+            raise ToolDefinitionError(f"tool name {tool_name!r} must be an identifier")
+        self.spec = ToolSpec(
+            name=tool_name,
+            description=description if description is not None else summary,
+            parameters=parameters,
+            timeout=float(timeout),
+        )
+
+    def __repr__(self) -> str:
+        return f"FunctionTool({self.spec.name!r})"
+
+    def list_tools(self) -> Sequence[ToolSpec]:
+        return (self.spec,)
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Any:
+        """Check ``arguments`` against the schema, then call the function."""
+        from pydantic import ValidationError
+
+        if not isinstance(arguments, Mapping):
+            raise ToolCallError(f"arguments must be a JSON object, got {type(arguments).__name__}")
+        given = {
+            k: v for k, v in arguments.items() if not (v is None and k in self.defaulted)
+        }  # null means "the default" (strict mode makes every parameter required)
+        try:
+            checked = self.model.model_validate(given)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ToolCallError(f"invalid arguments for {name}: {problems}") from None
+        kwargs = {key: getattr(checked, key) for key in given}
+        kwargs.update(self.bind)
+        if self.is_async:
+            return await self.func(**kwargs)
+        return await asyncio.to_thread(self.func, **kwargs)
+
+
+def import_function(target: str, search_path: Sequence[str] = ()) -> Callable[..., Any]:
+    """The function named by ``module:attribute`` (dots allowed in both parts).
+
+    ``search_path`` directories (the config's directory) are tried ahead of ``sys.path``.
+    """
+    import sys
+
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ToolDefinitionError(
+            f"function {target!r} must be 'module:attribute', e.g. 'myapp.tools:get_weather'"
+        )
+    for folder in search_path:
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        value: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ToolDefinitionError(
+            f"module {module_name!r} does not import: {type(exc).__name__}: {exc}"
+        ) from None
+    for part in attribute.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            public = sorted(n for n in dir(value) if not n.startswith("_"))[:12]
+            raise ToolDefinitionError(
+                f"{module_name!r} has no attribute {attribute!r} (it has: {', '.join(public)})"
+            ) from None
+    if not callable(value):
+        raise ToolDefinitionError(f"{target!r} is a {type(value).__name__}, not a function")
+    return typing.cast(Callable[..., Any], value)
