@@ -7,6 +7,14 @@ Behaviour is chosen by the request's ``model``:
 - any name: replies ``fake reply to: <last user message> (N messages)``;
 - ``status-<code>``: answers that HTTP status with an OpenAI-style error body;
 - ``slow-<seconds>``: waits that long before answering.
+
+Tool calls (as the echo provider does offline): when the request offers ``tools`` (and
+``tool_choice`` is not ``"none"``), each line ``/tool NAME {json}`` of the last user message
+becomes a call; given tool results, it replies ``fake results: NAME -> result; ...``. A model
+name containing ``always-tool`` calls the first offered tool at every step. Streamed
+arguments come in three pieces, OpenAI style (``index`` on every delta, ``id`` and name on the
+first); a model name containing ``noindex`` streams Ollama style (no ``index``, the whole call
+in one delta), ``noid`` leaves out every ``id``.
 ``latency`` (seconds) delays every answer (and each streamed chunk is sent immediately after).
 """
 
@@ -33,8 +41,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _tool_calls(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calls the fake model makes for this request (see the module docstring)."""
+    messages = body.get("messages") or []
+    tools = body.get("tools") or []
+    if not tools or body.get("tool_choice") == "none" or not messages:
+        return []
+    last = messages[-1]
+    lines: list[tuple[str, str]] = []
+    if "always-tool" in str(body.get("model")):
+        lines.append((tools[0]["function"]["name"], "{}"))
+    elif last.get("role") == "user" and isinstance(last.get("content"), str):
+        for line in last["content"].splitlines():
+            if line.startswith("/tool "):
+                name, _, arguments = line.removeprefix("/tool ").strip().partition(" ")
+                lines.append((name, arguments.strip() or "{}"))
+    return [
+        {
+            "id": f"call_{len(messages)}_{n}",
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+        for n, (name, arguments) in enumerate(lines)
+    ]
+
+
 def _reply_text(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
+    if messages and messages[-1].get("role") == "tool":
+        results = []
+        for message in reversed(messages):
+            if message.get("role") != "tool":
+                break
+            results.insert(0, message)
+        calls = {
+            c["id"]: c["function"]["name"] for m in messages for c in (m.get("tool_calls") or ())
+        }
+        said = "; ".join(f"{calls.get(r['tool_call_id'], '?')} -> {r['content']}" for r in results)
+        return f"fake results: {said}"
     last_user = next(
         (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
     )
@@ -83,7 +127,9 @@ class FakeOpenAI:
             status = int(model.removeprefix("status-"))
             error = {"message": f"fake failure {status}", "type": "fake_error", "code": status}
             return JSONResponse({"error": error}, status_code=status)
-        text = _reply_text(body)
+        calls = _tool_calls(body)
+        text = "" if calls else _reply_text(body)
+        finish_reason = "tool_calls" if calls else "stop"
         usage = {
             "prompt_tokens": len(body.get("messages") or []),
             "completion_tokens": len(text.split()),
@@ -100,8 +146,12 @@ class FakeOpenAI:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": text or None,
+                                **({"tool_calls": calls} if calls else {}),
+                            },
+                            "finish_reason": finish_reason,
                         }
                     ],
                     "usage": usage,
@@ -120,9 +170,12 @@ class FakeOpenAI:
 
         async def frames() -> Any:
             yield chunk({"role": "assistant", "content": ""})
-            for index, word in enumerate(text.split(" ")):
-                yield chunk({"content": word if index == 0 else " " + word})
-            yield chunk({}, "stop")
+            for delta in _tool_deltas(calls, model):
+                yield chunk({"tool_calls": [delta]})
+            if text:
+                for index, word in enumerate(text.split(" ")):
+                    yield chunk({"content": word if index == 0 else " " + word})
+            yield chunk({}, finish_reason)
             if (body.get("stream_options") or {}).get("include_usage"):
                 tail = {
                     "id": "chatcmpl-fake",
@@ -136,3 +189,22 @@ class FakeOpenAI:
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(frames(), media_type="text/event-stream")
+
+
+def _tool_deltas(calls: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    """Streamed tool-call deltas, in the style ``model`` asks for."""
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(calls):
+        call_id = None if "noid" in model else call["id"]
+        name, arguments = call["function"]["name"], call["function"]["arguments"]
+        if "noindex" in model:  # Ollama: the whole call in one delta, no index
+            whole = {"type": "function", "function": {"name": name, "arguments": arguments}}
+            deltas.append({**({"id": call_id} if call_id else {}), **whole})
+            continue
+        first = {"index": index, "type": "function", "function": {"name": name, "arguments": ""}}
+        deltas.append({**({"id": call_id} if call_id else {}), **first})
+        third = max(1, len(arguments) // 3)
+        for start in range(0, len(arguments), third):
+            piece = arguments[start : start + third]
+            deltas.append({"index": index, "function": {"arguments": piece}})
+    return deltas

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingAPIKeyError, ProviderError
 from ..messages import Message
+from ..tools.base import ToolCall
 from .base import Chunk, Completion, Usage
+from .tool_deltas import ToolDeltas, fallback_id
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -141,8 +143,13 @@ class OpenAIProvider:
             raise self._error(exc) from exc
         if not response.choices:
             raise ProviderError(f"model {model!r} returned no choices", provider=self.type)
-        text = response.choices[0].message.content or ""
-        return Completion(text, _usage(response.usage))
+        message = response.choices[0].message
+        calls = tuple(
+            ToolCall(call.id or fallback_id(), call.function.name, call.function.arguments or "")
+            for call in message.tool_calls or ()
+            if getattr(call, "function", None) is not None
+        )
+        return Completion(message.content or "", _usage(response.usage), calls)
 
     async def stream(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
@@ -158,6 +165,7 @@ class OpenAIProvider:
             "stream_options": {"include_usage": True},
         }
         usage: Usage | None = None
+        calls = ToolDeltas()
         try:
             stream = await self.client.post(
                 CHAT_COMPLETIONS,
@@ -173,6 +181,8 @@ class OpenAIProvider:
                     for choice in event.choices:
                         if choice.delta and choice.delta.content:
                             yield Chunk(choice.delta.content)
+                        for raw in (choice.delta.tool_calls if choice.delta else None) or ():
+                            yield Chunk(tool_call=calls.add(raw))
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
         yield Chunk(usage=usage)
