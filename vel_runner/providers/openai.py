@@ -144,12 +144,12 @@ class OpenAIProvider:
         if not response.choices:
             raise ProviderError(f"model {model!r} returned no choices", provider=self.type)
         message = response.choices[0].message
-        calls = tuple(
-            ToolCall(call.id or fallback_id(), call.function.name, call.function.arguments or "")
-            for call in message.tool_calls or ()
-            if getattr(call, "function", None) is not None
-        )
-        return Completion(message.content or "", _usage(response.usage), calls)
+        calls = []
+        for call in message.tool_calls or ():
+            function = getattr(call, "function", None)  # custom (non-function) tools: skipped
+            if function is not None:
+                calls.append(ToolCall(call.id or fallback_id(), function.name, function.arguments))
+        return Completion(message.content or "", _usage(response.usage), tuple(calls))
 
     async def stream(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
