@@ -315,3 +315,16 @@ async def test_agents_without_tools_send_no_tools() -> None:
     agent = Agent("a", model=ECHO, provider=provider)
     assert await agent.run("hi") == ""
     assert "tools" not in provider.settings[0]
+
+
+def test_the_shipped_calculator_evaluates_arithmetic_only() -> None:
+    from vel_runner.demo_tools import calculate, current_time
+
+    assert calculate("2 * (3 + 4) - -1") == 15
+    assert calculate("7 // 2 + 2 ** 3") == 11
+    for bad in ("__import__('os')", "x + 1", "2 ** 100000", "1 +"):
+        with pytest.raises(ValueError):
+            calculate(bad)
+    assert current_time("Europe/Paris")[-6:] in ("+01:00", "+02:00")
+    with pytest.raises(ValueError, match="unknown time zone"):
+        current_time("Mars/Olympus")

@@ -75,7 +75,8 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
     new_stores: dict[str, SessionStore] = {}
     agents: dict[str, Agent] = {}
     issues: list[ConfigIssue] = []
-    for agent_id, decl in config.agents.items():
+    for agent_id in tool_order(config):
+        decl = config.agents[agent_id]
         provider_name, store_name = decl["model"]["provider"], decl["store"]
         if provider_name not in providers:
             providers[provider_name] = _reuse_or_make(
@@ -91,8 +92,9 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
             declarations[("stores", store_name)] = config.stores[store_name]
         try:
             agents[agent_id] = _make_agent(
-                decl, providers[provider_name], stores[store_name], config.stores[store_name]
-            )
+                decl, providers[provider_name], stores[store_name], config.stores[store_name],
+                _agent_tools(config, decl, agents),
+            )  # fmt: skip
         except VelError as exc:
             issues.append(config.issue("agents", agent_id, f"agent {agent_id!r}: {exc}"))
     snapshot = Snapshot(
@@ -151,8 +153,55 @@ def make_context_manager(context: Mapping[str, Any]) -> ContextManager:
     return ContextManager(max_history=context["max_history"], summarize=mode == "summarize")
 
 
+def tool_order(config: Config) -> list[str]:
+    """Agent ids with every agent after the agents it calls as tools (validation has ruled
+    out cycles), otherwise in declaration order."""
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def place(agent_id: str, trail: frozenset[str]) -> None:
+        if agent_id in placed or agent_id in trail or agent_id not in config.agents:
+            return
+        for tool in config.agents[agent_id].get("tools", ()):
+            decl = config.tools.get(tool)
+            if decl is not None and decl["type"] == "agent":
+                place(decl["agent"], trail | {agent_id})
+        placed.add(agent_id)
+        order.append(agent_id)
+
+    for agent_id in config.agents:
+        place(agent_id, frozenset())
+    return order
+
+
+def _agent_tools(config: Config, decl: Mapping[str, Any], built: Mapping[str, Agent]) -> list[Any]:
+    """The tool sources of an agent: the python tools validation built, and agent tools on
+    the agents built before this one."""
+    from ..tools import AgentTool
+
+    sources: list[Any] = []
+    for name in decl.get("tools", ()):
+        tool = config.tools[name]
+        if tool["type"] == "python":
+            sources.append(config.function_tools[name])
+        else:
+            sources.append(
+                AgentTool(
+                    built[tool["agent"]],
+                    name=name,
+                    description=tool.get("description"),
+                    timeout=parse_duration(tool["timeout"]),
+                )
+            )
+    return sources
+
+
 def _make_agent(
-    decl: Mapping[str, Any], provider: Provider, store: SessionStore, store_decl: Mapping[str, Any]
+    decl: Mapping[str, Any],
+    provider: Provider,
+    store: SessionStore,
+    store_decl: Mapping[str, Any],
+    tools: list[Any],
 ) -> Agent:
     ttl_source = decl["ttl"] if "ttl" in decl else store_decl.get("ttl")
     return Agent(
@@ -164,6 +213,10 @@ def _make_agent(
         generation=decl.get("generation"),
         ttl=parse_duration(ttl_source) if ttl_source is not None else None,
         provider=provider,
+        tools=tools,
+        max_steps=decl.get("max_steps", 10),
+        parallel_tool_calls=decl.get("parallel_tool_calls", True),
+        tool_concurrency=decl.get("tool_concurrency", 4),
     )
 
 

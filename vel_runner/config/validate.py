@@ -27,6 +27,7 @@ from ..errors import InvalidInputError
 from .errors import ConfigError, ConfigIssue, DocPath, issue_order
 from .loader import Document, load_document
 from .schema import did_you_mean, schema_issues, with_defaults
+from .tools_check import tool_issues
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
 BUILTIN_STORE = "memory"
@@ -36,10 +37,14 @@ _DSN_PASSWORD = re.compile(r"://[^/@:]*:[^/@]+@|password\s*=", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a provider, store or agent was declared."""
+    """Where a provider, store, tool or agent was declared."""
 
     doc: Document
     path: DocPath
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
 
     def issue(self, sub: DocPath, message: str, **kw: Any) -> ConfigIssue:
         return self.doc.issue((*self.path, *sub), message, **kw)
@@ -58,12 +63,20 @@ class Config:
     #: Entities left out of the merge for schema errors: references to them are not judged.
     skipped: set[tuple[str, str]] = field(default_factory=set)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The python tools, built while checking (see :mod:`vel_runner.config.tools_check`).
+    function_tools: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
         """Short hash of the resolved config: equal configs have equal versions."""
-        body = json.dumps([self.providers, self.stores, self.agents], sort_keys=True, default=str)
+        parts = [self.providers, self.stores, self.agents, self.tools]
+        body = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+    def origin(self, section: str, name: str) -> Origin:
+        """Where ``section.name`` was declared."""
+        return self.origins[(section, name)]
 
     def issue(self, section: str, name: str, message: str, **kw: Any) -> ConfigIssue:
         origin = self.origins.get((section, name))
@@ -114,6 +127,7 @@ def check_config(
             docs.append((doc, {e for e in entities if e is not None}))
     config = _merge(docs, [str(f) for f in files], issues, env)
     issues.extend(_semantic_issues(config, complete=complete))
+    issues.extend(tool_issues(config, complete=complete))
     issues.sort(key=issue_order)
     if any(issue.severity == "error" for issue in issues):
         return None, issues
@@ -131,7 +145,7 @@ def load_config(paths: Sequence[str | Path], environ: Mapping[str, str] | None =
 
 def _entity(path: DocPath) -> DocPath | None:
     """The provider, store or agent that ``path`` lies in (``None``: the file as a whole)."""
-    if len(path) >= 2 and path[0] in ("providers", "stores", "agents"):
+    if len(path) >= 2 and path[0] in ("providers", "stores", "tools", "agents"):
         return path[:2]
     return None
 
@@ -146,7 +160,12 @@ def _merge(
     config = Config(files, {}, {}, {}, {}, environ=env)
     for doc, invalid in docs:
         data = with_defaults(doc.data)
-        for section, target in (("providers", config.providers), ("stores", config.stores)):
+        sections = (
+            ("providers", config.providers),
+            ("stores", config.stores),
+            ("tools", config.tools),
+        )
+        for section, target in sections:
             for name, value in data.get(section, {}).items():
                 if (section, name) in invalid:
                     config.skipped.add((section, name))

@@ -13,14 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import VelError
+from ..errors import InvalidInputError
 
 #: Seconds a tool call may take before it becomes an error result.
 DEFAULT_TIMEOUT = 30.0
 
 
-class ToolDefinitionError(VelError):
-    """A tool that cannot be offered to a model: no type hint, a schema strict mode refuses..."""
+class ToolDefinitionError(InvalidInputError):
+    """A tool that cannot be offered to a model: no type hint, a schema strict mode refuses...
+
+    ``part`` names the declaration key at fault (``function`` or ``bind``), for config errors.
+    """
+
+    def __init__(self, message: str, *, part: str = "function") -> None:
+        super().__init__(message)
+        self.part = part
 
 
 class ToolCallError(Exception):

@@ -52,7 +52,8 @@ class FunctionTool:
         if unknown:
             raise ToolDefinitionError(
                 f"bind names {sorted(unknown)} that are not parameters of {label}; "
-                f"its parameters: {list(signature.parameters)}"
+                f"its parameters: {list(signature.parameters)}",
+                part="bind",
             )
         fields: dict[str, Any] = {}
         self.defaulted: set[str] = set()

@@ -1,0 +1,160 @@
+"""The checks of the ``tools:`` section and of the agents' ``tools`` lists, for ``vel-runner
+validate`` and every (re)load: each python tool is imported and its schema built (a module that
+does not import, a missing attribute, a parameter without a type hint, a schema OpenAI's strict
+mode refuses), every name an agent lists is declared, and no agent reaches itself through
+agent tools. Issues point at the YAML line of the key at fault.
+
+The function tools built here are kept on the config (``Config.function_tools``), so building
+the runtime does not import and inspect them a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..durations import parse_duration
+from ..errors import InvalidInputError
+from .errors import ConfigIssue, DocPath
+from .schema import did_you_mean
+
+
+class Origin(Protocol):
+    """Where a declaration is (``validate.Origin``)."""
+
+    @property
+    def file(self) -> str: ...
+
+    def issue(self, sub: DocPath, message: str, **kw: Any) -> ConfigIssue: ...
+
+
+class Config(Protocol):
+    """What these checks read of a merged config (``validate.Config``)."""
+
+    tools: dict[str, dict[str, Any]]
+    agents: dict[str, dict[str, Any]]
+    skipped: set[tuple[str, str]]
+    function_tools: dict[str, Any]
+
+    def origin(self, section: str, name: str) -> Origin: ...
+
+
+TYPE_HINT = "give every parameter a type hint, e.g. def get_weather(city: str) -> dict"
+
+
+def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
+    """Every problem with the declared tools and the agents' references to them."""
+    issues: list[ConfigIssue] = []
+    for name, decl in config.tools.items():
+        origin = config.origin("tools", name)
+        if decl["type"] == "python":
+            issues.extend(_python_issues(config, name, decl, origin))
+        elif decl["agent"] not in config.agents and complete:
+            issues.append(
+                origin.issue(
+                    ("agent",),
+                    f"tool {name!r} calls agent {decl['agent']!r}, which is not declared",
+                    hint=did_you_mean(decl["agent"], sorted(config.agents), "declared agents"),
+                    code="reference",
+                )
+            )
+    for agent_id, agent in config.agents.items():
+        origin = config.origin("agents", agent_id)
+        for index, tool in enumerate(agent.get("tools", ())):
+            if tool in config.tools or not complete or ("tools", tool) in config.skipped:
+                continue
+            issues.append(
+                origin.issue(
+                    ("tools", index),
+                    f"tool {tool!r} is not declared",
+                    hint=did_you_mean(tool, sorted(config.tools), "declared tools"),
+                    code="reference",
+                )
+            )
+    issues.extend(_cycle_issues(config))
+    return issues
+
+
+def _python_issues(
+    config: Config, name: str, decl: Mapping[str, Any], origin: Origin
+) -> list[ConfigIssue]:
+    from ..tools.base import ToolDefinitionError
+    from ..tools.python import FunctionTool, import_function
+
+    try:
+        timeout = parse_duration(decl["timeout"])
+    except InvalidInputError as exc:
+        return [origin.issue(("timeout",), str(exc), code="schema")]
+    if timeout <= 0:
+        return [origin.issue(("timeout",), "timeout must be greater than 0", code="schema")]
+    folder = str(Path(origin.file).resolve().parent)
+    try:
+        func = import_function(decl["function"], [folder])
+        tool = FunctionTool(
+            func,
+            name=name,
+            description=decl.get("description"),
+            timeout=timeout,
+            bind=decl.get("bind"),
+        )
+    except ToolDefinitionError as exc:
+        text = str(exc)
+        if "does not import" in text:
+            hint = f"the module is looked up in {folder} and on sys.path"
+        elif "has no type hint" in text:
+            hint = TYPE_HINT
+        elif "strict mode" in text:
+            hint = "use str, int, float, bool, lists, enums or pydantic models with named fields"
+        else:
+            hint = None
+        return [origin.issue((exc.part,), f"tool {name!r}: {text}", hint=hint, code="tool")]
+    config.function_tools[name] = tool
+    return []
+
+
+def _cycle_issues(config: Config) -> list[ConfigIssue]:
+    """An agent that reaches itself through agent tools (directly or in a cycle)."""
+    calls: dict[str, list[tuple[int, str, str]]] = {}
+    for agent_id, agent in config.agents.items():
+        for index, tool in enumerate(agent.get("tools", ())):
+            decl = config.tools.get(tool)
+            if decl is not None and decl["type"] == "agent" and decl["agent"] in config.agents:
+                calls.setdefault(agent_id, []).append((index, tool, decl["agent"]))
+    issues: list[ConfigIssue] = []
+    for agent_id in config.agents:
+        for index, tool, target in calls.get(agent_id, ()):
+            path = _path_back(calls, target, agent_id)
+            if path is None:
+                continue
+            chain = " -> ".join([agent_id, *path])
+            what = "calls itself" if target == agent_id else f"reaches itself ({chain})"
+            issues.append(
+                config.origin("agents", agent_id).issue(
+                    ("tools", index),
+                    f"agent {agent_id!r} {what} through tool {tool!r}",
+                    hint="an agent tool must not lead back to the agent that calls it",
+                    code="cycle",
+                )
+            )
+    return issues
+
+
+def _path_back(
+    calls: Mapping[str, list[tuple[int, str, str]]], start: str, goal: str
+) -> list[str] | None:
+    """The agents from ``start`` to ``goal`` along agent tools, or ``None``."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        if node == goal:
+            return path
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend((target, [*path, target]) for _, _, target in calls.get(node, ()))
+    return None
+
+
+__all__ = ["tool_issues"]
