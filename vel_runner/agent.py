@@ -25,6 +25,7 @@ from .providers.base import Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
 from .tools.base import ToolCall
 from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
+from .tools.results import check_results_continue, tool_result_messages
 from .tools.toolbox import Toolbox
 
 #: Keys of ``Agent(model={...})`` that configure the provider client.
@@ -178,24 +179,30 @@ class Agent:
         ``client_tools`` (chat completions ``tools``) are offered to the model but not run:
         when the model calls one, the turn ends with those calls in ``tool_calls``.
         """
-        user, sid = self._check_input(input, session_id)
+        inputs, sid = self._check_input(input, session_id)
         run_id = uuid4().hex
         loop = self._loop(run_id, stream=False, client_tools=client_tools)
-        async for _ in self._turn(loop, sid, user):
+        async for _ in self._turn(loop, sid, inputs):
             pass
         return TurnResult(
             loop.text, loop.usage, sid, run_id, tuple(loop.client_calls), tuple(loop.new_messages)
         )
 
     def run_stream(
-        self, input: Mapping[str, Any] | str, session_id: str | None = None
+        self,
+        input: Mapping[str, Any] | str,
+        session_id: str | None = None,
+        *,
+        client_tools: Sequence[Mapping[str, Any]] = (),
     ) -> AsyncIterator[events.Event]:
         """Run one turn as a stream of events (see :mod:`vel_runner.events`).
 
         Bad input raises here, before the stream starts.
         """
-        user, sid = self._check_input(input, session_id)
-        return self._stream(uuid4().hex, sid, user)
+        inputs, sid = self._check_input(input, session_id)
+        return self._stream(
+            self._loop(uuid4().hex, stream=True, client_tools=client_tools), sid, inputs
+        )
 
     def _loop(
         self, run_id: str, *, stream: bool, client_tools: Sequence[Mapping[str, Any]] = ()
@@ -212,12 +219,11 @@ class Agent:
         )
 
     async def _stream(
-        self, run_id: str, sid: str | None, user: Message
+        self, loop: ToolLoop, sid: str | None, inputs: list[Message]
     ) -> AsyncIterator[events.Event]:
-        loop = self._loop(run_id, stream=True)
-        yield events.start(run_id, self.id, sid)
+        yield events.start(loop.run_id, self.id, sid)
         try:
-            async for event in self._turn(loop, sid, user):
+            async for event in self._turn(loop, sid, inputs):
                 yield event
         except VelError as exc:
             yield events.error(str(exc))
@@ -226,21 +232,31 @@ class Agent:
         yield events.finish(sid, loop.usage)
 
     async def _turn(
-        self, loop: ToolLoop, sid: str | None, user: Message
+        self, loop: ToolLoop, sid: str | None, inputs: list[Message]
     ) -> AsyncIterator[events.Event]:
-        """The loop's events; then, for a session, the commit of everything the run added."""
+        """The loop's events; then, for a session, the commit of everything the run added.
+
+        ``inputs`` is the user message, or the results of client tool calls (which continue
+        the session's last assistant message).
+        """
+        *before, last = inputs
         if sid is None or self.ctxmgr.stateless:
-            messages = self._messages_for_llm(loop.run_id, sid, (), None, user)
+            if before:
+                raise InvalidInputError("tool results continue a session: give a session_id")
+            messages = self._messages_for_llm(loop.run_id, sid, (), None, last)
             async for event in self._steps(loop, messages):
                 yield event
             return
         if not self._store_opened:
             await self._open_store()
         async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
-            messages = self._messages_for_llm(loop.run_id, sid, turn.history, turn.summary, user)
+            if last.get("role") == "tool":
+                check_results_continue(turn.history, inputs)
+            history = [*turn.history, *before]
+            messages = self._messages_for_llm(loop.run_id, sid, history, turn.summary, last)
             async for event in self._steps(loop, messages):
                 yield event
-            await self._commit(turn, [user, *loop.new_messages])
+            await self._commit(turn, [*inputs, *loop.new_messages])
 
     @staticmethod
     async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncIterator[events.Event]:
@@ -253,10 +269,11 @@ class Agent:
     # -- the steps of a turn -----------------------------------------------------------------
     def _check_input(
         self, input: Mapping[str, Any] | str, session_id: str | None
-    ) -> tuple[Message, str | None]:
-        text = user_text(input)
+    ) -> tuple[list[Message], str | None]:
         sid = None if session_id is None else check_session_id(session_id)
-        return {"role": "user", "content": text}, sid
+        if isinstance(input, Mapping) and "tool_results" in input:
+            return tool_result_messages(input["tool_results"]), sid
+        return [{"role": "user", "content": user_text(input)}], sid
 
     async def _open_store(self) -> None:
         await self.store.open()

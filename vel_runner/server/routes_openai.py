@@ -2,8 +2,12 @@
 
 ``model`` names an agent; the session comes from the ``X-Session-Id`` header (or the ``user``
 field), and the last user message is the turn's input: the agent's store, not the client,
-holds the history. Responses and streamed chunks use the OpenAI wire format, so the official
-``openai`` client and OpenAI-speaking UIs work unchanged.
+holds the history. The agent's own tools run here, server side. Tools the client sends in
+``tools`` are offered to the model too; when the model calls one, the reply carries its
+``tool_calls`` with ``finish_reason: "tool_calls"``, and the client's next request, ending with
+the ``tool`` results, continues the session from there. Responses and streamed chunks use
+the OpenAI wire format, so the official ``openai`` client and OpenAI-speaking UIs work
+unchanged.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     user: str | None = None
+    tools: list[dict[str, Any]] | None = Field(default=None, max_length=128)
 
 
 @router.get("/models")
@@ -85,6 +90,33 @@ def last_user_text(messages: list[ChatMessage]) -> str:
     raise ApiError(422, "messages must contain a message with role 'user'")
 
 
+def turn_input(messages: list[ChatMessage]) -> dict[str, Any]:
+    """The turn's input: the trailing ``tool`` results, else the last user message's text."""
+    results: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message.role != "tool":
+            break
+        extra = message.model_extra or {}
+        results.insert(0, {"tool_call_id": extra.get("tool_call_id"), "content": message.content})
+    if results:
+        return {"tool_results": results}
+    return {"message": last_user_text(messages)}
+
+
+def client_tools(body: ChatRequest) -> list[dict[str, Any]]:
+    """The client's ``tools`` (function tools only), 422 when one has no name."""
+    tools = body.tools or []
+    for index, tool in enumerate(tools):
+        function = tool.get("function")
+        if tool.get("type") != "function" or not isinstance(function, dict):
+            raise ApiError(
+                422, f"tools[{index}] must be {{'type': 'function', 'function': {{...}}}}"
+            )
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            raise ApiError(422, f"tools[{index}].function.name must be a non-empty string")
+    return tools
+
+
 def session_of(request: Request, body: ChatRequest) -> str | None:
     """``X-Session-Id`` or ``user``; 422 unless it is a valid session id."""
     session_id = request.headers.get("x-session-id") or body.user
@@ -105,11 +137,29 @@ def _chunk(run_id: str, model: str, created: int, **fields: Any) -> dict[str, An
     }
 
 
+def _call_delta(
+    index: int, arguments: str, call_id: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """A streamed ``tool_calls`` delta: id, type and name on a call's first one."""
+    call: dict[str, Any] = {"index": index}
+    function: dict[str, Any] = {"arguments": arguments}
+    if call_id is not None:
+        call.update(id=call_id, type="function")
+        function = {"name": name, **function}
+    return {"tool_calls": [{**call, "function": function}]}
+
+
 async def openai_frames(
-    events: AsyncIterator[Event], model: str, include_usage: bool, lease: AsyncExitStack
+    events: AsyncIterator[Event],
+    model: str,
+    include_usage: bool,
+    lease: AsyncExitStack,
+    client_names: frozenset[str] = frozenset(),
 ) -> AsyncIterator[bytes]:
-    """A turn's UI-stream events as OpenAI ``chat.completion.chunk`` frames."""
+    """A turn's UI-stream events as OpenAI ``chat.completion.chunk`` frames (calls of the
+    client's own tools as ``tool_calls`` deltas; the agent's tools stay server side)."""
     created, run_id = int(time.time()), ""
+    client_calls: dict[str, int] = {}  # call id -> index
 
     def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -125,8 +175,17 @@ async def openai_frames(
                 elif kind == "text-delta":
                     delta = {"content": event["delta"]}
                     yield data_frame(_chunk(run_id, model, created, **choice(delta)))
+                elif kind == "tool-input-start" and event["toolName"] in client_names:
+                    call_id = event["toolCallId"]
+                    client_calls[call_id] = len(client_calls)
+                    delta = _call_delta(client_calls[call_id], "", call_id, event["toolName"])
+                    yield data_frame(_chunk(run_id, model, created, **choice(delta)))
+                elif kind == "tool-input-delta" and event["toolCallId"] in client_calls:
+                    delta = _call_delta(client_calls[event["toolCallId"]], event["inputTextDelta"])
+                    yield data_frame(_chunk(run_id, model, created, **choice(delta)))
                 elif kind == "finish":
-                    yield data_frame(_chunk(run_id, model, created, **choice({}, "stop")))
+                    reason = "tool_calls" if client_calls else "stop"
+                    yield data_frame(_chunk(run_id, model, created, **choice({}, reason)))
                     usage = event["messageMetadata"].get("usage")
                     if include_usage:
                         yield data_frame(_chunk(run_id, model, created, choices=[], usage=usage))
@@ -139,7 +198,8 @@ async def openai_frames(
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatRequest, request: Request) -> Response:
     """One turn of agent ``model`` in the OpenAI chat completions format."""
-    text = last_user_text(body.messages)
+    payload = turn_input(body.messages)
+    tools = client_tools(body)
     session_id = session_of(request, body)
     headers = {"X-Session-Id": session_id} if session_id else {}
     agent, lease = await state_of(request).lease(body.model)
@@ -147,14 +207,19 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
     try:
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
-            events = agent.run_stream({"message": text}, session_id)
+            events = agent.run_stream(payload, session_id, client_tools=tools)
             streaming = True  # from here on the stream holds (and releases) the lease
-            frames = openai_frames(events, body.model, include_usage, lease)
+            names = frozenset(t["function"]["name"] for t in tools) - set(agent.toolbox.names)
+            frames = openai_frames(events, body.model, include_usage, lease, names)
             return sse_response(frames, headers=headers)
-        result = await agent.run_turn({"message": text}, session_id)
+        result = await agent.run_turn(payload, session_id, client_tools=tools)
     finally:
         if not streaming:
             await lease.aclose()
+    message: dict[str, Any] = {"role": "assistant", "content": result.output}
+    if result.tool_calls:
+        message["content"] = result.output or None
+        message["tool_calls"] = [call.message_part() for call in result.tool_calls]
     completion = {
         "id": f"chatcmpl-{result.run_id}",
         "object": "chat.completion",
@@ -163,8 +228,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": result.output},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": "tool_calls" if result.tool_calls else "stop",
             }
         ],
         "usage": result.usage.as_dict() if result.usage is not None else None,
