@@ -1,0 +1,143 @@
+"""Tool-loop benchmarks (issue 10). Run: python benchmarks/bench_tools.py [--quick]
+
+1. A run with one tool call (model step, tool, model step) through ``Agent.run_turn`` against
+   the same loop written by hand with ``AsyncOpenAI.chat.completions.create``, on the same
+   local OpenAI-compatible server (tests/fake_openai.py, in its own process), interleaved run
+   by run. Goal: the agent within 1.05x of the hand-written loop.
+2. One step with three parallel 200 ms tools (async, and sync ones in worker threads), on the
+   offline echo provider so the model costs nothing. Goal: <= 230 ms for the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_engine import start_fake_server  # noqa: E402
+
+from vel_runner import Agent  # noqa: E402
+from vel_runner.tools import FunctionTool  # noqa: E402
+
+PROMPT = '/tool add {"a": 2, "b": 3}'
+
+
+async def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+async def bench_one_call(base_url: str, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds per run: the agent, and the hand-written loop (same tool, same schema)."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=0)
+    agent = Agent(
+        "bench",
+        model={"provider": "openai", "model": "m", "api_key": "bench", "base_url": base_url},
+        tools=[add],
+    )
+    tools: Any = agent.toolbox.openai_tools()
+
+    async def by_hand() -> str:
+        messages: list[Any] = [{"role": "user", "content": PROMPT}]
+        while True:
+            reply = await client.chat.completions.create(model="m", messages=messages, tools=tools)
+            message = reply.choices[0].message
+            if not message.tool_calls:
+                return message.content or ""
+            messages.append(message.model_dump(exclude_none=True))
+            for call in message.tool_calls:
+                result = await add(**json.loads(call.function.arguments))  # type: ignore[union-attr]
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+                )
+
+    async def by_agent() -> str:
+        return (await agent.run_turn(PROMPT)).output
+
+    assert await by_hand() == await by_agent() == "fake results: add -> 5"
+    for _ in range(20):  # warm up both
+        await by_hand()
+        await by_agent()
+    times: dict[str, list[float]] = {"agent": [], "hand": []}
+    for index in range(runs):
+        order = [("agent", by_agent), ("hand", by_hand)]
+        for name, run in order if index % 2 else reversed(order):
+            start = time.perf_counter()
+            await run()
+            times[name].append(time.perf_counter() - start)
+    await agent.aclose()
+    await client.close()
+    return times["agent"], times["hand"]
+
+
+async def bench_parallel(rounds: int) -> dict[str, list[float]]:
+    """Seconds per run of one step calling three 200 ms tools at once (then the answer)."""
+
+    async def slow_async(n: int) -> int:
+        """Sleeps 200 ms."""
+        await asyncio.sleep(0.2)
+        return n
+
+    def slow_sync(n: int) -> int:
+        """Sleeps 200 ms in a worker thread."""
+        time.sleep(0.2)
+        return n
+
+    prompts = {
+        "async": "\n".join(f'/tool slow_async {{"n": {n}}}' for n in range(3)),
+        "sync": "\n".join(f'/tool slow_sync {{"n": {n}}}' for n in range(3)),
+    }
+    agent = Agent(
+        "par",
+        model={"provider": "echo", "model": "echo-1"},
+        tools=[FunctionTool(slow_async), FunctionTool(slow_sync)],
+    )
+    times: dict[str, list[float]] = {"async": [], "sync": []}
+    for _ in range(rounds):
+        for kind, prompt in prompts.items():
+            start = time.perf_counter()
+            await agent.run_turn(prompt)
+            times[kind].append(time.perf_counter() - start)
+    return times
+
+
+def ms(values: list[float]) -> str:
+    median, mean = statistics.median(values) * 1000, statistics.fmean(values) * 1000
+    return f"median {median:7.2f} ms, mean {mean:7.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
+    args = parser.parse_args()
+    runs, rounds = (40, 3) if args.quick else (400, 10)
+    proc, base_url = start_fake_server()
+    try:
+        agent, hand = asyncio.run(bench_one_call(base_url, runs))
+    finally:
+        proc.terminate()
+        proc.wait()
+    ratio = statistics.median(agent) / statistics.median(hand)
+    print(f"1. one tool call, {runs} runs each, interleaved (two model calls per run)")
+    print(f"   hand-written AsyncOpenAI loop  {ms(hand)}")
+    print(f"   Agent.run_turn                  {ms(agent)}")
+    print(f"   ratio of medians {ratio:.3f}x   (goal <= 1.05x)")
+    parallel = asyncio.run(bench_parallel(rounds))
+    print(f"2. one step with three parallel 200 ms tools, {rounds} runs (whole run, echo model)")
+    for kind, values in parallel.items():
+        verdict = "ok" if statistics.median(values) <= 0.230 else "over"
+        print(f"   {kind:5} tools  {ms(values)}   (goal <= 230 ms: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
