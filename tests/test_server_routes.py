@@ -64,6 +64,9 @@ async def test_agents_listing(client: httpx.AsyncClient) -> None:
         "context_mode": "full",
         "max_history": None,
         "ttl": None,
+        "tools": [],
+        "tool_calls": 0,
+        "tool_errors": 0,
     }
     assert agents[1]["context_mode"] == "stateless" and agents[2]["ttl"] == 3600
 

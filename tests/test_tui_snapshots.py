@@ -28,6 +28,7 @@ SHOWN_URL = "http://127.0.0.1:8000"
 SIZE = (110, 30)
 
 TURNS = [
+    ("research", "tool-demo", '/tool lookup {"topic": "attention"}\n/tool lookup {"topic": ""}'),
     ("support", "user-42", "My order #1182 has not arrived yet."),
     ("support", "user-7", "How do I reset my password?"),
     ("support", "user-42", "It was shipped on Monday."),
@@ -35,6 +36,13 @@ TURNS = [
     ("support", "onboarding-3", "Hello!"),
     ("research", "paper-review", "Now list its three main results."),
 ]
+
+
+def lookup(topic: str) -> str:
+    """Looks a topic up (fails on an empty one, to show an error result)."""
+    if not topic:
+        raise ValueError("empty topic")
+    return f"3 papers on {topic}"
 
 
 class ToPort(httpx.AsyncBaseTransport):
@@ -64,7 +72,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
 def server(clock: FrozenClock) -> Iterator[LiveServer]:
     agents = [
         echo_agent("support", ttl=3600),
-        echo_agent("research", context_manager=ContextManager(max_history=10)),
+        echo_agent("research", context_manager=ContextManager(max_history=10), tools=[lookup]),
     ]
     live = LiveServer(agents)
     live.start()
@@ -84,10 +92,24 @@ def loaded(app: MonitorApp) -> Callable[[Pilot[None]], object]:
     async def wait(pilot: Pilot[None]) -> None:
         screen = app.screen
         assert isinstance(screen, MainScreen)
-        await until(pilot, lambda: screen.table.row_count == 4)
+        await until(pilot, lambda: screen.table.row_count == 5)
         await pilot.pause(0.1)
 
     return wait
+
+
+def opened(app: MonitorApp, key: str, messages: int) -> Callable[[Pilot[None]], object]:
+    """Open session ``key`` (``agent/session``) and wait for its ``messages``."""
+
+    async def open_session(pilot: Pilot[None]) -> None:
+        await loaded(app)(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await pilot.press(*["down"] * screen.table.shown_keys.index(key), "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await until(pilot, lambda: len(app.screen.query(".message")) == messages)
+
+    return open_session
 
 
 def test_main_screen(snap_compare, server: LiveServer, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
@@ -98,13 +120,15 @@ def test_main_screen(snap_compare, server: LiveServer, clock: FrozenClock) -> No
 def test_detail_screen(snap_compare, server: LiveServer, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     app = make_app(server, clock)
 
-    async def open_session(pilot: Pilot[None]) -> None:
-        await loaded(app)(pilot)
-        await pilot.press("down", "down", "enter")  # support/user-42
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        await until(pilot, lambda: len(app.screen.query(".message")) == 4)
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened(app, "support/user-42", 4))
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_session)
+
+def test_detail_screen_with_tool_calls(
+    snap_compare, server: LiveServer, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(server, clock)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened(app, "research/tool-demo", 5))
 
 
 def test_cleanup_dialog(snap_compare, server: LiveServer, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]

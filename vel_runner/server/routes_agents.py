@@ -35,6 +35,9 @@ def agent_info(agent: Agent) -> dict[str, Any]:
         "context_mode": agent.context_mode,
         "max_history": agent.ctxmgr.max_history,
         "ttl": agent.ttl,
+        "tools": agent.toolbox.names,
+        "tool_calls": agent.toolbox.calls,
+        "tool_errors": agent.toolbox.errors,
     }
 
 

@@ -66,6 +66,9 @@ class Toolbox:
                     )
                 self._by_name[spec.name] = (source, spec)
         self._openai = [spec.openai() for _, spec in self._by_name.values()]
+        #: Calls run, and how many of them ended in an error result (for the dashboard).
+        self.calls = 0
+        self.errors = 0
 
     def __bool__(self) -> bool:
         return bool(self._by_name)
@@ -89,6 +92,12 @@ class Toolbox:
 
     async def call(self, call: ToolCall) -> ToolResult:
         """Run one call; every failure except cancellation is an error result."""
+        result = await self._call(call)
+        self.calls += 1
+        self.errors += result.error is not None
+        return result
+
+    async def _call(self, call: ToolCall) -> ToolResult:
         found = self._by_name.get(call.name)
         if found is None:
             return error_result(call, f"unknown tool {call.name!r}; tools: {self.names}")

@@ -1,4 +1,5 @@
-"""Per-agent totals: sessions, messages, store and context mode, from agents + sessions."""
+"""Per-agent totals: sessions, messages, tool calls and tool errors, store and context mode,
+from agents + sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from textual.widgets import DataTable
 
 from .api_types import AgentInfo, SessionSummary
 
-COLUMNS = ("Agent", "Sessions", "Messages", "Store", "Context", "Model")
+COLUMNS = (
+    "Agent",
+    "Sessions",
+    "Messages",
+    "Tool calls",
+    "Tool errors",
+    "Store",
+    "Context",
+    "Model",
+)
 
 
 def agent_rows(
@@ -27,7 +37,11 @@ def agent_rows(
         store = f"{agent.store} ({agent.store_type})" if agent else "?"
         model = f"{agent.provider}/{agent.model}" if agent else "?"
         mode = agent.context_mode if agent else "?"
-        rows.append((agent_id, f"{n_sessions:,}", f"{n_messages:,}", store, mode, model))
+        calls = f"{agent.tool_calls:,}" if agent and agent.tools else "-"
+        errors = f"{agent.tool_errors:,}" if agent and agent.tools else "-"
+        rows.append(
+            (agent_id, f"{n_sessions:,}", f"{n_messages:,}", calls, errors, store, mode, model)
+        )
     return rows
 
 

@@ -58,6 +58,12 @@ def _time(data: Mapping[str, Any], name: str) -> datetime | None:
         raise BadResponse(f"the server sent {name}={text!r:.60}, expected an ISO time") from None
 
 
+def _count(data: Mapping[str, Any], key: str) -> int:
+    """A non-negative count (0 when an older server does not send it)."""
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def _object(data: object, what: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise BadResponse(f"the server sent {type(data).__name__} for {what}, expected an object")
@@ -75,6 +81,10 @@ class AgentInfo:
     store_type: str
     context_mode: str
     ttl: float | None
+    tools: tuple[str, ...] = ()
+    #: Tool calls since the agent's config was loaded, and those that ended in an error.
+    tool_calls: int = 0
+    tool_errors: int = 0
 
     @classmethod
     def parse(cls, raw: object) -> AgentInfo:
@@ -87,6 +97,9 @@ class AgentInfo:
             store_type=str(data.get("store_type") or ""),
             context_mode=str(data.get("context_mode") or ""),
             ttl=_optional(data, "ttl", (int, float)),
+            tools=tuple(str(t) for t in data.get("tools") or () if isinstance(t, str)),
+            tool_calls=_count(data, "tool_calls"),
+            tool_errors=_count(data, "tool_errors"),
         )
 
 

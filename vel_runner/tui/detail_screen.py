@@ -21,15 +21,38 @@ ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green", "tool"
 
 
 def message_text(message: dict[str, Any]) -> Text:
-    """``role`` in colour, then the content as plain text (never markup)."""
+    """``role`` in colour, then the content as plain text (never markup); an assistant's tool
+    calls as ``→ name(arguments)``, a tool result with its call id (an error result in red)."""
     role = str(message.get("role", "?"))
     content = message.get("content")
-    if not isinstance(content, str):
-        content = json.dumps(content, ensure_ascii=False, indent=2)
+    calls = message.get("tool_calls") if role == "assistant" else None
     text = Text()
-    text.append(f"{role}\n", style=f"bold {ROLE_STYLES.get(role, 'white')}")
-    text.append(content)
+    text.append(role, style=f"bold {ROLE_STYLES.get(role, 'white')}")
+    if role == "tool":
+        text.append(f"  result of {message.get('tool_call_id', '?')}", style="dim")
+    text.append("\n")
+    if calls and content is None:
+        content = ""
+    elif not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False, indent=2)
+    text.append(content, style="red" if role == "tool" and is_error_result(content) else "")
+    for index, call in enumerate(calls if isinstance(calls, list) else ()):
+        function = call.get("function") or {} if isinstance(call, dict) else {}
+        if content or index:
+            text.append("\n")
+        text.append(f"→ {function.get('name', '?')}", style="bold yellow")
+        text.append(f"({function.get('arguments', '')})")
     return text
+
+
+def is_error_result(content: str) -> bool:
+    """A tool result the loop wrote for a failed call: ``{"error": ...}``."""
+    if not content.startswith('{"error"'):
+        return False
+    try:
+        return set(json.loads(content)) == {"error"}
+    except ValueError:
+        return False
 
 
 def detail_title(detail: SessionDetail) -> Text:
