@@ -59,3 +59,20 @@ def test_the_readme_quickstart_serves_the_shipped_config() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "pip install -e . && vel-runner serve" in readme.split("## The commands")[0]
     assert (ROOT / "tests/__snapshots__/test_tui_snapshots/test_main_screen.svg").is_file()
+
+
+def test_tools_example_runs_offline() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tools.py")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert (
+        'get_weather -> {"city": "Paris", "temperature": 21, "unit": "C"}; convert -> 11.0' in out
+    )
+    assert "invalid arguments for convert: amount: Input should be a valid number" in out
+    assert "researcher -> echo (1 messages): sources?" in out
+    assert "'type': 'tool-output-available'" in out
+    assert "stored messages: 13" in out

@@ -1,7 +1,8 @@
 """vel-runner: a declarative, config-driven LLM agent runner.
 
 The library API is the session guide's: ``Agent``, ``ContextManager`` and
-``StatelessContextManager``. Importing this package is cheap: the openai SDK, psycopg, the
+``StatelessContextManager``; ``Agent(..., tools=[function, other_agent])`` gives an agent tools
+(see :mod:`vel_runner.tools`). Importing this package is cheap: the openai SDK, psycopg, the
 server stack and textual are imported only by the code that needs them.
 """
 
@@ -20,18 +21,23 @@ from .errors import (
     UnknownAgentError,
     VelError,
 )
+from .tools import AgentTool, FunctionTool, ToolDefinitionError, ToolSource
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentTool",
     "ContextManager",
+    "FunctionTool",
     "InvalidInputError",
     "MissingAPIKeyError",
     "ProviderError",
     "SessionConflictError",
     "StatelessContextManager",
     "StoreUnavailableError",
+    "ToolDefinitionError",
+    "ToolSource",
     "TurnCancelledError",
     "TurnResult",
     "UnknownAgentError",
