@@ -53,6 +53,7 @@ def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:
     config = load_config([path], environ)
     assert list(config.agents) == ["support"]
     assert config.agents["support"]["context"] == {"mode": "window", "max_history": 20}
+    assert config.agents["support"]["tools"] == ["calculator"]
 
 
 def test_the_readme_quickstart_serves_the_shipped_config() -> None:
