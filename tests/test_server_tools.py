@@ -197,3 +197,23 @@ async def test_a_streamed_run_cancelled_by_the_client_stores_nothing(server: str
         await asyncio.sleep(0.2)
         found = await http.get("/v1/agents/echo/sessions/gone")
         assert found.status_code == 404 or found.json()["messages"] == []
+
+
+async def test_bad_tool_input_on_chat_completions_is_422(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server, timeout=30) as http:
+        results_without_session = {
+            "model": "gpt",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "call_x", "content": "42"},
+            ],
+        }
+        response = await http.post("/v1/chat/completions", json=results_without_session)
+        assert response.status_code == 422
+        assert "give a session_id" in response.json()["error"]["message"]
+        nameless = {"type": "function", "function": {"description": "no name"}}
+        bad_tools = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}
+        bad_tools["tools"] = [nameless]
+        response = await http.post("/v1/chat/completions", json=bad_tools)
+        assert response.status_code == 422
+        assert "tools[0].function.name" in response.json()["error"]["message"]

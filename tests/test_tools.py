@@ -328,3 +328,14 @@ def test_the_shipped_calculator_evaluates_arithmetic_only() -> None:
     assert current_time("Europe/Paris")[-6:] in ("+01:00", "+02:00")
     with pytest.raises(ValueError, match="unknown time zone"):
         current_time("Mars/Olympus")
+
+
+async def test_a_tool_that_cancels_itself_is_an_error_result_not_a_cancelled_run() -> None:
+    async def quits() -> str:
+        """Raises CancelledError on its own."""
+        raise asyncio.CancelledError
+
+    agent = Agent("a", model=ECHO, tools=[quits])
+    assert await agent.run("/tool quits {}") == (
+        'echo (3 messages): quits -> {"error": "quits was cancelled"}'
+    )

@@ -241,7 +241,7 @@ class Agent:
         """
         *before, last = inputs
         if sid is None or self.ctxmgr.stateless:
-            if before:
+            if last.get("role") == "tool":
                 raise InvalidInputError("tool results continue a session: give a session_id")
             messages = self._messages_for_llm(loop.run_id, sid, (), None, last)
             async for event in self._steps(loop, messages):

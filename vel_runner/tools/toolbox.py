@@ -118,7 +118,10 @@ class Toolbox:
         except TimeoutError:
             return error_result(call, f"{call.name} did not finish within {spec.timeout:g}s")
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the run is being cancelled: stop
+            return error_result(call, f"{call.name} was cancelled")  # it cancelled itself
         except ToolCallError as exc:
             return error_result(call, str(exc))
         except Exception as exc:
