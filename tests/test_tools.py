@@ -339,3 +339,15 @@ async def test_a_tool_that_cancels_itself_is_an_error_result_not_a_cancelled_run
     assert await agent.run("/tool quits {}") == (
         'echo (3 messages): quits -> {"error": "quits was cancelled"}'
     )
+
+
+async def test_a_result_that_cannot_be_stored_is_an_error_result() -> None:
+    def bad_text() -> str:
+        """Returns a NUL character."""
+        return "a\x00b"
+
+    agent = Agent("a", model=ECHO, tools=[bad_text])
+    await agent.run("/tool bad_text {}", session_id="s")
+    stored = await agent.ctxmgr.aget_session_context("s")
+    error = json.loads(stored[2]["content"])["error"]
+    assert error.startswith("the result of bad_text contains a NUL character")

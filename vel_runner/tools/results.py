@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..messages import MAX_MESSAGE_CHARS, Message
+from ..messages import MAX_MESSAGE_CHARS, Message, check_text
 
 
 def tool_result_messages(results: Any) -> list[Message]:
@@ -28,6 +28,8 @@ def tool_result_messages(results: Any) -> list[Message]:
                 f"tool_results[{index}].content must be a string of at most "
                 f"{MAX_MESSAGE_CHARS} characters"
             )
+        check_text(content, f"tool_results[{index}].content")
+        check_text(call_id, f"tool_results[{index}].tool_call_id")
         messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
     return messages
 

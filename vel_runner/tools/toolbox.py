@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..errors import InvalidInputError
+from ..messages import check_text
 from .agent_tool import AgentTool
 from .base import (
     ToolCall,
@@ -111,10 +113,9 @@ class Toolbox:
         try:
             async with asyncio.timeout(spec.timeout):
                 value = await source.call_tool(call.name, arguments)
-            content = to_content(value)
-            return ToolResult(
-                call, content, output=value if isinstance(value, str) else json.loads(content)
-            )
+            content = check_text(to_content(value), f"the result of {call.name}")
+            output = value if isinstance(value, str) else json.loads(content)
+            return ToolResult(call, content, output=output)
         except TimeoutError:
             return error_result(call, f"{call.name} did not finish within {spec.timeout:g}s")
         except asyncio.CancelledError:
@@ -122,7 +123,7 @@ class Toolbox:
             if task is not None and task.cancelling():
                 raise  # the run is being cancelled: stop
             return error_result(call, f"{call.name} was cancelled")  # it cancelled itself
-        except ToolCallError as exc:
+        except (ToolCallError, InvalidInputError) as exc:
             return error_result(call, str(exc))
         except Exception as exc:
             log.info("tool %s failed: %s: %s", call.name, type(exc).__name__, exc)
