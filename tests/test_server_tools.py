@@ -102,11 +102,16 @@ async def test_sse_tool_events_validate_against_every_ai_sdk_version(
     report = validate_with_ai_sdk(chunks)
     assert sorted(report) == ["ai5", "ai6", "ai7"]
     assert all(entry["exported"] and not entry["errors"] for entry in report.values())
+    assert all(entry["typesDeclared"] for entry in report.values())  # the strict key check ran
 
 
 async def test_the_validator_catches_a_bad_chunk(server: str) -> None:
     chunks = await stream_run(server, "echo", '/tool add {"a": 1, "b": 1}', "bad")
-    broken = [*chunks, {"type": "tool-output-available", "output": 1}]  # no toolCallId
+    broken = [
+        *chunks,
+        {"type": "tool-output-available", "output": 1},  # no toolCallId
+        {"type": "tool-input-start", "toolCallId": "x", "toolName": "t", "extra": 1},
+    ]
     if shutil.which("node") is None or not (JS / "node_modules" / "ai5").exists():
         pytest.skip("node or tests/js/node_modules missing")
     result = subprocess.run(
@@ -115,7 +120,9 @@ async def test_the_validator_catches_a_bad_chunk(server: str) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert all(e["errors"][0]["index"] == len(chunks) for e in report.values())
+    for entry in report.values():
+        assert [e["index"] for e in entry["errors"]] == [len(chunks), len(chunks) + 1]
+        assert entry["errors"][1]["error"] == "keys not declared: extra"
 
 
 @pytest.mark.parametrize("stream", [False, True])
