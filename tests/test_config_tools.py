@@ -120,6 +120,7 @@ def test_every_tool_problem_is_reported_at_its_line(tmp_path: Path) -> None:
     message, hint = found[(30, "agents[0].tools[1]")]
     assert message == "tool 'clok' is not declared" and hint and "did you mean" not in hint
     assert len(issues) == 8
+    assert all(issue.hint for issue in issues)  # every one says what to do
 
 
 def test_validate_reports_tools_in_every_format_without_openai_or_textual(tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
                 origin.issue(
                     ("agent",),
                     f"tool {name!r} calls agent {decl['agent']!r}, which is not declared",
-                    hint=did_you_mean(decl["agent"], sorted(config.agents), "declared agents"),
+                    hint=did_you_mean(decl["agent"], sorted(config.agents), "declared agents")
+                    or "agent must be the id of an agent of this config",
                     code="reference",
                 )
             )
@@ -68,7 +69,8 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
                 origin.issue(
                     ("tools", index),
                     f"tool {tool!r} is not declared",
-                    hint=did_you_mean(tool, sorted(config.tools), "declared tools"),
+                    hint=did_you_mean(tool, sorted(config.tools), "declared tools")
+                    or "declare it under tools: (type python or agent)",
                     code="reference",
                 )
             )
@@ -106,8 +108,10 @@ def _python_issues(
             hint = TYPE_HINT
         elif "strict mode" in text:
             hint = "use str, int, float, bool, lists, enums or pydantic models with named fields"
+        elif exc.part == "bind":
+            hint = "bind may only name parameters of the function"
         else:
-            hint = None
+            hint = "function is module:attribute, e.g. myapp.tools:get_weather"
         return [origin.issue((exc.part,), f"tool {name!r}: {text}", hint=hint, code="tool")]
     config.function_tools[name] = tool
     return []
