@@ -134,3 +134,23 @@ async def test_summarize_folds_tool_calls_into_the_summary() -> None:
     assert record is not None and record.summary
     assert "[called ping({})]" in record.summary
     assert_pairs_intact(record.messages)
+
+
+async def test_set_session_context_refuses_malformed_tool_fields() -> None:
+    import pytest
+
+    from vel_runner import InvalidInputError
+
+    agent = Agent("a", model=ECHO)
+    bad = [
+        ([{"role": "tool", "content": "x"}], "no string 'tool_call_id'"),
+        ([{"role": "user", "content": "x", "tool_calls": []}], "on an assistant message"),
+        ([{"role": "assistant", "tool_calls": "abc"}], "must be a list"),
+        ([{"role": "assistant", "tool_calls": [{"id": "a"}]}], r"tool_calls\[0\] must be"),
+    ]
+    for messages, needle in bad:
+        with pytest.raises(InvalidInputError, match=needle):
+            await agent.ctxmgr.aset_session_context("s", messages)
+    good = [{"role": "user", "content": "x"}, call_message("a"), result("a")]
+    await agent.ctxmgr.aset_session_context("s", good)
+    assert await agent.ctxmgr.aget_session_context("s") == good

@@ -87,7 +87,7 @@ def transcript_line(message: Message) -> str:
     content = message.get("content")
     text = content if isinstance(content, str) else ("" if content is None else str(content))
     for call in message.get("tool_calls") or ():
-        function = call.get("function") or {} if isinstance(call, dict) else {}
+        function = (call.get("function") or {}) if isinstance(call, dict) else {}
         text += f" [called {function.get('name')}({function.get('arguments', '')})]"
     return f"{role}: {text.strip()}"
 

@@ -185,10 +185,34 @@ def check_messages(messages: object) -> list[Message]:
             )
         if "content" not in message and "tool_calls" not in message:
             raise InvalidInputError(f"messages[{index}] has no 'content'")
+        _check_tool_fields(message, f"messages[{index}]")
         copy = dict(message)
         check_json(copy, f"messages[{index}]")
         checked.append(copy)
     return checked
+
+
+def _check_tool_fields(message: Mapping[str, Any], where: str) -> None:
+    """The tool fields in the chat completions shape, so every model accepts them back."""
+    if message.get("role") == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise InvalidInputError(f"{where} has role 'tool' but no string 'tool_call_id'")
+    if "tool_calls" not in message:
+        return
+    calls = message["tool_calls"]
+    if message.get("role") != "assistant" or not isinstance(calls, list):
+        raise InvalidInputError(f"{where}.tool_calls must be a list on an assistant message")
+    for number, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if (
+            not isinstance(call.get("id") if isinstance(call, Mapping) else None, str)
+            or not isinstance(function, Mapping)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments", ""), str)
+        ):
+            raise InvalidInputError(
+                f"{where}.tool_calls[{number}] must be {{'id': str, 'type': 'function', "
+                "'function': {'name': str, 'arguments': str (JSON)}}"
+            )
 
 
 def pinned_count(messages: Sequence[Message]) -> int:

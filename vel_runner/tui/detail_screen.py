@@ -37,7 +37,7 @@ def message_text(message: dict[str, Any]) -> Text:
         content = json.dumps(content, ensure_ascii=False, indent=2)
     text.append(content, style="red" if role == "tool" and is_error_result(content) else "")
     for index, call in enumerate(calls if isinstance(calls, list) else ()):
-        function = call.get("function") or {} if isinstance(call, dict) else {}
+        function = (call.get("function") or {}) if isinstance(call, dict) else {}
         if content or index:
             text.append("\n")
         text.append(f"→ {function.get('name', '?')}", style="bold yellow")
