@@ -351,3 +351,32 @@ async def test_a_result_that_cannot_be_stored_is_an_error_result() -> None:
     stored = await agent.ctxmgr.aget_session_context("s")
     error = json.loads(stored[2]["content"])["error"]
     assert error.startswith("the result of bad_text contains a NUL character")
+
+
+class FailsAfterToolProvider(LoopingProvider):
+    """Calls ``add`` first, then fails: the run fails after a tool ran."""
+
+    async def complete(
+        self, messages: Sequence[dict[str, Any]], *, model: str, settings: Mapping[str, Any]
+    ) -> Completion:
+        if any(m.get("role") == "tool" for m in messages):
+            from vel_runner import ProviderError
+
+            raise ProviderError("upstream down", provider="test", status=503)
+        return await super().complete(messages, model=model, settings=settings)
+
+
+async def test_a_run_that_fails_after_a_tool_stores_nothing() -> None:
+    from vel_runner import ProviderError
+
+    agent = Agent("a", model=ECHO, tools=[add], provider=FailsAfterToolProvider())
+    await agent.ctxmgr.aset_session_context("s", [{"role": "user", "content": "before"}])
+    with pytest.raises(ProviderError):
+        await agent.run("go", session_id="s")
+    events: list[dict[str, Any]] = []
+    with pytest.raises(ProviderError):
+        async for event in agent.run_stream("go", session_id="s"):
+            events.append(event)
+    kinds = [e["type"] for e in events]
+    assert "tool-output-available" in kinds and kinds[-1] == "error"
+    assert await agent.ctxmgr.aget_session_context("s") == [{"role": "user", "content": "before"}]
