@@ -95,6 +95,18 @@ def sse_json(text: str) -> list[Any]:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: One echo agent whose sessions live in PostgreSQL at ``$POSTGRES_DSN``.
+DATABASE_CONFIG = """\
+version: 1
+providers:
+  offline: {type: echo}
+stores:
+  pg: {type: database, dsn: "${POSTGRES_DSN}"}
+agents:
+  - id: echo
+    model: {provider: offline, model: echo-1}
+    store: pg
+"""
 
 
 class ServerProcess:

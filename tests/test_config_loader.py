@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vel_runner.config.errors import ConfigError
-from vel_runner.config.interpolate import interpolate, redact
+from vel_runner.config.interpolate import interpolate
 from vel_runner.config.loader import MAX_FILE_BYTES, load_document, parse_document
 
 
@@ -144,7 +144,3 @@ def test_interpolation_syntax() -> None:
     assert interpolate("$${A}", env).value == "${A}"
     assert interpolate("a${A}b${B}", env).missing == ("B",)
     assert interpolate("${1x}", env).malformed == ("${1x}",)
-
-
-def test_redact_hides_secrets() -> None:
-    assert redact("auth failed for sk-abcdef", ["sk-abcdef", "ab"]) == "auth failed for ***"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import ServerProcess, free_port, read_events
+from server_helpers import DATABASE_CONFIG, ServerProcess, free_port, read_events
 
 from vel_runner.server import command
 
@@ -25,18 +25,6 @@ agents:
     model: {provider: offline, model: echo-1}
   - id: slow
     model: {provider: slow, model: echo-1}
-"""
-
-DATABASE_CONFIG = """\
-version: 1
-providers:
-  offline: {type: echo}
-stores:
-  pg: {type: database, dsn: "${POSTGRES_DSN}"}
-agents:
-  - id: echo
-    model: {provider: offline, model: echo-1}
-    store: pg
 """
 
 

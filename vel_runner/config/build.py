@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,17 +23,15 @@ from ..context import ContextManager, StatelessContextManager
 from ..durations import parse_duration
 from ..errors import VelError
 from ..providers import Provider, create_provider
+from ..redact import dsn_secrets, redact
 from ..storage import SessionStore, create_store
 from .errors import ConfigError, ConfigIssue
-from .interpolate import redact
 from .validate import DSN_ENV, Config, load_config
 
 if TYPE_CHECKING:
     from ..runtime import Snapshot
 
 log = logging.getLogger("vel_runner.runtime")
-
-_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]+@|(password\s*=\s*)\S+", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -49,10 +46,8 @@ class Built:
 
     def store_error(self, name: str, exc: BaseException) -> ConfigError:
         """A store that would not open, as a config error at its declaration (no secrets)."""
-        decl = self.config.stores.get(name, {})
-        secrets = [str(v) for v in decl.values() if isinstance(v, str)]
-        text = _PASSWORD.sub(lambda m: (m.group(1) or m.group(2)) + "***", str(exc))
-        text = redact(text, [*secrets, self.config.environ.get(DSN_ENV, "")])
+        dsn = self.config.stores.get(name, {}).get("dsn") or self.config.environ.get(DSN_ENV, "")
+        text = redact(str(exc), [dsn, *dsn_secrets(dsn)])
         message = f"store {name!r} could not be opened: {type(exc).__name__}: {text}"
         return ConfigError([self.config.issue("stores", name, message, code="store")])
 

@@ -9,7 +9,7 @@ agent that needs it) and messages can show the ``${NAME}`` text instead of a sec
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -70,11 +70,4 @@ def interpolate(text: str, environ: Mapping[str, str]) -> Interpolation:
     return Interpolation(text, value, tuple(names), tuple(missing), tuple(malformed))
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each secret (of 4+ characters) replaced by ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-__all__ = ["Interpolation", "has_reference", "interpolate", "redact"]
+__all__ = ["Interpolation", "has_reference", "interpolate"]

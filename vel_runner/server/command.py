@@ -223,6 +223,14 @@ def _serve_workers(settings: dict[str, Any]) -> None:
     uvicorn.run(FACTORY, factory=True, workers=settings["workers"], **_uvicorn_options(settings))
 
 
+def _report(exc: BaseException) -> None:
+    """Print why the start failed, credentials hidden: a store error may quote the DSN."""
+    from ..redact import dsn_secrets, redact
+
+    secrets = dsn_secrets(os.environ.get("POSTGRES_DSN", ""))
+    print(f"vel-runner serve: {redact(str(exc), secrets)}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the server. 0 after a clean shutdown, 1 for an invalid config, 2 for a refused
     or failed start."""
@@ -250,13 +258,13 @@ def run(args: argparse.Namespace) -> int:
             return 0
         return 0 if asyncio.run(_serve_one(settings)) else 2
     except InvalidInputError as exc:  # a ConfigError says file:line:column and what to fix
-        print(f"vel-runner serve: {exc}", file=sys.stderr)
+        _report(exc)
         return 1
     except VelError as exc:  # e.g. a session store that cannot be reached
-        print(f"vel-runner serve: {exc}", file=sys.stderr)
+        _report(exc)
         return 2
     except SystemExit as exc:  # uvicorn exits when it cannot bind
         return 2 if exc.code else 0
     except OSError as exc:
-        print(f"vel-runner serve: {exc}", file=sys.stderr)
+        _report(exc)
         return 2

@@ -33,13 +33,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import psycopg
 
+    from ..redact import describe_dsn, store_unavailable
     from .pg_migrate import apply_migrations, latest_version
-    from .pg_sql import describe_dsn, unavailable
 
     try:
         applied = apply_migrations(dsn, connect_timeout=args.timeout)
     except psycopg.Error as exc:
-        print(f"error: {unavailable(dsn, exc)}", file=sys.stderr)
+        print(f"error: {store_unavailable(dsn, exc)}", file=sys.stderr)
         return 2
     where = describe_dsn(dsn)
     for migration in applied:

@@ -15,7 +15,8 @@ import json
 import logging
 from collections.abc import Callable
 
-from .pg_sql import CHANNEL, describe_dsn
+from ..redact import describe_dsn, dsn_secrets, error_text
+from .pg_sql import CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class NotifyRelay:
                 log.warning(
                     "session events: lost LISTEN connection to %s (%s); retrying",
                     describe_dsn(self._dsn),
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    error_text(exc, dsn_secrets(self._dsn)),
                 )
             self.listening.clear()
             await asyncio.sleep(backoff)

@@ -17,7 +17,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from ..errors import StoreUnavailableError
-from .pg_sql import unavailable
+from ..redact import store_unavailable
 
 
 class Pool:
@@ -71,7 +71,7 @@ class Pool:
             async with self._pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:  # psycopg_pool's PoolTimeout is one too
-            raise unavailable(self._dsn(), exc) from None
+            raise store_unavailable(self._dsn(), exc) from None
 
     def stats(self) -> dict[str, int]:
         """psycopg_pool's counters (``pool_size``, ``connections_num``...); empty when closed."""

@@ -3,15 +3,13 @@
 Every value (session ids, agent ids, message contents) travels as a query parameter; nothing
 the user supplies is ever formatted into SQL. Statements are plain constants so psycopg can
 prepare them, and an operation is a list of ``(query, params)`` run in one pipeline (one
-network round trip) by the sync or the async connection alike. The DSN helpers at the end
-name a server without its password.
+network round trip) by the sync or the async connection alike. Naming a server without its
+password is :mod:`vel_runner.redact`'s job.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from ..errors import StoreUnavailableError
 
 Statement = tuple[str, dict[str, Any] | None]
 
@@ -178,36 +176,3 @@ WHERE (expires_at IS NULL OR expires_at > clock_timestamp())
 ORDER BY agent_id, id
 LIMIT %(limit)s
 """
-
-
-def describe_dsn(dsn: str) -> str:
-    """``host:port/dbname`` of a DSN, never its password."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        parts = conninfo_to_dict(dsn)
-    except Exception:
-        return "the configured PostgreSQL server"
-    host = parts.get("host") or parts.get("hostaddr") or "localhost"
-    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
-
-
-def unavailable(dsn: str, exc: BaseException) -> StoreUnavailableError:
-    """A clear, password-free error for a database that cannot serve us right now."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if type(exc).__name__ == "PoolTimeout":  # psycopg_pool's wording names no cause
-        reason = f"no connection could be made in time; is the server running? ({reason})"
-    password = _password(dsn)
-    if password:
-        reason = reason.replace(password, "***")
-    return StoreUnavailableError(f"session database unavailable ({describe_dsn(dsn)}): {reason}")
-
-
-def _password(dsn: str) -> str | None:
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        value = conninfo_to_dict(dsn).get("password")
-    except Exception:
-        return None
-    return str(value) if value else None

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from ..redact import store_unavailable
 from . import pg_sql as q
 from .pg_run import Rows, run_sync
 
@@ -54,7 +55,7 @@ class SyncConnection:
                         conn.rollback()
                     raise
             except psycopg.Error as exc:
-                raise q.unavailable(dsn, exc) from None
+                raise store_unavailable(dsn, exc) from None
 
     def one(self, statement: q.Statement) -> Rows:
         """The rows of one statement."""

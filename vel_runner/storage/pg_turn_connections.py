@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from ..redact import store_unavailable
 from . import pg_sql as q
 from .pg_pool import Pool
 from .pg_run import Rows, run_async
@@ -62,7 +63,7 @@ class TurnConnection:
                     dead = conn.broken or conn.closed
                     await self._recover(conn)
                     if not (retry and dead and attempt == 1):
-                        raise q.unavailable(self._dsn(), exc) from None
+                        raise store_unavailable(self._dsn(), exc) from None
                 except BaseException:  # cancelled mid-pipeline: the protocol state is unknown
                     self._conn = None
                     with contextlib.suppress(Exception):
@@ -81,7 +82,7 @@ class TurnConnection:
                 # key lookups only: plan once per statement, not on every execution
                 await conn.execute("SET plan_cache_mode = force_generic_plan")
             except psycopg.Error as exc:
-                raise q.unavailable(dsn, exc) from None
+                raise store_unavailable(dsn, exc) from None
             self._conn = conn
             self.generation += 1
         return conn
@@ -136,7 +137,7 @@ class WaitingConnection:
         try:
             await conn.execute(q.WAIT_LOCK, params)
         except psycopg.Error as exc:
-            raise q.unavailable(str(conn.info.dsn), exc) from None
+            raise store_unavailable(str(conn.info.dsn), exc) from None
 
     async def run(
         self, statements: list[q.Statement], *, retry: bool = False
@@ -145,7 +146,7 @@ class WaitingConnection:
         try:
             return self.generation, await run_async(conn, statements)
         except psycopg.Error as exc:
-            raise q.unavailable(str(conn.info.dsn), exc) from None
+            raise store_unavailable(str(conn.info.dsn), exc) from None
 
     async def release(self, *, unlocked: bool = False) -> None:
         """Back to the pool; ``unlocked``: the turn's write ended its lock already."""

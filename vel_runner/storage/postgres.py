@@ -27,6 +27,7 @@ import psycopg
 from ..errors import StoreUnavailableError
 from ..listeners import Listeners
 from ..messages import Message
+from ..redact import describe_dsn, store_unavailable
 from . import pg_sql as q
 from .base import SessionEvent, SessionEventKind, SessionInfo, SessionListener, SessionRecord
 from .exit_guard import ExitGuard
@@ -117,7 +118,7 @@ class PostgresStore:
         )
 
     def __repr__(self) -> str:
-        where = q.describe_dsn(self._dsn_arg or os.environ.get("POSTGRES_DSN", ""))
+        where = describe_dsn(self._dsn_arg or os.environ.get("POSTGRES_DSN", ""))
         return f"PostgresStore(name={self.name!r}, {where})"
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -147,7 +148,7 @@ class PostgresStore:
                 try:
                     await asyncio.to_thread(apply_migrations, dsn, connect_timeout=self.timeout)
                 except psycopg.Error as exc:
-                    raise q.unavailable(dsn, exc) from None
+                    raise store_unavailable(dsn, exc) from None
                 self._migrated = True
             await self._pool.open()
             self._loop = asyncio.get_running_loop()

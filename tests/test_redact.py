@@ -1,0 +1,166 @@
+"""Secrets never printed: DSN passwords (also of DSNs the driver cannot parse), URL
+credentials and API keys, in the text helpers and on every surface that shows a database
+error: ``vel-runner serve``'s stderr, ``vel-runner migrate``, StoreUnavailableError and the
+lost-LISTEN warning."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from server_helpers import DATABASE_CONFIG, free_port
+
+from vel_runner.errors import StoreUnavailableError
+from vel_runner.storage import create_store
+from vel_runner.storage.pg_events import NotifyRelay
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "hunter2-secret"
+#: DSNs the driver cannot parse; each error message used to quote the DSN, password and all.
+MALFORMED_DSNS = [
+    f"postgresql//vel:{PASSWORD}@127.0.0.1/vel",  # "://" missing its colon
+    f"vel:{PASSWORD}@127.0.0.1/vel",  # no scheme at all
+    f"postgresql://vel:{PASSWORD}@[::1/vel",  # unterminated IPv6 host
+    f"host=127.0.0.1 password='{PASSWORD}' stray",  # key/value with a stray word
+]
+
+
+# -- the text helpers ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://vel:pw@db/x", "postgresql://vel:***@db/x"),
+        ("postgresql//vel:pw@db/x", "postgresql//vel:***@db/x"),
+        ('missing "=" after "vel:pw@db/x" in', 'missing "=" after "vel:***@db/x" in'),
+        ("postgresql://:pw@db/x", "postgresql://:***@db/x"),
+        ("https://bob:p@ss@gw.example/v1", "https://bob:***@gw.example/v1"),
+        ("host=db password=pw port=5", "host=db password=*** port=5"),
+        ("host=db password = 'p w' port=5", "host=db password = *** port=5"),
+        (r"host=db password='p \' w' port=5", "host=db password=*** port=5"),
+        ("host=db password='never closed", "host=db password=***"),
+        ("sslpassword=pw host=db", "sslpassword=*** host=db"),
+        ("postgresql://vel@db/x?a=1&password=pw&b=2", "postgresql://vel@db/x?a=1&password=***&b=2"),
+        ("Incorrect API key provided: sk-proj-abc123XYZ.", "Incorrect API key provided: sk-***."),
+        ("key sk-proj-**********abcd", "key sk-***"),
+    ],
+)
+def test_credentials_are_hidden_without_parsing(text: str, shown: str) -> None:
+    from vel_runner.redact import redact
+
+    assert redact(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://vel@db:5432/x",
+        "https://gw.example:8443/v1",
+        "connection refused at 10:30 on host:5432",
+        "user@example.com said: no",
+        "ask-me-anything is not an sk- key",
+    ],
+)
+def test_text_without_credentials_is_left_alone(text: str) -> None:
+    from vel_runner.redact import redact
+
+    assert redact(text) == text
+
+
+def test_known_secrets_are_hidden_wherever_they_appear() -> None:
+    from vel_runner.redact import redact
+
+    assert redact("auth failed for sk-abcdef", ["sk-abcdef", "ab"]) == "auth failed for ***"
+    assert redact("the key gateway-key-1 was refused", ["gateway-key-1"]) == (
+        "the key *** was refused"
+    )
+    assert redact("abc", ["abc"]) == "abc"  # too short to replace blindly
+
+
+def test_credentials_in_reads_values_as_written() -> None:
+    from vel_runner.redact import credentials_in, dsn_secrets
+
+    assert credentials_in("postgresql://vel:${PW}@db/x") == ["${PW}"]
+    assert credentials_in("host=db password='p w'") == ["p w"]
+    assert credentials_in("postgresql://vel@db/x") == []
+    assert credentials_in("https://gw.example/v1") == []
+    assert "p@ss" in dsn_secrets("postgresql://vel:p%40ss@db/x")  # decoded too, when it parses
+
+
+def test_describe_dsn_never_shows_the_password() -> None:
+    from vel_runner.redact import describe_dsn
+
+    assert describe_dsn(f"postgresql://vel:{PASSWORD}@db:6543/x") == "db:6543/x"
+    for dsn in MALFORMED_DSNS:
+        assert PASSWORD not in describe_dsn(dsn)
+
+
+# -- every surface -----------------------------------------------------------------------
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS)
+async def test_store_unavailable_error_hides_the_password(dsn: str) -> None:
+    store = create_store("database", dsn=dsn, timeout=1, name="pg")
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            await store.open()
+        with pytest.raises(StoreUnavailableError) as caught_sync:
+            await asyncio.to_thread(store.get_sync, "a", "s")
+    finally:
+        await store.close()
+    for error in (caught.value, caught_sync.value):
+        assert str(error).startswith("session database unavailable")
+        assert PASSWORD not in str(error)
+
+
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS)
+async def test_lost_listen_warning_hides_the_password(
+    dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vel_runner")
+    relay = NotifyRelay(dsn, "origin", lambda *event: None, connect_timeout=1, max_backoff=0.1)
+    relay.start()
+    try:
+        for _ in range(200):
+            if "lost LISTEN connection" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await relay.stop()
+    assert "lost LISTEN connection" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+def _run_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POSTGRES_DSN": dsn}
+    return subprocess.run(
+        [sys.executable, "-m", "vel_runner.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS)
+def test_serve_start_failure_hides_the_password(dsn: str, tmp_path: Path) -> None:
+    config = tmp_path / "agents.yaml"
+    config.write_text(DATABASE_CONFIG)
+    port = str(free_port())
+    done = _run_cli("serve", "-c", str(config), "--no-reload", "--port", port, dsn=dsn)
+    assert done.returncode == 2, done.stderr
+    assert "vel-runner serve: session database unavailable" in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS)
+def test_migrate_failure_hides_the_password(dsn: str) -> None:
+    for done in (_run_cli("migrate", "--timeout", "1", dsn=dsn),
+                 _run_cli("migrate", "--timeout", "1", "--dsn", dsn, dsn="")):  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: session database unavailable")
+        assert PASSWORD not in done.stderr + done.stdout
