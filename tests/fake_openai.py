@@ -6,7 +6,10 @@ It runs on a real uvicorn on a free loopback port in a background thread, so the
 Behaviour is chosen by the request's ``model``:
 - any name: replies ``fake reply to: <last user message> (N messages)``;
 - ``status-<code>``: answers that HTTP status with an OpenAI-style error body;
-- ``slow-<seconds>``: waits that long before answering.
+- ``slow-<seconds>``: waits that long before answering;
+- ``bad-key``: answers 401 quoting the API key it was sent, as OpenAI does;
+- ``truncate-<n>``: ends the reply cleanly after ``n`` words: a stream without a finish reason
+  or ``[DONE]``, a plain answer cut in the middle of its JSON.
 
 Tool calls (as the echo provider does offline): when the request offers ``tools`` (and
 ``tool_choice`` is not ``"none"``), each line ``/tool NAME {json}`` of the last user message
@@ -123,6 +126,11 @@ class FakeOpenAI:
             await asyncio.sleep(self.latency)
         if model.startswith("slow-"):
             await asyncio.sleep(float(model.removeprefix("slow-")))
+        if model == "bad-key":
+            key = request.headers.get("authorization", "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. Find your key in your account."
+            error = {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
+            return JSONResponse({"error": error}, status_code=401)
         if model.startswith("status-"):
             status = int(model.removeprefix("status-"))
             error = {"message": f"fake failure {status}", "type": "fake_error", "code": status}
@@ -136,8 +144,9 @@ class FakeOpenAI:
             "total_tokens": len(body.get("messages") or []) + len(text.split()),
         }
         created = int(time.time())
+        cut = int(model.removeprefix("truncate-")) if model.startswith("truncate-") else None
         if not body.get("stream"):
-            return JSONResponse(
+            reply = JSONResponse(
                 {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
@@ -157,6 +166,9 @@ class FakeOpenAI:
                     "usage": usage,
                 }
             )
+            if cut is not None:
+                return Response(reply.body[: len(reply.body) // 2], media_type="application/json")
+            return reply
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
             payload = {
@@ -173,8 +185,10 @@ class FakeOpenAI:
             for delta in _tool_deltas(calls, model):
                 yield chunk({"tool_calls": [delta]})
             if text:
-                for index, word in enumerate(text.split(" ")):
+                for index, word in enumerate(text.split(" ")[:cut]):
                     yield chunk({"content": word if index == 0 else " " + word})
+            if cut is not None:
+                return  # the body ends cleanly, with no finish reason and no [DONE]
             yield chunk({}, finish_reason)
             if (body.get("stream_options") or {}).get("include_usage"):
                 tail = {

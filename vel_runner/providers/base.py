@@ -5,7 +5,10 @@ A provider turns a list of chat messages into a reply, whole (``complete``) or s
 ``settings`` as the chat completions API spells them (``tools``, ``tool_choice``,
 ``parallel_tool_calls``); the model's calls come back in ``Completion.tool_calls`` or, streamed,
 as :class:`ToolCallDelta` chunks whose ids the provider has already resolved. Errors surface as
-:class:`~vel_runner.errors.ProviderError` so the agent and the server need not know the SDK.
+:class:`~vel_runner.errors.ProviderError` so the agent and the server need not know the SDK;
+their messages reach clients and logs, so they never carry a key or URL credentials (see
+:mod:`vel_runner.redact`). The final chunk means the model finished: a stream the server ended
+before that (no finish reason) raises instead, so a partial reply is never stored as an answer.
 """
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ gets a new client instead of connections that died with the old loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingAPIKeyError, ProviderError
 from ..messages import Message
+from ..redact import redact
 from ..tools.base import ToolCall
 from .base import Chunk, Completion, Usage
 from .tool_deltas import ToolDeltas, fallback_id
@@ -72,7 +74,12 @@ class OpenAIProvider:
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIProvider(base_url={self.base_url!r}, timeout={self.timeout})"
+        return f"OpenAIProvider(base_url={redact(repr(self.base_url))}, timeout={self.timeout})"
+
+    @property
+    def where(self) -> str:
+        """The server, as errors name it (without the credentials a URL may carry)."""
+        return redact(self.base_url) if self.base_url else "the OpenAI API"
 
     @staticmethod
     def preload() -> None:
@@ -109,26 +116,28 @@ class OpenAIProvider:
         return self._client
 
     def _error(self, exc: Exception) -> ProviderError:
+        """The SDK's error as a :class:`ProviderError` without credentials: servers echo the
+        key they refused (``Incorrect API key provided: sk-...``) and ``base_url`` may carry
+        ``user:password@``."""
         import openai
 
-        where = self.base_url or "the OpenAI API"
+        where = self.where
+        status: int | None = None
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(
-                f"{where} did not answer within {self.timeout:g}s", provider=self.type
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(f"could not connect to {where}: {exc}", provider=self.type)
-        if isinstance(exc, openai.APIStatusError):
-            body = exc.body
-            detail = exc.message
+            message = f"{where} did not answer within {self.timeout:g}s"
+        elif isinstance(exc, openai.APIConnectionError):
+            message = f"could not connect to {where}: {exc}"
+        elif isinstance(exc, openai.APIStatusError):
+            body, detail, status = exc.body, exc.message, exc.status_code
             if isinstance(body, dict) and isinstance(body.get("message"), str):
                 detail = body["message"]
-            return ProviderError(
-                f"{where} answered HTTP {exc.status_code}: {detail}",
-                provider=self.type,
-                status=exc.status_code,
-            )
-        return ProviderError(f"{where} failed: {exc}", provider=self.type)
+            message = f"{where} answered HTTP {status}: {detail}"
+        elif isinstance(exc, json.JSONDecodeError):
+            message = f"{where} sent an incomplete or invalid reply: {exc}"
+        else:
+            message = f"{where} failed: {exc}"
+        keys = [self._api_key or "", os.environ.get(API_KEY_ENV) or ""]
+        return ProviderError(redact(message, keys), provider=self.type, status=status)
 
     async def complete(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
@@ -139,8 +148,8 @@ class OpenAIProvider:
         body = {**settings, "model": model, "messages": list(messages)}
         try:
             response = await self.client.post(CHAT_COMPLETIONS, body=body, cast_to=ChatCompletion)
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
+        except (openai.OpenAIError, json.JSONDecodeError) as exc:
+            raise self._error(exc) from None  # the SDK's error may quote the key
         if not response.choices:
             raise ProviderError(f"model {model!r} returned no choices", provider=self.type)
         message = response.choices[0].message
@@ -166,6 +175,7 @@ class OpenAIProvider:
         }
         usage: Usage | None = None
         calls = ToolDeltas()
+        finished = False
         try:
             stream = await self.client.post(
                 CHAT_COMPLETIONS,
@@ -179,12 +189,19 @@ class OpenAIProvider:
                     if event.usage is not None:
                         usage = _usage(event.usage)
                     for choice in event.choices:
+                        finished = finished or choice.finish_reason is not None
                         if choice.delta and choice.delta.content:
                             yield Chunk(choice.delta.content)
                         for raw in (choice.delta.tool_calls if choice.delta else None) or ():
                             yield Chunk(tool_call=calls.add(raw))
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
+        except (openai.OpenAIError, json.JSONDecodeError) as exc:
+            raise self._error(exc) from None  # the SDK's error may quote the key
+        if not finished:  # the body ended cleanly, yet the model never said it was done
+            raise ProviderError(
+                f"{self.where} ended the stream before the reply was complete (no "
+                "finish_reason): a partial reply is not an answer",
+                provider=self.type,
+            )
         yield Chunk(usage=usage)
 
     async def aclose(self) -> None:
