@@ -143,6 +143,56 @@ def test_secrets_are_never_printed(tmp_path: Path) -> None:
         assert secret not in result.stdout + result.stderr
 
 
+TYPO = "version: 1\nproviders:\n  offline:\n    typee: echo\n"
+LITERAL_CREDENTIALS = GOOD.replace(
+    "agents:",
+    "  gw: {type: openai, base_url: 'https://bob:hunter2@gw/v1'}\n"
+    "stores:\n  pg: {type: database, dsn: 'vel:hunter2@db/vel'}\nagents:",
+)
+
+
+def test_a_misspelt_key_is_named_in_every_format(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(TYPO)
+    text = vel("validate", str(path))
+    assert text.returncode == 1
+    assert f"{path}:4:5: providers.offline.typee: unknown key 'typee'" in text.stdout
+    assert "    hint: did you mean 'type'? allowed keys: " in text.stdout
+    assert f"{path}:4:5: providers.offline: missing required key 'type'" in text.stdout
+    report = json.loads(vel("validate", "-f", "json", str(path)).stdout)
+    found = [(i["line"], i["path"], i["code"]) for i in report["issues"]]
+    assert (4, "providers.offline.typee", "unknown-key") in found
+    assert (4, "providers.offline", "invalid") in found
+    github = vel("validate", "-f", "github", str(path)).stdout
+    assert (
+        f"::error file={path},line=4,col=5,title=vel-runner validate::providers.offline.typee: "
+        "unknown key 'typee'%0Ahint: did you mean 'type'?"
+    ) in github
+
+
+def test_literal_credentials_warn_in_every_format(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(LITERAL_CREDENTIALS)
+    text = vel("validate", str(path))
+    assert text.returncode == 0, text.stdout  # a warning leaves the exit code alone
+    assert f"{path}:4:32: providers.gw.base_url: warning: a secret is written" in text.stdout
+    assert f"{path}:6:29: stores.pg.dsn: warning: a secret is written" in text.stdout
+    report = json.loads(vel("validate", "-f", "json", str(path)).stdout)
+    assert report["exit_code"] == 0
+    assert [(i["line"], i["severity"], i["code"]) for i in report["issues"]] == [
+        (4, "warning", "secret"),
+        (6, "warning", "secret"),
+    ]
+    github = vel("validate", "-f", "github", str(path))
+    assert github.returncode == 0
+    assert f"::warning file={path},line=4,col=32," in github.stdout
+    assert f"::warning file={path},line=6,col=29," in github.stdout
+    assert vel("validate", "--strict", str(path)).returncode == 1
+    for result in (text, github):
+        assert "hunter2" not in result.stdout + result.stderr
+    assert "hunter2" not in json.dumps(report["issues"])
+
+
 def test_unset_variables_error_only_where_used(tmp_path: Path) -> None:
     path = tmp_path / "agents.yaml"
     path.write_text(GOOD.replace("agents:", "  oa: {type: openai, api_key: '${MY_KEY}'}\nagents:"))

@@ -305,6 +305,97 @@ def test_several_errors_are_reported_in_one_run(tmp_path: Path) -> None:
     ]
 
 
+def test_a_misspelt_variant_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nproviders:\n  offline:\n    typee: echo\n"  # 3-4
+        "  slow:\n    type: ecko\n    dealy: 1\n"  # 5-7
+        "stores:\n  pg: {tpye: database, dsn: x}\n"  # 8-9
+        "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+    )
+    errors, _ = _check(tmp_path, text)
+    found = [(e.line, e.column, e.path, e.message) for e in errors]
+    assert found == [
+        (4, 5, "providers.offline", "missing required key 'type'"),
+        (4, 5, "providers.offline.typee", "unknown key 'typee'"),
+        (6, 11, "providers.slow.type", "'ecko' is not one of the allowed values"),
+        (7, 5, "providers.slow.dealy", "unknown key 'dealy'"),
+        (9, 7, "stores.pg", "missing required key 'type'"),
+        (9, 8, "stores.pg.tpye", "unknown key 'tpye'"),
+    ]
+    hints = {e.path: e.hint for e in errors}
+    assert hints["providers.offline.typee"].startswith("did you mean 'type'? allowed keys: ")
+    assert hints["providers.slow.dealy"].startswith("did you mean 'delay'? allowed keys: ")
+    assert hints["stores.pg.tpye"].startswith("did you mean 'type'? allowed keys: dsn, ")
+
+
+def test_a_key_of_another_variant_is_named_once(tmp_path: Path) -> None:
+    text = HEAD.replace("{type: echo}", "{type: echo, base_url: 'http://x', dealy: 1}")
+    errors, _ = _check(
+        tmp_path, text + "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+    )
+    assert [(e.path, e.message, e.hint) for e in errors] == [
+        ("providers.offline.base_url", "unknown key 'base_url'", "allowed keys: delay, type"),
+        ("providers.offline.dealy", "unknown key 'dealy'",
+         "did you mean 'delay'? allowed keys: delay, type"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "env"),
+    [
+        ("  gw: {type: openai, base_url: 'https://bob:hunter2@gw/v1'}", None),
+        ("  gw: {type: openai, base_url: 'https://bob:${PW:-hunter2}@gw/v1'}", None),
+        ("  pg: {type: database, dsn: 'postgresql://vel:hunter2@db/vel'}", None),
+        ("  pg: {type: database, dsn: 'postgresql//vel:hunter2@db/vel'}", None),
+        ("  pg: {type: database, dsn: 'vel:hunter2@db/vel'}", None),
+        ("  pg: {type: database, dsn: \"host=db password='hun ter2'\"}", None),
+        ("  pg: {type: database, dsn: 'postgresql://vel@db/vel?password=hunter2'}", None),
+    ],
+)
+def test_literal_credentials_are_a_warning_at_their_line(
+    tmp_path: Path, line: str, env: dict[str, str] | None
+) -> None:
+    section = "providers" if "openai" in line else "stores"
+    text = HEAD + ("" if section == "providers" else "stores:\n") + line + "\n"
+    text += "agents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+    path = tmp_path / "agents.yaml"
+    path.write_text(text)
+    config, issues = check_config([path], environ=env or {})
+    assert config is not None  # a warning, not an error
+    [warning] = issues
+    key = "base_url" if section == "providers" else "dsn"
+    assert (warning.severity, warning.code, warning.message) == (
+        "warning", "secret", "a secret is written in the file",
+    )  # fmt: skip
+    assert (
+        warning.path.endswith(f".{key}")
+        and warning.line == text.count("\n", 0, text.index(line)) + 1
+    )
+    assert "hunter2" not in f"{warning} {warning.hint}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "  gw: {type: openai, base_url: 'https://bob:${PW}@gw/v1'}",
+        "  gw: {type: openai, base_url: '${GW_URL}'}",
+        "  gw: {type: openai, base_url: 'https://gw.example:8443/v1'}",
+        "stores:\n  pg: {type: database, dsn: '${POSTGRES_DSN}'}",
+        "stores:\n  pg: {type: database, dsn: 'postgresql://vel:${PW}@db/vel'}",
+        "stores:\n  pg: {type: database, dsn: \"host=db password='${PW}'\"}",
+        "stores:\n  pg: {type: database, dsn: 'postgresql://vel@db:5432/vel'}",
+    ],
+)
+def test_credentials_from_the_environment_are_fine(tmp_path: Path, line: str) -> None:
+    env = {"PW": "hunter2", "GW_URL": "https://bob:hunter2@gw/v1",
+           "POSTGRES_DSN": "postgresql://vel:hunter2@db/vel"}  # fmt: skip
+    text = HEAD + line + "\nagents:\n  - id: a\n    model: {provider: offline, model: m}\n"
+    path = tmp_path / "agents.yaml"
+    path.write_text(text)
+    config, issues = check_config([path], environ=env)
+    assert config is not None and issues == []
+
+
 def test_unset_variable_in_unused_provider_is_only_a_warning(tmp_path: Path) -> None:
     text = HEAD + (
         "  oa: {type: openai, api_key: '${VEL_TEST_UNSET_KEY}'}\n"

@@ -70,4 +70,16 @@ def interpolate(text: str, environ: Mapping[str, str]) -> Interpolation:
     return Interpolation(text, value, tuple(names), tuple(missing), tuple(malformed))
 
 
-__all__ = ["Interpolation", "has_reference", "interpolate"]
+def written_text(text: str) -> str:
+    """``text`` without its references: only what the file itself says (a ``:-default`` is
+    written in the file, so it stays)."""
+
+    def keep(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        return match.group(1).partition(":-")[2]
+
+    return _REFERENCE.sub(keep, text)
+
+
+__all__ = ["Interpolation", "has_reference", "interpolate", "written_text"]

@@ -85,6 +85,7 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
     The document paths of the violations are added to ``bad_paths`` when it is given.
     """
     issues: list[ConfigIssue] = []
+    objects: set[DocPath] = set()  # the objects the errors lie in or on
     for error in _validator().iter_errors(doc.data):
         error = _most_specific(error)
         path: DocPath = tuple(error.absolute_path)
@@ -94,7 +95,75 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
         if bad_paths is not None:
             bad_paths.add(path)
         issues.extend(_issues_for(doc, error, path))
+        objects.update({path, path[:-1]} if path else {path})
+    shown = {(issue.path, issue.message) for issue in issues}
+    for path in sorted(objects, key=len):
+        extra = _unknown_variant_keys(doc, path)
+        issues.extend(issue for issue in extra if (issue.path, issue.message) not in shown)
     return issues
+
+
+def _unknown_variant_keys(doc: Document, path: DocPath) -> list[ConfigIssue]:
+    """Unknown keys of an object whose variant a key picks (a provider's or a store's
+    ``type``). With that key missing or wrong no variant applies, so the schema alone names
+    only the missing key, never the misspelt one beside it (``typee: echo``): check the keys
+    against every variant's."""
+    value: Any = doc.data
+    schema: Any = _validator().schema
+    for part in path:
+        value, schema = _child(value, part), _child_schema(schema, part)
+        if value is None or schema is None:
+            return []
+    allowed = _variant_keys(schema) if isinstance(value, dict) else None
+    return [] if allowed is None else _unknown_keys(doc, path, value, allowed)
+
+
+def _unknown_keys(
+    doc: Document, path: DocPath, value: dict[str, Any], allowed: list[str]
+) -> list[ConfigIssue]:
+    """An issue at each key of ``value`` not in ``allowed``, with a did-you-mean."""
+    return [
+        doc.issue(
+            (*path, key),
+            f"unknown key {key!r}",
+            hint=did_you_mean(key, allowed, "allowed keys"),
+            key=True,
+            code="unknown-key",
+        )
+        for key in value
+        if key not in allowed
+    ]
+
+
+def _child(value: Any, part: str | int) -> Any:
+    if isinstance(value, dict) and isinstance(part, str):
+        return value.get(part)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return None
+
+
+def _child_schema(schema: dict[str, Any], part: str | int) -> dict[str, Any] | None:
+    """The (inlined) schema of ``part`` of an object or list ``schema`` describes."""
+    if isinstance(part, int):
+        items = schema.get("items")
+        return items if isinstance(items, dict) else None
+    found = schema.get("properties", {}).get(part, schema.get("additionalProperties"))
+    return found if isinstance(found, dict) else None
+
+
+def _variant_keys(schema: dict[str, Any]) -> list[str] | None:
+    """Every key some variant allows, when ``schema`` picks among closed variants with
+    if/then; ``None`` for any other schema (a closed object reports its unknown keys itself)."""
+    if schema.get("additionalProperties") is False:
+        return None
+    variants = [branch["then"] for branch in schema.get("allOf", []) if "then" in branch]
+    if not variants or any(v.get("additionalProperties") is not False for v in variants):
+        return None
+    keys = set(schema.get("properties", {}))
+    for variant in variants:
+        keys.update(variant.get("properties", {}))
+    return sorted(keys)
 
 
 def _most_specific(error: Any) -> Any:
@@ -109,18 +178,7 @@ def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
     kind, value, schema = error.validator, error.instance, error.schema
     shown = show(doc, path, value)
     if kind == "additionalProperties" and isinstance(value, dict):
-        allowed = sorted(schema.get("properties", {}))
-        return [
-            doc.issue(
-                (*path, key),
-                f"unknown key {key!r}",
-                hint=did_you_mean(key, allowed, "allowed keys"),
-                key=True,
-                code="unknown-key",
-            )
-            for key in value
-            if key not in allowed
-        ]
+        return _unknown_keys(doc, path, value, sorted(schema.get("properties", {})))
     if kind == "required" and isinstance(value, dict):
         missing = [key for key in error.validator_value if key not in value]
         return [

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,9 @@ from typing import Any
 
 from ..durations import parse_duration
 from ..errors import InvalidInputError
+from ..redact import credentials_in
 from .errors import ConfigError, ConfigIssue, DocPath, issue_order
+from .interpolate import written_text
 from .loader import Document, load_document
 from .schema import did_you_mean, schema_issues, with_defaults
 from .tools_check import tool_issues
@@ -32,7 +33,6 @@ from .tools_check import tool_issues
 CONFIG_SUFFIXES = (".yaml", ".yml")
 BUILTIN_STORE = "memory"
 DSN_ENV = "POSTGRES_DSN"
-_DSN_PASSWORD = re.compile(r"://[^/@:]*:[^/@]+@|password\s*=", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +234,10 @@ def _semantic_issues(config: Config, *, complete: bool = True) -> list[ConfigIss
         user = used_providers.get(name)
         issues.extend(_env_issues(origin, _user_text(user), unused=user is None))
         if "api_key" in provider and ("api_key",) not in _env_subpaths(origin):
-            issues.append(_literal_secret(origin, ("api_key",), "OPENAI_API_KEY"))
+            issues.append(_literal_secret(origin, ("api_key",), '"${OPENAI_API_KEY}"'))
+        if _written_credentials(origin, "base_url", provider):
+            example = '"https://user:${GATEWAY_PASSWORD}@host/v1"'
+            issues.append(_literal_secret(origin, ("base_url",), example))
     for name, store in config.stores.items():
         user = used_stores.get(name)
         if ("stores", name) not in config.origins:
@@ -334,13 +337,20 @@ def _store_issues(
                 code="schema",
             )
         )
-    if (
-        "dsn" in store
-        and ("dsn",) not in _env_subpaths(origin)
-        and _DSN_PASSWORD.search(store["dsn"])
-    ):
-        issues.append(_literal_secret(origin, ("dsn",), DSN_ENV))
+    if _written_credentials(origin, "dsn", store):
+        issues.append(_literal_secret(origin, ("dsn",), f'"${{{DSN_ENV}}}"'))
     return issues
+
+
+def _written_credentials(origin: Origin, key: str, decl: Mapping[str, Any]) -> bool:
+    """Whether ``decl[key]`` (a DSN, a URL) has a password written in the file itself, in
+    any shape (a malformed DSN too), rather than read from ``${VAR}``."""
+    value = decl.get(key)
+    if not isinstance(value, str):
+        return False
+    found = origin.doc.env.get((*origin.path, key))
+    written = found.raw if found is not None else value
+    return any(written_text(secret) for secret in credentials_in(written))
 
 
 def _env_subpaths(origin: Origin, *, missing_only: bool = False) -> set[DocPath]:
@@ -374,11 +384,11 @@ def _env_issues(origin: Origin, user: str, *, unused: bool = False) -> list[Conf
     return issues
 
 
-def _literal_secret(origin: Origin, sub: DocPath, env_name: str) -> ConfigIssue:
+def _literal_secret(origin: Origin, sub: DocPath, instead: str) -> ConfigIssue:
     return origin.issue(
         sub,
         "a secret is written in the file",
-        hint=f'read it from the environment instead: "${{{env_name}}}"',
+        hint=f"read it from the environment instead: {instead}",
         severity="warning",
         code="secret",
     )
