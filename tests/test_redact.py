@@ -115,6 +115,20 @@ async def test_store_unavailable_error_hides_the_password(dsn: str) -> None:
         assert PASSWORD not in str(error)
 
 
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS[:2])
+async def test_a_malformed_dsn_never_reaches_the_pool_log(
+    dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    store = create_store("database", dsn=dsn, timeout=1, migrate=False, name="pg")
+    try:
+        with pytest.raises(StoreUnavailableError, match="missing"):
+            await store.open()  # at once, not after the pool tried (and logged) for a while
+    finally:
+        await store.close()
+    assert PASSWORD not in caplog.text
+
+
 @pytest.mark.parametrize("dsn", MALFORMED_DSNS)
 async def test_lost_listen_warning_hides_the_password(
     dsn: str, caplog: pytest.LogCaptureFixture

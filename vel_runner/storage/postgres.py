@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from ..errors import StoreUnavailableError
 from ..listeners import Listeners
@@ -144,6 +145,10 @@ class PostgresStore:
             if self._pool.opened:
                 return
             dsn = self.dsn
+            try:  # a DSN the driver cannot parse: a clear error now, not the pool's log lines
+                conninfo_to_dict(dsn)  # quoting it whole, password included, on every retry
+            except psycopg.Error as exc:
+                raise store_unavailable(dsn, exc) from None
             if self.migrate and not self._migrated:
                 try:
                     await asyncio.to_thread(apply_migrations, dsn, connect_timeout=self.timeout)
