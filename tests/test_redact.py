@@ -147,6 +147,24 @@ async def test_lost_listen_warning_hides_the_password(
     assert PASSWORD not in caplog.text
 
 
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS)
+async def test_a_reload_to_a_malformed_dsn_fails_without_the_password(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vel_runner.runtime import Runtime
+
+    path = tmp_path / "agents.yaml"
+    path.write_text(DATABASE_CONFIG.replace("store: pg", "store: memory"))
+    monkeypatch.setenv("POSTGRES_DSN", dsn)
+    async with await Runtime.from_paths([path], watch=False, close_grace=0) as runtime:
+        path.write_text(DATABASE_CONFIG)
+        assert await runtime.reload() is False
+        error = runtime.last_error
+    assert error is not None and error.path == "stores.pg"
+    assert "could not be opened: StoreUnavailableError: session database unavailable" in str(error)
+    assert PASSWORD not in str(error)
+
+
 def _run_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "POSTGRES_DSN": dsn}
     return subprocess.run(
