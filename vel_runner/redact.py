@@ -90,7 +90,7 @@ def describe_dsn(dsn: str) -> str:
     except Exception:
         return "the configured PostgreSQL server"
     host = parts.get("host") or parts.get("hostaddr") or "localhost"
-    return redact(f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}", [])
+    return redact(f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}")
 
 
 def error_text(exc: BaseException, secrets: Iterable[str] = ()) -> str:
