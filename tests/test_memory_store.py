@@ -123,3 +123,58 @@ async def test_delete_inactive_removes_idle_and_expired() -> None:
     assert await store.delete_inactive(3600) == 1
     assert await store.delete_inactive(0, agent_id="b") == 1
     assert [(i.agent_id, i.session_id) for i in await store.list()] == [("a", "live")]
+
+
+async def test_past_max_sessions_the_least_recently_updated_session_is_evicted() -> None:
+    store = MemoryStore(max_sessions=3)
+    events: list[SessionEvent] = []
+    store.add_listener(events.append)
+    for sid in ("1", "2", "3"):
+        await store.set("a", sid, [msg("user", sid)])
+    async with store.turn("a", "1") as turn:  # "1" is now the most recently updated
+        await turn.commit([msg("assistant", "again")])
+    await store.set("a", "4", [msg("user", "4")])
+    assert [i.session_id for i in await store.list()] == ["1", "3", "4"]
+    assert len(store) == 3
+    assert ("cleared", "2") in [(e.kind, e.session_id) for e in events]  # the dashboard drops it
+
+
+async def test_eviction_never_takes_a_session_in_a_turn() -> None:
+    store = MemoryStore(max_sessions=1)
+    await store.set("a", "old", [msg("user", "x")])
+    async with store.turn("a", "old") as turn:
+        await store.set("a", "new", [msg("user", "y")])  # full, and "old" is in a turn
+        assert len(store) == 2  # over the limit by the sessions in a turn, for now
+        await turn.commit([msg("user", "z")])
+    record = store.get_sync("a", "old")
+    assert record is not None and [m["content"] for m in record.messages] == ["x", "z"]
+    await store.set("a", "newer", [msg("user", "w")])  # now both older ones are idle
+    assert [i.session_id for i in await store.list()] == ["newer"]
+
+
+async def test_a_new_session_of_a_turn_evicts_an_idle_one_not_itself() -> None:
+    store = MemoryStore(max_sessions=2)
+    await store.set("a", "1", [msg("user", "1")])
+    await store.set("a", "2", [msg("user", "2")])
+    async with store.turn("a", "3") as turn:
+        await turn.commit([msg("user", "3")])
+    assert [i.session_id for i in await store.list()] == ["2", "3"]
+
+
+def test_max_sessions_must_be_a_positive_integer() -> None:
+    for bad in (0, -1, 1.5, True, "10"):
+        with pytest.raises(ValueError, match="max_sessions"):
+            MemoryStore(max_sessions=bad)  # type: ignore[arg-type]
+
+
+async def test_sync_set_and_clear_refuse_a_session_in_a_turn_instead_of_racing_it() -> None:
+    from vel_runner.errors import SessionConflictError
+
+    store = MemoryStore()
+    async with store.turn("a", "s") as turn:
+        with pytest.raises(SessionConflictError, match="in a turn"):
+            store.clear_sync("a", "s")
+        with pytest.raises(SessionConflictError, match="in a turn"):
+            store.set_sync("a", "s", [msg("user", "new")])
+        await turn.commit([msg("user", "kept")])
+    assert store.clear_sync("a", "s") is True

@@ -168,6 +168,12 @@ class SessionStore(Protocol):
         """Delete sessions not updated for ``older_than`` seconds, and expired ones; count them."""
         ...
 
+    async def sweep(self) -> int:
+        """Delete expired sessions (``expired`` events) and count them: what ``serve`` runs on
+        a schedule so that stores do not grow. Sessions in a turn are skipped; the database
+        store lets one process sweep at a time (the others delete nothing)."""
+        ...
+
     # Synchronous twins, for the spec's synchronous ``agent.ctxmgr`` methods. They must work
     # from plain synchronous code; called on an event loop's thread they block that loop, so
     # async code uses the async methods above.

@@ -1,8 +1,17 @@
 """The in-memory session store: fast, per process, lost on restart.
 
-Sessions live in one dict keyed by ``(agent_id, session_id)``. Turns on one session are
-serialized by an ``asyncio.Lock`` that exists only while someone holds or waits for it, so
-100,000 idle sessions cost no locks.
+Sessions live in one dict keyed by ``(agent_id, session_id)``, least recently updated first.
+Turns on one session are serialized by an ``asyncio.Lock`` that exists only while someone
+holds or waits for it, so 100,000 idle sessions cost no locks.
+
+A turn in flight holds its session, as with the database store: ``set`` and ``clear`` wait
+for it, cleanup, the sweep and eviction skip it, and a session that expires while the model
+answers is not dropped (the turn appends to what it read and renews the expiry).
+
+The store is bounded: past ``max_sessions`` it evicts the least recently updated session
+that is not in a turn (a cache's behaviour, which this store already has: it forgets
+everything on restart). Refusing new sessions instead would let one client that invents
+session ids lock every new user out until their sessions expire.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
+from ..errors import InvalidInputError, SessionConflictError
 from ..listeners import Listeners
 from ..messages import Message, pinned_count
 from .base import (
@@ -28,6 +38,9 @@ from .keyed_locks import KeyedLocks
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+
+#: ``max_sessions`` when none is given (the schema's default for ``type: memory`` stores).
+DEFAULT_MAX_SESSIONS = 100_000
 
 
 class _Session:
@@ -59,7 +72,7 @@ class MemoryTurn:
 
     async def __aenter__(self) -> MemoryTurn:
         await self._store._locks.acquire(self._key)
-        session = self._store._live(self._key)
+        session = self._store._live(self._key, holder=True)
         if session is not None:
             messages = session.messages
             window = self._window
@@ -90,11 +103,15 @@ class MemoryTurn:
     ) -> None:
         store = self._store
         now = utcnow()
-        session = store._live(self._key, now)
+        # What the turn read: nobody else changes or drops a session held by a turn, so
+        # this is it even when it expired meanwhile (the commit renews its expiry).
+        session = store._sessions.get(self._key)
         kind: SessionEventKind = "updated"
         if session is None:
-            session = store._sessions[self._key] = _Session(now)
+            session = store._add(self._key, now)
             kind = "created"
+        else:
+            store._touch(self._key, session)
         messages = session.messages
         messages.extend(new_messages)
         if keep is not None:
@@ -114,11 +131,18 @@ class MemoryStore:
 
     kind = "memory"
 
-    def __init__(self, name: str = "memory") -> None:
+    def __init__(self, name: str = "memory", *, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
+        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
+            raise InvalidInputError(f"max_sessions must be an integer >= 1, got {max_sessions!r}")
         self.name = name
-        self._sessions: dict[Key, _Session] = {}
+        self.max_sessions = max_sessions
+        self._sessions: dict[Key, _Session] = {}  # least recently updated first
         self._locks = KeyedLocks()
         self._listeners: Listeners[SessionEvent] = Listeners()
+        self._warned_full = False
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -131,16 +155,97 @@ class MemoryStore:
         return None
 
     # -- internals -----------------------------------------------------------------------
-    def _live(self, key: Key, now: datetime | None = None) -> _Session | None:
-        """The session if it exists and has not expired; an expired one is removed."""
+    def _live(
+        self, key: Key, now: datetime | None = None, *, holder: bool = False
+    ) -> _Session | None:
+        """The session if it exists and has not expired. An expired one is removed, unless a
+        turn holds it (``holder``: the caller is that turn, about to start afresh)."""
         session = self._sessions.get(key)
         if session is None or session.expires_at is None:
             return session
         if session.expires_at <= (now or utcnow()):
-            del self._sessions[key]
-            self._emit("expired", key, 0)
+            if holder or not self._locks.busy(key):
+                del self._sessions[key]
+                self._emit("expired", key, 0)
             return None
         return session
+
+    def _add(self, key: Key, now: datetime) -> _Session:
+        """A new session (the most recent); evicts the least recently updated idle ones
+        past ``max_sessions``."""
+        session = self._sessions[key] = _Session(now)
+        if len(self._sessions) > self.max_sessions:
+            self._evict(key)
+        return session
+
+    def _touch(self, key: Key, session: _Session) -> None:
+        """Mark ``session`` the most recently updated (the end of the eviction order)."""
+        del self._sessions[key]
+        self._sessions[key] = session
+
+    def _evict(self, keep: Key) -> None:
+        if not self._warned_full:
+            self._warned_full = True
+            log.warning(
+                "memory store %r is full (max_sessions=%d): evicting the least recently "
+                "updated idle sessions",
+                self.name,
+                self.max_sessions,
+            )
+        while len(self._sessions) > self.max_sessions:
+            victim = next(
+                (k for k in self._sessions if k != keep and not self._locks.busy(k)), None
+            )
+            if victim is None:
+                return  # every other session is in a turn: evicted once those end
+            del self._sessions[victim]
+            self._emit("cleared", victim, 0)
+
+    def _check_idle(self, key: Key, operation: str) -> None:
+        """The sync twins cannot wait for a turn (it runs on the loop they would block)."""
+        if self._locks.busy(key):
+            raise SessionConflictError(
+                f"session {key[1]!r} of agent {key[0]!r} is in a turn: a synchronous "
+                f"{operation} cannot wait for it; await the async method instead"
+            )
+
+    def _replace(self, key: Key, messages: Sequence[Message], ttl: float | None) -> None:
+        now = utcnow()
+        session = self._live(key, now, holder=True)
+        kind: SessionEventKind = "updated"
+        if session is None:
+            session = self._add(key, now)
+            kind = "created"
+        else:
+            self._touch(key, session)
+        session.messages = [dict(m) for m in messages]
+        session.summary = None
+        session.updated_at = now
+        session.expires_at = _expiry(now, ttl)
+        self._emit(kind, key, len(session.messages))
+
+    def _drop(self, key: Key) -> bool:
+        existed = self._live(key, holder=True) is not None
+        if existed:
+            del self._sessions[key]
+            self._emit("cleared", key, 0)
+        return existed
+
+    def _delete_where(
+        self, agent_id: str | None, doomed: Callable[[_Session], bool], kind: SessionEventKind
+    ) -> int:
+        """Delete the sessions ``doomed`` selects, except those in a turn; count them."""
+        keys = [
+            key
+            for key, session in self._sessions.items()
+            if (agent_id is None or key[0] == agent_id)
+            and doomed(session)
+            and not self._locks.busy(key)
+        ]
+        for key in keys:
+            del self._sessions[key]
+            self._emit(kind, key, 0)
+        return len(keys)
 
     def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
         if not self._listeners:
@@ -186,25 +291,13 @@ class MemoryStore:
         ttl: float | None = None,
     ) -> None:
         key = (agent_id, session_id)
-        now = utcnow()
-        session = self._live(key, now)
-        kind: SessionEventKind = "updated"
-        if session is None:
-            session = self._sessions[key] = _Session(now)
-            kind = "created"
-        session.messages = [dict(m) for m in messages]
-        session.summary = None
-        session.updated_at = now
-        session.expires_at = _expiry(now, ttl)
-        self._emit(kind, key, len(session.messages))
+        self._check_idle(key, "set")
+        self._replace(key, messages, ttl)
 
     def clear_sync(self, agent_id: str, session_id: str) -> bool:
         key = (agent_id, session_id)
-        existed = self._live(key) is not None
-        if existed:
-            del self._sessions[key]
-            self._emit("cleared", key, 0)
-        return existed
+        self._check_idle(key, "clear")
+        return self._drop(key)
 
     def list_sync(
         self,
@@ -233,16 +326,18 @@ class MemoryStore:
     def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int:
         now = utcnow()
         cutoff = now - timedelta(seconds=older_than)
-        doomed = [
-            key
-            for key, s in self._sessions.items()
-            if (agent_id is None or key[0] == agent_id)
-            and (s.updated_at < cutoff or (s.expires_at is not None and s.expires_at <= now))
-        ]
-        for key in doomed:
-            del self._sessions[key]
-            self._emit("cleared", key, 0)
-        return len(doomed)
+
+        def doomed(s: _Session) -> bool:
+            return s.updated_at < cutoff or (s.expires_at is not None and s.expires_at <= now)
+
+        return self._delete_where(agent_id, doomed, "cleared")
+
+    def sweep_sync(self) -> int:
+        """Delete the expired sessions no turn holds (``expired`` events); count them."""
+        now = utcnow()
+        return self._delete_where(
+            None, lambda s: s.expires_at is not None and s.expires_at <= now, "expired"
+        )
 
     # -- async protocol ------------------------------------------------------------------
     async def get(self, agent_id: str, session_id: str) -> SessionRecord | None:
@@ -256,10 +351,12 @@ class MemoryStore:
         *,
         ttl: float | None = None,
     ) -> None:
-        self.set_sync(agent_id, session_id, messages, ttl=ttl)
+        async with self._locks.hold((agent_id, session_id)):  # after the turn in flight
+            self._replace((agent_id, session_id), messages, ttl)
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
-        return self.clear_sync(agent_id, session_id)
+        async with self._locks.hold((agent_id, session_id)):  # after the turn in flight
+            return self._drop((agent_id, session_id))
 
     async def list(
         self,
@@ -273,6 +370,9 @@ class MemoryStore:
 
     async def delete_inactive(self, older_than: float, agent_id: str | None = None) -> int:
         return self.delete_inactive_sync(older_than, agent_id)
+
+    async def sweep(self) -> int:
+        return self.sweep_sync()
 
     def add_listener(self, listener: SessionListener) -> Callable[[], None]:
         return self._listeners.add(listener)

@@ -164,6 +164,26 @@ SELECT agent_id, id, pg_notify('vel_sessions', json_build_object(
 FROM gone
 """
 
+#: The scheduled sweep's transaction-level advisory lock (the two-key form, so it never
+#: collides with a session's one-key lock): one process sweeps at a time.
+SWEEP_LOCK = (7661, 1)
+
+#: Expired sessions no turn holds, deleted by one process at a time: the others find the
+#: lock taken and delete nothing (the lock ends with the statement's transaction).
+SWEEP_EXPIRED = f"""
+WITH gone AS (
+    DELETE FROM vel_sessions WHERE (agent_id, id) IN (
+        SELECT agent_id, id FROM vel_sessions
+        WHERE expires_at <= clock_timestamp()
+          AND vel_lock_key(agent_id, id) NOT IN (SELECT lock_key FROM vel_busy_sessions)
+        FOR UPDATE SKIP LOCKED)
+      AND (SELECT pg_try_advisory_xact_lock{SWEEP_LOCK})
+    RETURNING agent_id, id)
+SELECT agent_id, id, pg_notify('vel_sessions', json_build_object(
+    'k', 'expired', 'a', agent_id, 's', id, 'n', 0, 'o', %(origin)s::text)::text)
+FROM gone
+"""
+
 LIST = """
 SELECT agent_id, id, jsonb_array_length(context) + (seq - base_seq),
        created_at, updated_at, expires_at

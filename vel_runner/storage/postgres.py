@@ -260,6 +260,13 @@ class PostgresStore:
             (rows,) = await run_async(conn, [(q.DELETE_INACTIVE, params)])
         return self._emit_deleted(rows)
 
+    async def sweep(self) -> int:
+        """Delete expired sessions no turn holds (``expired`` events) unless another process
+        is sweeping right now (then 0); count them. ``serve`` calls it on a schedule."""
+        async with self._connection() as conn:
+            (rows,) = await run_async(conn, [(q.SWEEP_EXPIRED, {"origin": self._origin})])
+        return self._emit_deleted(rows, "expired")
+
     # -- synchronous twins ---------------------------------------------------------------
     def _migrate_once(self, dsn: str) -> None:
         if self.migrate and not self._migrated:
@@ -351,10 +358,10 @@ class PostgresStore:
             self._emit("cleared" if live else "expired", (agent_id, session_id), 0)
         return live
 
-    def _emit_deleted(self, rows: Rows) -> int:
+    def _emit_deleted(self, rows: Rows, kind: SessionEventKind = "cleared") -> int:
         for agent_id, session_id, _ in rows:
             self._engine.forget((agent_id, session_id))
-            self._emit("cleared", (agent_id, session_id), 0)
+            self._emit(kind, (agent_id, session_id), 0)
         return len(rows)
 
 

@@ -1,0 +1,119 @@
+"""The same guarantees from both stores: every test here runs against the memory store and a
+real PostgreSQL. A turn in flight holds its session: ``clear`` and ``set`` wait for it,
+cleanup and the sweep skip it, and expiry never drops what the turn read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from vel_runner.storage import SessionEvent, SessionStore, create_store
+
+MODEL_SECONDS = 0.3
+
+
+def msg(role: str, text: str) -> dict[str, str]:
+    return {"role": role, "content": text}
+
+
+@pytest.fixture(params=["memory", "database"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
+    if request.param == "memory":
+        s = create_store("memory")
+    else:
+        dsn = request.getfixturevalue("fresh_postgres_dsn")
+        s = create_store("database", dsn=dsn, max_size=2, timeout=2.0)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def slow_turn(
+    store: SessionStore, session_id: str, text: str = "hi", *, ttl: float | None = None
+) -> None:
+    async with store.turn("a", session_id) as turn:
+        await asyncio.sleep(MODEL_SECONDS)  # the model answering
+        await turn.commit([msg("user", text), msg("assistant", f"re: {text}")], ttl=ttl)
+
+
+async def contents(store: SessionStore, session_id: str) -> list[str] | None:
+    record = await store.get("a", session_id)
+    return None if record is None else [m["content"] for m in record.messages]
+
+
+async def test_a_session_that_expires_during_a_turn_keeps_its_history(
+    store: SessionStore,
+) -> None:
+    await slow_turn(store, "s", "first", ttl=MODEL_SECONDS / 2)
+    await slow_turn(store, "s", "second", ttl=60)  # read "first"; it expires while we wait
+    assert await contents(store, "s") == ["first", "re: first", "second", "re: second"]
+
+
+async def test_get_and_list_do_not_drop_an_expired_session_a_turn_read(
+    store: SessionStore,
+) -> None:
+    await slow_turn(store, "s", "first", ttl=MODEL_SECONDS / 3)
+    turn = asyncio.create_task(slow_turn(store, "s", "second", ttl=60))
+    await asyncio.sleep(MODEL_SECONDS * 2 / 3)  # expired now, the turn still answering
+    assert await store.get("a", "s") is None  # expired sessions are never served...
+    assert await store.list("a") == []
+    await turn
+    assert await contents(store, "s") == ["first", "re: first", "second", "re: second"]
+
+
+async def test_cleanup_skips_a_session_in_a_turn(store: SessionStore) -> None:
+    await slow_turn(store, "idle")
+    await slow_turn(store, "busy")
+    turn = asyncio.create_task(slow_turn(store, "busy", "back again"))
+    await asyncio.sleep(MODEL_SECONDS / 3)
+    await asyncio.sleep(0.01)
+    assert await store.delete_inactive(0) == 1  # "idle" only: "busy" is in a turn
+    await turn
+    assert await contents(store, "busy") == ["hi", "re: hi", "back again", "re: back again"]
+    assert await contents(store, "idle") is None
+
+
+async def test_clear_waits_for_the_turn_in_flight(store: SessionStore) -> None:
+    await slow_turn(store, "s", "first")
+    turn = asyncio.create_task(slow_turn(store, "s", "second"))
+    await asyncio.sleep(MODEL_SECONDS / 3)
+    assert await store.clear("a", "s") is True
+    assert turn.done()  # the clear returned only once the turn had committed
+    await turn
+    assert await store.get("a", "s") is None  # and nothing reappears
+
+
+async def test_set_waits_for_the_turn_in_flight(store: SessionStore) -> None:
+    await slow_turn(store, "s", "first")
+    turn = asyncio.create_task(slow_turn(store, "s", "second"))
+    await asyncio.sleep(MODEL_SECONDS / 3)
+    await store.set("a", "s", [msg("system", "new context")])
+    await turn
+    # the old turn's reply went into the old context, which the set then replaced
+    assert await contents(store, "s") == ["new context"]
+
+
+async def test_the_sweep_deletes_expired_sessions_only_and_says_so(store: SessionStore) -> None:
+    events: list[SessionEvent] = []
+    store.add_listener(events.append)
+    await slow_turn(store, "short", ttl=MODEL_SECONDS / 3)
+    await slow_turn(store, "long", ttl=60)
+    await slow_turn(store, "forever")
+    await asyncio.sleep(MODEL_SECONDS / 2)
+    events.clear()
+    assert await store.sweep() == 1
+    assert await store.sweep() == 0
+    assert sorted(i.session_id for i in await store.list("a")) == ["forever", "long"]
+    await asyncio.sleep(0.2)  # the database store's own events come back directly
+    assert [(e.kind, e.session_id) for e in events] == [("expired", "short")]
+
+
+async def test_the_sweep_skips_a_session_in_a_turn(store: SessionStore) -> None:
+    await slow_turn(store, "s", "first", ttl=MODEL_SECONDS / 3)
+    turn = asyncio.create_task(slow_turn(store, "s", "second", ttl=60))
+    await asyncio.sleep(MODEL_SECONDS * 2 / 3)  # expired, and in a turn
+    assert await store.sweep() == 0
+    await turn
+    assert await contents(store, "s") == ["first", "re: first", "second", "re: second"]
