@@ -82,7 +82,7 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
         if store_name not in stores:
             stores[store_name] = _reuse_or_make(
                 previous, old_decls, "stores", store_name, config.stores[store_name],
-                _make_store, new_stores, config.environ,
+                make_store, new_stores, config.environ,
             )  # fmt: skip
             declarations[("stores", store_name)] = config.stores[store_name]
         try:
@@ -130,9 +130,12 @@ def _make_provider(name: str, decl: Mapping[str, Any]) -> Provider:
     return create_provider(decl["type"], **options)
 
 
-def _make_store(name: str, decl: Mapping[str, Any], environ: Mapping[str, str]) -> SessionStore:
+def make_store(name: str, decl: Mapping[str, Any], environ: Mapping[str, str]) -> SessionStore:
+    """The store of a resolved ``stores:`` declaration (not opened: nothing is connected)."""
     if decl["type"] == "memory":
-        return create_store("memory", name=name)
+        return create_store(
+            "memory", name=name, **{k: decl[k] for k in ("max_sessions",) if k in decl}
+        )
     options = {key: decl[key] for key in ("min_size", "max_size", "timeout") if key in decl}
     dsn = decl.get("dsn") or environ.get(DSN_ENV, "")
     return create_store(decl["type"], dsn=dsn, name=name, **options)
@@ -266,6 +269,7 @@ __all__ = [
     "close_all",
     "discard",
     "make_context_manager",
+    "make_store",
     "open_new_stores",
     "open_stores",
 ]

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..heap import settle_heap
+from ..sweeper import Sweeper
 from .auth import BearerAuth
 from .errors import ApiError, install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
@@ -49,6 +50,7 @@ class ServerState:
     close_runtime: bool = True
     ping_interval: float = 15.0
     freeze_heap: bool = False
+    sweep: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -117,12 +119,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     if state.freeze_heap:
         settle_heap()  # start-up is done: keep later full collections short
+    sweeper = Sweeper(state.runtime) if state.sweep and state.runtime is not None else None
+    if sweeper is not None:
+        sweeper.start()
     restore = _chain_drain_signals(state)
     try:
         yield
     finally:
         state.draining.set()
         restore()
+        if sweeper is not None:
+            await sweeper.stop()
         if state.runtime is not None and state.close_runtime:
             await state.runtime.close()
 
@@ -159,6 +166,7 @@ def create_app(
     ping_interval: float = 15.0,
     close_runtime: bool = True,
     freeze_heap: bool = False,
+    sweep: bool = False,
 ) -> FastAPI:
     """The vel-runner ASGI app serving ``runtime``'s agents.
 
@@ -166,6 +174,8 @@ def create_app(
     it). ``api_key``: require ``Authorization: Bearer <key>`` on every ``/v1`` route.
     ``freeze_heap``: once started, freeze the heap out of later full garbage collections
     (:mod:`vel_runner.heap`; ``vel-runner serve`` sets it, an embedding app decides).
+    ``sweep``: delete the stores' expired sessions on their ``sweep`` schedules while the app
+    runs (:mod:`vel_runner.sweeper`; ``vel-runner serve`` sets it).
     """
     from . import routes_agents, routes_config, routes_openai, routes_sessions
 
@@ -183,6 +193,7 @@ def create_app(
         close_runtime=close_runtime,
         ping_interval=ping_interval,
         freeze_heap=freeze_heap,
+        sweep=sweep,
     )
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
@@ -214,4 +225,5 @@ def app_from_env() -> FastAPI:
         api_key=os.environ.get("VEL_API_KEY") or None,
         max_body_bytes=int(os.environ.get("VEL_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         freeze_heap=True,
+        sweep=True,
     )

@@ -202,6 +202,7 @@ async def _serve_one(settings: dict[str, Any]) -> bool:
         api_key=settings["api_key"],
         max_body_bytes=settings["max_body_bytes"],
         freeze_heap=True,
+        sweep=True,  # expired sessions are deleted on each store's schedule
     )
     server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
     try:
