@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("vel_runner.server.command", "run the agents over HTTP"),
     "monitor": ("vel_runner.tui.command", "the terminal dashboard of a running server"),
     "migrate": ("vel_runner.storage.command_migrate", "apply the PostgreSQL schema migrations"),
+    "sessions": ("vel_runner.command_sessions", "clean up stored sessions (for cron)"),
 }
 
 
