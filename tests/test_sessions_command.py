@@ -26,6 +26,7 @@ agents:  # support and sales keep sessions in PostgreSQL, local in memory
   - {id: local, model: {provider: offline, model: echo-1}}
 """
 
+
 def cli(tmp_path: Path, *args: str, dsn: str = "") -> subprocess.CompletedProcess[str]:
     path = tmp_path / "agents.yaml"
     if not path.exists():

@@ -287,3 +287,20 @@ async def test_the_heap_is_frozen_once_after_the_first_listing(
             assert freezes == [1]
     finally:
         gc.unfreeze()
+
+
+async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() -> None:
+    from datetime import UTC, datetime
+
+    server = make_server({"alpha": ["a1"], "beta": ["b1"]}, api_key=API_KEY, ttl=600)
+    try:
+        clock = FrozenClock(datetime.now(UTC))
+        async with dashboard(server, clock=clock) as (app, pilot):
+            await until(pilot, lambda: len(rows(app)) == 2)
+            clock.advance(601)  # for the server they are still live (its clock did not move)
+            await until(pilot, lambda: rows(app) == {}, timeout=1)
+            await pilot.pause(1.5)  # a full listing (every 10 ticks) brings them back: no
+            assert rows(app) == {}
+            assert "Sessions: 0" in str(main(app).table.border_title)
+    finally:
+        server.close()

@@ -79,3 +79,11 @@ def test_a_failed_reload_is_kept_with_its_position() -> None:
     assert needs_listing is False
     assert live.config is not None and live.config.last_reload_error is not None
     assert live.config.last_reload_error.location == "agents.yaml:3:5"
+
+
+def test_expired_sessions_are_dropped_without_waiting_for_an_event() -> None:
+    live = state()
+    live.apply(event("created", "beta", "b1", 2, T0))  # no TTL: never expires
+    assert live.drop_expired(T0 + timedelta(minutes=59)) is False
+    assert live.drop_expired(T0 + timedelta(hours=1)) is True
+    assert list(live.sessions) == ["beta/b1"]

@@ -40,6 +40,14 @@ class LiveState:
         self.config = config
         self.last_data_at = now
 
+    def drop_expired(self, now: datetime) -> bool:
+        """Forget sessions whose expiry has passed (the server serves them no more, and its
+        sweep may come minutes later); ``True`` when some were dropped."""
+        gone = [k for k, s in self.sessions.items() if s.expires_at and s.expires_at <= now]
+        for key in gone:
+            del self.sessions[key]
+        return bool(gone)
+
     def visible(self) -> dict[str, SessionSummary]:
         """The sessions the ``/`` filter lets through."""
         if not self.filter_text:

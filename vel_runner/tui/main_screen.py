@@ -98,6 +98,8 @@ class MainScreen(Screen[None]):
         self._ticks += 1
         if not self.events_connected or self._ticks % RESYNC_TICKS == 0:
             self.wake()
+        elif self.live.drop_expired(self.app.clock()):
+            self.render_all()
         else:
             self.redraw_clock()
 
@@ -176,6 +178,7 @@ class MainScreen(Screen[None]):
     def render_all(self) -> None:
         self._render_pending = False
         now = self.app.clock()
+        self.live.drop_expired(now)  # expired sessions are never shown
         self.status = Status(
             self.status.url,
             self.status.state,
