@@ -116,7 +116,7 @@ async def _clean_store(
 ) -> int:
     from .config.build import make_store
     from .config.validate import DSN_ENV
-    from .storage.pg_sql import describe_dsn
+    from .redact import describe_dsn
 
     decl = config.stores[name]
     store = make_store(name, decl, config.environ)
