@@ -588,3 +588,34 @@ def test_every_context_mode_of_the_schema_builds_its_context_manager() -> None:
     for mode in enum_values("context", "mode"):
         manager = make_context_manager({"mode": mode, "max_history": 3})
         assert manager.mode == mode
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('agents: ["${NOPE}"]', "agents[0]"),
+        ('agents: "${NOPE}"', "agents"),
+        ('providers: "${NOPE}"', "providers"),
+        ('stores: {a: "${NOPE}"}', "stores.a"),
+    ],
+)
+def test_an_unset_variable_where_a_mapping_or_list_belongs_is_an_error(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    """Hypothesis found these crashing the merge ('string indices must be integers')."""
+    path = tmp_path / "agents.yaml"
+    path.write_text(f"version: 1\n{line}\n")
+    config, issues = check_config([path], environ={})
+    assert config is None
+    assert any(
+        i.path == where and i.severity == "error" and "got the string '${NOPE}'" in i.message
+        for i in issues
+    )
+
+
+def test_a_wrong_type_under_a_oneof_is_reported_once(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text("version: 1\nstores: {a: 5}\n")
+    _config, issues = check_config([path], environ={})
+    messages = [i.message for i in issues if "got the number 5" in i.message]
+    assert messages == ["expected a mapping, got the number 5"]

@@ -86,21 +86,34 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
     """
     issues: list[ConfigIssue] = []
     objects: set[DocPath] = set()  # the objects the errors lie in or on
+    shown: set[tuple[DocPath, str]] = set()
     for error in _validator().iter_errors(doc.data):
         error = _most_specific(error)
         path: DocPath = tuple(error.absolute_path)
         env = doc.env.get(path)
-        if env is not None and env.missing:
+        if env is not None and env.missing and not _wants_structure(error):
             continue  # the unset variable is reported on its own, where it matters
         if bad_paths is not None:
             bad_paths.add(path)
-        issues.extend(_issues_for(doc, error, path))
+        for issue in _issues_for(doc, error, path):
+            if (issue.path, issue.message) not in shown:  # one per variant of a oneOf
+                shown.add((issue.path, issue.message))
+                issues.append(issue)
         objects.update({path, path[:-1]} if path else {path})
-    shown = {(issue.path, issue.message) for issue in issues}
     for path in sorted(objects, key=len):
         extra = _unknown_variant_keys(doc, path)
         issues.extend(issue for issue in extra if (issue.path, issue.message) not in shown)
     return issues
+
+
+def _wants_structure(error: Any) -> bool:
+    """Whether ``error`` wants a mapping or a list where an unset ``${VAR}`` stands: nothing
+    can be built there, so it is an error of the file, not only of the environment."""
+    if error.validator != "type":
+        return False
+    wanted = error.validator_value
+    wanted = wanted if isinstance(wanted, list) else [wanted]
+    return "object" in wanted or "array" in wanted
 
 
 def _unknown_variant_keys(doc: Document, path: DocPath) -> list[ConfigIssue]:
