@@ -15,6 +15,13 @@ C. One session, sequential: the per-turn cost of the HTTP layer without queueing
 D. 100 concurrent sessions as people use them: each waits 0.5-1.5 s (seeded, uniform)
    before its next turn, so the server is busy but not saturated; overhead = server -
    in-process at each percentile, echo and openai@50ms.
+E. The cost of metrics (issue 13): echo turns/s with wrk against two servers, one with
+   ``GET /metrics`` (the default) and one with ``--no-metrics``, measured alternately
+   (off, on, off, on...) so drifting load hits both; the ratio of the medians (goal >= 0.97),
+   and the same for turns per CPU second of the server process, which other load on shared
+   cores disturbs far less; and the CPU the hooks and metrics add to an in-process turn
+   (process CPU time, alternating batches) against the CPU of an HTTP echo turn.
+   ``--metrics-only`` runs just this section.
 
 Needs ``wrk`` (apt-get install wrk).
 """
@@ -121,8 +128,11 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 # -- A. wrk ------------------------------------------------------------------------------------
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:  # wrk prints e.g. "-nanus" when a short run has too few samples
+        return float("nan")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(port: int, path: str, seconds: int, connections: int) -> dict[str, float]:
@@ -147,10 +157,107 @@ def wrk(port: int, path: str, seconds: int, connections: int) -> dict[str, float
     os.unlink(script.name)
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors:\n{out}")
+    if "Latency Distribution" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     return {"rate": rps, "p50": p50, "p99": p99}
+
+
+# -- E. metrics on against off ------------------------------------------------------------------
+def serve_command(python: str, config: Path, port: int, *extra: str) -> list[str]:
+    return [python, "-m", "vel_runner.cli", "serve", "-c", str(config), "--port", str(port),
+            "--no-reload", "--no-access-log", "--log-level", "warning", *extra]  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux): unlike turns/s, it does not
+    depend on what else the shared cores run meanwhile."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def hook_cost(turns: int = 2000, rounds: int = 7) -> float:
+    """CPU seconds the metrics observer adds to one echo turn (``Agent.run``, in this
+    process): alternating batches without and with it, fresh sessions for each batch, the
+    median difference. Process CPU time, so other load on the machine hardly moves it."""
+    from vel_runner.observe import hooks, metrics
+
+    agent = Agent("hooks", model={"provider": "echo", "model": "echo-1"})
+    batches = iter(range(1_000_000))
+
+    async def batch() -> float:
+        prefix = next(batches)
+        started = time.process_time()
+        for n in range(turns):
+            await agent.run("hello there", session_id=f"{prefix}-{n % 100}")
+        return (time.process_time() - started) / turns
+
+    await batch()
+    observer = metrics.TurnMetrics(metrics.process_metrics())
+    differences = []
+    for _ in range(rounds):
+        off = await batch()
+        remove = hooks.add_observer(observer)
+        try:
+            on = await batch()
+        finally:
+            remove()
+        differences.append(on - off)
+    await agent.aclose()
+    return statistics.median(differences)
+
+
+async def metrics_cost(
+    python: str, config: Path, seconds: int, repeats: int, openai_url: str
+) -> None:
+    """Echo turns/s with metrics on and off, alternating runs; prints the medians."""
+    header(f"E. metrics on vs off: wrk -t1 -c100 -d{seconds}s, {repeats} alternating runs each")
+    ports = {"off": free_port(), "on": free_port()}
+    servers = {
+        name: start(
+            serve_command(python, config, port, *(["--no-metrics"] * (name == "off"))),
+            port,
+            env={"BENCH_OPENAI_URL": openai_url},
+        )
+        for name, port in ports.items()
+    }
+    try:
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        per_cpu: dict[str, list[float]] = {"off": [], "on": []}
+        for port in ports.values():
+            wrk(port, ECHO_PATH, 2, 100)  # warm up
+        for _ in range(repeats):
+            for name, port in ports.items():
+                used = cpu_seconds(servers[name].pid)
+                rate = wrk(port, ECHO_PATH, seconds, 100)["rate"]
+                used = cpu_seconds(servers[name].pid) - used
+                rates[name].append(rate)
+                per_cpu[name].append(rate * seconds / used)
+        with socket.create_connection(("127.0.0.1", ports["on"])) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            scraped = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+        turns = re.search(r'vel_turns_total\{agent="echo",outcome="ok"\} (\S+)', scraped)
+        assert turns is not None, "the metrics-on server counted no turns"
+        for label, figures in (("turns/s", rates), ("turns per CPU second", per_cpu)):
+            off, on = statistics.median(figures["off"]), statistics.median(figures["on"])
+            for name in ("off", "on"):
+                runs = " ".join(f"{r:.0f}" for r in figures[name])
+                median = statistics.median(figures[name])
+                print(f"  metrics {name:<4} median {median:>8.0f} {label}  ({runs})")
+            print(f"  {label}: on / off = {on / off:.3f} (goal >= 0.97)")
+        print(f"  the metrics-on server counted {float(turns[1]):.0f} turns")
+        http_cpu = 1 / statistics.median(per_cpu["off"])
+        added = await hook_cost()
+        print(
+            f"  in-process CPU a turn's hooks and metrics add: {added * 1e6:.1f} us; against "
+            f"{http_cpu * 1e6:.0f} us of CPU per HTTP echo turn that is "
+            f"on / off = {http_cpu / (http_cpu + added):.3f} (goal >= 0.97)"
+        )
+    finally:
+        for proc in servers.values():
+            stop(proc)
 
 
 # -- B/C. an asyncio keep-alive client ----------------------------------------------------------
@@ -283,6 +390,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--seconds", type=int, default=None, help="wrk duration (default 10)")
+    parser.add_argument("--metrics-only", action="store_true", help="only section E")
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = 2 if args.quick else 5
@@ -290,6 +398,17 @@ async def main() -> None:
         sys.exit("bench_server.py needs wrk: apt-get install wrk")
 
     python = sys.executable
+    if args.metrics_only:
+        workdir = Path(tempfile.mkdtemp())
+        (workdir / "agents.yaml").write_text(CONFIG)
+        try:
+            config = workdir / "agents.yaml"
+            await metrics_cost(
+                python, config, seconds, 3 if args.quick else 5, "http://127.0.0.1:9/v1"
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     quiet = ["--no-access-log", "--log-level", "warning"]
     fake_port, floor_port, serve_port = free_port(), free_port(), free_port()
     fake = subprocess.Popen(
@@ -388,6 +507,9 @@ async def main() -> None:
         overhead("echo", think_echo_served, think_echo_local, "(goal p99 <= 10 ms)")
         overhead("openai", think_gpt_served, think_gpt_local, "(goal p99 <= 10 ms)")
         await gpt.aclose()
+        stop(serve)
+        repeats = 3 if args.quick else 5
+        await metrics_cost(python, workdir / "agents.yaml", seconds, repeats, fake_url)
     finally:
         for proc in (floor, serve):
             if proc.poll() is None:

@@ -150,6 +150,10 @@ async def test_sessions_listing_is_paginated_across_agents(client: httpx.AsyncCl
         "updated_at",
         "expires_at",
         "store",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "turns",
     }
     assert row["message_count"] == 2 and row["store"] == "memory" and row["expires_at"]
     idle = (await client.get("/v1/sessions", params={"older_than": "1h"})).json()

@@ -304,3 +304,30 @@ async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() 
             assert "Sessions: 0" in str(main(app).table.border_title)
     finally:
         server.close()
+
+
+async def test_live_turns_update_agent_numbers_marks_and_token_sort(server: LiveServer) -> None:
+    async with dashboard(server) as (app, pilot):
+        await until(pilot, lambda: main(app).status.state == "live")
+        summary = main(app).query_one(AgentsSummary)
+        header = [str(c.label) for c in summary.columns.values()]
+        running = header.index("Running")
+        slow = server.agents["beta"]
+        slow.provider.delay = 0.5  # type: ignore[attr-defined]
+        try:
+            turn = asyncio.create_task(asyncio.to_thread(server.turn, "beta", "b1", "a long one"))
+            table = main(app).table
+            await until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "⏵")
+            assert summary.get_row_at(1)[running] == "1"
+            await turn
+        finally:
+            slow.provider.delay = 0.0  # type: ignore[attr-defined]
+        await until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "")
+        row = dict(zip(header, summary.get_row_at(1), strict=True))
+        assert row["Agent"] == "beta" and row["Turns/min"] == "1" and row["Running"] == "0"
+        assert row["Errors"] == "0%" and row["p50"].endswith(" ms") and row["Tok/min"] != "0"
+        # two turns from the fixture; a listing that raced the turn may lag for one resync
+        await until(pilot, lambda: main(app).live.sessions["beta/b1"].turns == 3)
+        main(app).action_sort("tokens")
+        main(app).action_reverse_sort()
+        assert next(iter(rows(app))) == "beta/b1"  # the most tokens first

@@ -234,5 +234,12 @@ def test_event_stream_reports_turns(server: LiveServer) -> None:
         return seen
 
     seen = asyncio.run(asyncio.wait_for(_with_client(server, body), 10))
-    assert [event.kind for event in seen] == [CONNECTED, "created", "updated"]
+    sessions = [event for event in seen if not event.kind.startswith("turn-")]
+    assert [event.kind for event in sessions] == [CONNECTED, "created", "updated"]
     assert seen[-1].session_key == "beta/b2" and seen[-1].data["message_count"] == 4
+    turns = [event for event in seen if event.kind.startswith("turn-")]
+    assert [event.kind for event in turns][:3] == ["turn-started", "turn-finished", "turn-started"]
+    assert turns[0].session_key == "beta/b2"
+    finished = turns[1].data
+    assert finished["outcome"] == "ok" and finished["duration"] >= 0
+    assert finished["input_tokens"] > 0 and finished["output_tokens"] > 0

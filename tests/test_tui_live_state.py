@@ -87,3 +87,41 @@ def test_expired_sessions_are_dropped_without_waiting_for_an_event() -> None:
     assert live.drop_expired(T0 + timedelta(minutes=59)) is False
     assert live.drop_expired(T0 + timedelta(hours=1)) is True
     assert list(live.sessions) == ["beta/b1"]
+
+
+def turn_event(
+    kind: str, session: str | None, at: datetime, run: str, **finished: object
+) -> ServerEvent:
+    data = {"kind": kind, "agent_id": "alpha", "session_id": session, "run_id": run}
+    return ServerEvent(kind, {**data, "at": at.isoformat(), **finished})
+
+
+def test_turn_events_mark_the_session_and_add_its_usage_without_a_listing() -> None:
+    live = state()
+    at = T0 + timedelta(seconds=30)
+    assert live.apply(turn_event("turn-started", "a1", at, "r1")) is False
+    assert live.sessions["alpha/a1"].in_turn and live.stats.numbers("alpha", at).in_flight == 1
+    live.load(list(live.sessions.values()), live.agents, live.config, at)  # type: ignore[arg-type]
+    assert live.sessions["alpha/a1"].in_turn  # a listing meanwhile keeps the mark
+    done = {"outcome": "ok", "duration": 0.25, "input_tokens": 7, "output_tokens": 5}
+    assert live.apply(turn_event("turn-finished", "a1", at, "r1", **done)) is False
+    session = live.sessions["alpha/a1"]
+    assert not session.in_turn and (session.input_tokens, session.output_tokens) == (7, 5)
+    assert session.turns == 1 and session.total_tokens == 12
+    failed = {"outcome": "provider_error", "duration": 1.0, "input_tokens": 0, "output_tokens": 0}
+    live.apply(turn_event("turn-started", None, at, "r2"))
+    live.apply(turn_event("turn-finished", None, at, "r2", **failed))
+    numbers = live.stats.numbers("alpha", at + timedelta(seconds=1))
+    assert (numbers.turns_per_min, numbers.tokens_per_min, numbers.in_flight) == (2, 12, 0)
+    assert numbers.error_rate == 0.5 and numbers.p50 == numbers.p99 == 0.25
+    later = live.stats.numbers("alpha", at + timedelta(minutes=2))
+    assert later.turns_per_min == 0 and later.error_rate == 0.5  # latency window: 5 minutes
+    assert live.stats.numbers("alpha", at + timedelta(minutes=6)).p50 is None
+
+
+def test_latency_percentiles_are_nearest_rank() -> None:
+    from vel_runner.tui.agent_stats import percentile
+
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.99)) == (50.0, 99.0)
+    assert percentile([3.0], 0.99) == 3.0

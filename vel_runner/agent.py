@@ -20,6 +20,7 @@ from . import events
 from .context import ContextManager, split_window, transcript_line
 from .errors import InvalidInputError, TurnCancelledError, VelError
 from .messages import Message, check_session_id, check_text, pinned_count, user_text
+from .observe import hooks
 from .providers import Provider, create_provider
 from .providers.base import Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
@@ -179,11 +180,12 @@ class Agent:
         ``client_tools`` (chat completions ``tools``) are offered to the model but not run:
         when the model calls one, the turn ends with those calls in ``tool_calls``.
         """
-        inputs, sid = self._check_input(input, session_id)
         run_id = uuid4().hex
-        loop = self._loop(run_id, stream=False, client_tools=client_tools)
-        async for _ in self._turn(loop, sid, inputs):
-            pass
+        with hooks.turn(self.id, session_id, run_id):
+            inputs, sid = self._check_input(input, session_id)
+            loop = self._loop(run_id, stream=False, client_tools=client_tools)
+            async for _ in self._turn(loop, sid, inputs):
+                pass
         return TurnResult(
             loop.text, loop.usage, sid, run_id, tuple(loop.client_calls), tuple(loop.new_messages)
         )
@@ -199,10 +201,13 @@ class Agent:
 
         Bad input raises here, before the stream starts.
         """
-        inputs, sid = self._check_input(input, session_id)
-        return self._stream(
-            self._loop(uuid4().hex, stream=True, client_tools=client_tools), sid, inputs
-        )
+        run_id = uuid4().hex
+        try:
+            inputs, sid = self._check_input(input, session_id)
+        except InvalidInputError as exc:
+            hooks.rejected(self.id, run_id, exc)
+            raise
+        return self._stream(self._loop(run_id, stream=True, client_tools=client_tools), sid, inputs)
 
     def _loop(
         self, run_id: str, *, stream: bool, client_tools: Sequence[Mapping[str, Any]] = ()
@@ -223,8 +228,9 @@ class Agent:
     ) -> AsyncIterator[events.Event]:
         yield events.start(loop.run_id, self.id, sid)
         try:
-            async for event in self._turn(loop, sid, inputs):
-                yield event
+            with hooks.turn(self.id, sid, loop.run_id):
+                async for event in self._turn(loop, sid, inputs):
+                    yield event
         except VelError as exc:
             yield events.error(str(exc))
             raise
@@ -249,14 +255,15 @@ class Agent:
             return
         if not self._store_opened:
             await self._open_store()
-        async with self.store.turn(self.id, sid, window=self.ctxmgr.max_history) as turn:
+        window = self.ctxmgr.max_history
+        async with hooks.store_turn(loop.run_id, self.store, self.id, sid, window) as turn:
             if last.get("role") == "tool":
                 check_results_continue(turn.history, inputs)
             history = [*turn.history, *before]
             messages = self._messages_for_llm(loop.run_id, sid, history, turn.summary, last)
             async for event in self._steps(loop, messages):
                 yield event
-            await self._commit(turn, [*inputs, *loop.new_messages])
+            await self._commit(turn, [*inputs, *loop.new_messages], loop.usage)
 
     @staticmethod
     async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncIterator[events.Event]:
@@ -294,16 +301,18 @@ class Agent:
         finally:
             ctx._release(run_id)
 
-    async def _commit(self, turn: SessionTurn, new: Sequence[Message]) -> None:
+    async def _commit(self, turn: SessionTurn, new: Sequence[Message], usage: Usage | None) -> None:
+        tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
         window = self.ctxmgr.max_history
         if window is None:
-            await turn.commit(new, ttl=self.ttl)
+            await turn.commit(new, ttl=self.ttl, usage=tokens)
             return
         kept, dropped = split_window([*turn.history, *new], window)
         summary = UNCHANGED
         if self.ctxmgr.summarize and dropped:
             summary = await self._summarize(turn.summary, dropped)
-        await turn.commit(new, keep=len(kept) - pinned_count(kept), summary=summary, ttl=self.ttl)
+        keep = len(kept) - pinned_count(kept)
+        await turn.commit(new, keep=keep, summary=summary, ttl=self.ttl, usage=tokens)
 
     async def _summarize(self, previous: str | None, dropped: Sequence[Message]) -> str:
         """Fold the messages that left the window into the running summary (same model)."""

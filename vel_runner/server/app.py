@@ -25,11 +25,13 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..heap import settle_heap
+from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
 from .errors import ApiError, install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .models import check_body
+from .observability import RequestId, Stopper, metrics_endpoint, start_observers, stop_observers
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -52,6 +54,9 @@ class ServerState:
     freeze_heap: bool = False
     sweep: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: bool = False
+    turn_log_level: int = logging.DEBUG
+    observers: list[Stopper] = field(default_factory=list)
 
     @property
     def live(self) -> Runtime:
@@ -117,6 +122,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             snapshot.version,
             f" from {', '.join(snapshot.files)}" if snapshot.files else "",
         )
+        state.observers = await start_observers(
+            state.runtime, metrics=state.metrics, turn_log_level=state.turn_log_level
+        )
     if state.freeze_heap:
         settle_heap()  # start-up is done: keep later full collections short
     sweeper = Sweeper(state.runtime) if state.sweep and state.runtime is not None else None
@@ -130,6 +138,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restore()
         if sweeper is not None:
             await sweeper.stop()
+        await stop_observers(state.observers, metrics=state.metrics)
         if state.runtime is not None and state.close_runtime:
             await state.runtime.close()
 
@@ -167,6 +176,9 @@ def create_app(
     close_runtime: bool = True,
     freeze_heap: bool = False,
     sweep: bool = False,
+    metrics: bool = False,
+    metrics_public: bool = False,
+    log_format: str = "plain",
 ) -> FastAPI:
     """The vel-runner ASGI app serving ``runtime``'s agents.
 
@@ -176,6 +188,8 @@ def create_app(
     (:mod:`vel_runner.heap`; ``vel-runner serve`` sets it, an embedding app decides).
     ``sweep``: delete the stores' expired sessions on their ``sweep`` schedules while the app
     runs (:mod:`vel_runner.sweeper`; ``vel-runner serve`` sets it).
+    ``metrics``: serve ``GET /metrics`` (behind the API key unless ``metrics_public``).
+    ``log_format``: ``json`` logs each turn at INFO (plain: DEBUG).
     """
     from . import routes_agents, routes_config, routes_openai, routes_sessions
 
@@ -194,15 +208,22 @@ def create_app(
         ping_interval=ping_interval,
         freeze_heap=freeze_heap,
         sweep=sweep,
+        metrics=metrics,
+        turn_log_level=logging.INFO if log_format == "json" else logging.DEBUG,
     )
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     for module in (routes_agents, routes_sessions, routes_config, routes_openai):
         app.include_router(module.router)
+    if metrics:
+        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["health"])
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if api_key:
-        app.add_middleware(BearerAuth, api_key=api_key)
+        add_secret(api_key)
+        protected = ("/v1",) if metrics_public else ("/v1", "/metrics")
+        app.add_middleware(BearerAuth, api_key=api_key, protected=protected)
+    app.add_middleware(RequestId)
     return app
 
 
@@ -226,4 +247,7 @@ def app_from_env() -> FastAPI:
         max_body_bytes=int(os.environ.get("VEL_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         freeze_heap=True,
         sweep=True,
+        metrics=os.environ.get("VEL_METRICS", "1") == "1",
+        metrics_public=os.environ.get("VEL_METRICS_PUBLIC", "0") == "1",
+        log_format=os.environ.get("VEL_LOG_FORMAT", "plain"),
     )

@@ -19,16 +19,19 @@ PROTECTED_PREFIX = "/v1"
 class BearerAuth:
     """Answer 401 ``unauthorized`` to ``/v1`` requests without ``Authorization: Bearer <key>``."""
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    def __init__(
+        self, app: ASGIApp, api_key: str, protected: tuple[str, ...] = (PROTECTED_PREFIX,)
+    ) -> None:
         if not api_key:
             raise ValueError("BearerAuth needs a non-empty API key")
         self.app = app
         self._expected = api_key.encode()
+        self._protected = protected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and scope["path"].startswith(PROTECTED_PREFIX)
+            and scope["path"].startswith(self._protected)
             and not self._authorized(scope)
         ):
             response = error_response(

@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from .observe_flags import add_observability_flags, observability_settings, worker_metrics
+
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 FACTORY = "vel_runner.server.app:app_from_env"
 
@@ -98,6 +100,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
+    add_observability_flags(parser)
 
 
 def is_loopback(host: str) -> bool:
@@ -129,6 +132,7 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
         else _env_int("VEL_MAX_BODY_BYTES", 1024 * 1024),
         "log_level": args.log_level,
         "access_log": not args.no_access_log,
+        **observability_settings(args),
     }
 
 
@@ -149,10 +153,13 @@ def refusal(settings: dict[str, Any]) -> str | None:
     return None
 
 
-def _log_config(level: str) -> dict[str, Any]:
+def _log_config(level: str, log_format: str = "plain") -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    if log_format == "json":
+        json_lines = {"()": "vel_runner.observe.logs.JsonFormatter"}
+        config["formatters"] = {"default": json_lines, "access": json_lines}
     config["loggers"]["vel_runner"] = {
         "handlers": ["default"],
         "level": level.upper(),
@@ -166,7 +173,7 @@ def _uvicorn_options(settings: dict[str, Any]) -> dict[str, Any]:
         "host": settings["host"],
         "port": settings["port"],
         "log_level": settings["log_level"],
-        "log_config": _log_config(settings["log_level"]),
+        "log_config": _log_config(settings["log_level"], settings["log_format"]),
         "access_log": settings["access_log"],
         "timeout_graceful_shutdown": settings["drain_timeout"],
     }
@@ -203,6 +210,9 @@ async def _serve_one(settings: dict[str, Any]) -> bool:
         max_body_bytes=settings["max_body_bytes"],
         freeze_heap=True,
         sweep=True,  # expired sessions are deleted on each store's schedule
+        metrics=settings["metrics"],
+        metrics_public=settings["metrics_public"],
+        log_format=settings["log_format"],
     )
     server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
     try:
@@ -221,7 +231,9 @@ def _serve_workers(settings: dict[str, Any]) -> None:
     os.environ["VEL_MAX_BODY_BYTES"] = str(settings["max_body_bytes"])
     if settings["api_key"]:
         os.environ["VEL_API_KEY"] = settings["api_key"]
-    uvicorn.run(FACTORY, factory=True, workers=settings["workers"], **_uvicorn_options(settings))
+    options = _uvicorn_options(settings)
+    with worker_metrics(settings):
+        uvicorn.run(FACTORY, factory=True, workers=settings["workers"], **options)
 
 
 def _report(exc: BaseException) -> None:

@@ -25,6 +25,7 @@ from ..errors import (
     UnknownAgentError,
     VelError,
 )
+from ..observe.logs import REQUEST_ID
 
 log = logging.getLogger("vel_runner.server")
 
@@ -53,7 +54,10 @@ class ApiError(HTTPException):
 
 def error_body(status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
     kind = error_type or TYPE_BY_STATUS.get(status, "error")
-    return {"error": {"type": kind, "message": message}}
+    request_id = REQUEST_ID.get()
+    if request_id is None:
+        return {"error": {"type": kind, "message": message}}
+    return {"error": {"type": kind, "message": message, "request_id": request_id}}
 
 
 def error_response(

@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..observe import hooks
+from ..observe.turn_feed import TurnEvent, TurnFeed
 from .app import ServerState, state_of
 from .routes_sessions import iso
 from .sse import PING, named_frame, sse_response
@@ -62,6 +64,8 @@ async def get_config(request: Request) -> dict[str, Any]:
 def event_frame(event: Any) -> bytes:
     """One runtime event as a named SSE frame (see docs/http-api.md)."""
     kind = str(event.kind)
+    if isinstance(event, TurnEvent):
+        return named_frame(kind, event.as_dict())
     if kind == "reloaded":
         return named_frame(kind, {"kind": kind, "version": event.version, "at": iso(event.at)})
     if kind == "reload-failed":
@@ -79,7 +83,7 @@ def event_frame(event: Any) -> bytes:
     )
 
 
-async def event_stream(state: ServerState) -> AsyncIterator[bytes]:
+async def event_stream(state: ServerState, turns: bool = False) -> AsyncIterator[bytes]:
     """Frames until the client leaves or the server drains; ``: ping`` when idle."""
     queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
 
@@ -89,6 +93,7 @@ async def event_stream(state: ServerState) -> AsyncIterator[bytes]:
         queue.put_nowait(event)
 
     remove = state.live.add_listener(enqueue)
+    remove_turns = hooks.add_observer(TurnFeed(enqueue)) if turns else None
     loop = asyncio.get_running_loop()
     try:
         yield b": connected\n\n"
@@ -109,11 +114,14 @@ async def event_stream(state: ServerState) -> AsyncIterator[bytes]:
             last_sent = loop.time()
             yield frame
     finally:
+        if remove_turns is not None:
+            remove_turns()
         with contextlib.suppress(Exception):
             remove()
 
 
 @router.get("/events", response_class=StreamingResponse)
-async def events(request: Request) -> StreamingResponse:
-    """SSE: ``event: <kind>`` / ``data: <json>`` per session or config change."""
-    return sse_response(event_stream(state_of(request)))
+async def events(request: Request, turns: bool = False) -> StreamingResponse:
+    """SSE: ``event: <kind>`` / ``data: <json>`` per session or config change; with
+    ``turns=true`` also each turn of this process that starts or finishes."""
+    return sse_response(event_stream(state_of(request), turns))

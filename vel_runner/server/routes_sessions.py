@@ -8,9 +8,6 @@ deployments may hold more, and those are not this server's to show or delete.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +18,7 @@ from ..messages import MAX_SESSION_ID_LENGTH
 from .app import state_of
 from .errors import ApiError
 from .models import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
+from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -48,6 +46,17 @@ def summary_of(info: SessionInfo) -> dict[str, Any]:
         "updated_at": iso(info.updated_at),
         "expires_at": iso(info.expires_at),
         "store": info.store,
+        **usage_of(info),
+    }
+
+
+def usage_of(info: SessionInfo | SessionRecord) -> dict[str, int]:
+    """The session's token sums and stored turns."""
+    return {
+        "input_tokens": info.input_tokens,
+        "output_tokens": info.output_tokens,
+        "total_tokens": info.input_tokens + info.output_tokens,
+        "turns": info.turns,
     }
 
 
@@ -60,26 +69,20 @@ def record_of(record: SessionRecord, store: str) -> dict[str, Any]:
         "updated_at": iso(record.updated_at),
         "expires_at": iso(record.expires_at),
         "store": store,
+        **usage_of(record),
         "messages": record.messages,
         "summary": record.summary,
     }
 
 
 def encode_cursor(agent_id: str, session_id: str) -> str:
-    raw = json.dumps([agent_id, session_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_cursor(agent_id, session_id)
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
     """The ``(agent_id, session_id)`` a cursor continues after (422 if it is not ours)."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (binascii.Error, ValueError):
-        key = None
-    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
-        raise ApiError(422, f"cursor {cursor[:80]!r} is not a cursor this server returned")
-    return key[0], key[1]
+    agent_id, session_id = unpack_cursor(cursor, (str, str))
+    return agent_id, session_id
 
 
 def _seconds(value: str | float) -> float:
@@ -138,10 +141,17 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     cursor: str | None = None,
     older_than: str | None = None,
+    sort: SortKey = "id",
 ) -> dict[str, Any]:
-    """Session summaries of the loaded agents, ordered by (agent_id, session_id)."""
+    """Session summaries of the loaded agents, ordered by (agent_id, session_id), or by
+    usage (most first) with ``sort``."""
     agents = _selected(dict(state_of(request).live.snapshot.agents), agent)
     inactive_for = _older_than(older_than)
+    if sort != "id":
+        (page, next_page), total = await asyncio.gather(
+            usage_page(agents, sort, cursor, limit, inactive_for), _count(agents, inactive_for)
+        )
+        return {"sessions": [summary_of(r) for r in page], "next_cursor": next_page, "total": total}
     after = decode_cursor(cursor) if cursor else None
     rows, total = await asyncio.gather(
         _page(agents, after, limit + 1, inactive_for), _count(agents, inactive_for)

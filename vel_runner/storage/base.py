@@ -29,6 +29,9 @@ from ..messages import Message
 #: Marker for ``commit(summary=...)``: leave the stored summary as it is.
 UNCHANGED: Any = type("Unchanged", (), {"__repr__": lambda self: "UNCHANGED"})()
 
+#: ``(input_tokens, output_tokens)`` of one turn, added to its session's sums on commit.
+TokenCounts = tuple[int, int]
+
 SessionEventKind = Literal["created", "updated", "cleared", "expired"]
 
 
@@ -48,6 +51,14 @@ class SessionInfo:
     updated_at: datetime
     expires_at: datetime | None
     store: str
+    #: Token usage summed over the session's stored turns (0 for sessions older than it).
+    input_tokens: int = 0
+    output_tokens: int = 0
+    turns: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
 
 
 @dataclass(slots=True)
@@ -61,6 +72,9 @@ class SessionRecord:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    turns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +108,14 @@ class SessionTurn(Protocol):
         keep: int | None = None,
         summary: str | None = UNCHANGED,
         ttl: float | None = None,
+        usage: TokenCounts = (0, 0),
     ) -> None:
         """Append ``new_messages`` atomically, then keep only the last ``keep`` messages
         (not counting the pinned leading system messages, which always stay).
 
         ``summary`` replaces the stored summary unless it is ``UNCHANGED``; ``ttl`` (seconds)
-        sets ``expires_at = now + ttl`` (``None``: no expiry).
+        sets ``expires_at = now + ttl`` (``None``: no expiry). ``usage`` (input, output
+        tokens) is added to the session's sums, and its turn count grows by one.
         """
         ...
 

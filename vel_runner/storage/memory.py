@@ -31,6 +31,7 @@ from .base import (
     SessionInfo,
     SessionListener,
     SessionRecord,
+    TokenCounts,
     utcnow,
 )
 from .keyed_locks import KeyedLocks
@@ -44,7 +45,7 @@ DEFAULT_MAX_SESSIONS = 100_000
 
 
 class _Session:
-    __slots__ = ("created_at", "expires_at", "messages", "summary", "updated_at")
+    __slots__ = ("created_at", "expires_at", "messages", "summary", "updated_at", "usage")
 
     def __init__(self, now: datetime) -> None:
         self.messages: list[Message] = []
@@ -52,6 +53,7 @@ class _Session:
         self.created_at = now
         self.updated_at = now
         self.expires_at: datetime | None = None
+        self.usage = (0, 0, 0)  # input tokens, output tokens, turns
 
 
 def _expiry(now: datetime, ttl: float | None) -> datetime | None:
@@ -100,6 +102,7 @@ class MemoryTurn:
         keep: int | None = None,
         summary: str | None = UNCHANGED,
         ttl: float | None = None,
+        usage: TokenCounts = (0, 0),
     ) -> None:
         store = self._store
         now = utcnow()
@@ -123,6 +126,8 @@ class MemoryTurn:
             session.summary = summary
         session.updated_at = now
         session.expires_at = _expiry(now, ttl)
+        total_in, total_out, turns = session.usage
+        session.usage = (total_in + usage[0], total_out + usage[1], turns + 1)
         store._emit(kind, self._key, len(messages))
 
 
@@ -261,6 +266,7 @@ class MemoryStore:
             session.updated_at,
             session.expires_at,
             self.name,
+            *session.usage,
         )
 
     # -- turns ---------------------------------------------------------------------------
@@ -280,6 +286,7 @@ class MemoryStore:
             session.created_at,
             session.updated_at,
             session.expires_at,
+            *session.usage,
         )
 
     def set_sync(

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from ..errors import SessionConflictError
 from ..messages import Message
 from . import pg_sql as q
-from .base import UNCHANGED
+from .base import UNCHANGED, TokenCounts
 from .keyed_locks import KeyedLocks
 from .pg_cache import CachedTail, Key, SessionCache, merge_tail, trim_to
 from .pg_plan import LockedRow, Plan, dump_messages, plan_write
@@ -200,6 +200,7 @@ class PostgresTurn:
         keep: int | None = None,
         summary: str | None = UNCHANGED,
         ttl: float | None = None,
+        usage: TokenCounts = (0, 0),
     ) -> None:
         if self._done:
             raise RuntimeError("this turn has already committed")
@@ -220,6 +221,7 @@ class PostgresTurn:
             ttl=ttl,
             relock=lost_lock,
             unlock=not lost_lock,
+            usage=usage,
         )
         engine.take_cached(self._key)
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import InvalidInputError
 from ..messages import Message, pinned_count
 from . import pg_sql as q
-from .base import UNCHANGED, SessionEventKind, SessionInfo, SessionRecord
+from .base import UNCHANGED, SessionEventKind, SessionInfo, SessionRecord, TokenCounts
 from .pg_run import Rows
 
 
@@ -78,6 +78,7 @@ def plan_write(
     begin: bool = True,
     relock: bool = False,
     unlock: bool = False,
+    usage: TokenCounts | None = None,
 ) -> Plan:
     """Write ``messages`` (``dumped`` is their JSON) to the session as read in ``row``.
 
@@ -88,6 +89,8 @@ def plan_write(
     The transaction starts here unless ``begin`` is false (``set`` opened it to lock and
     read), re-takes the session's lock first when ``relock`` (a turn whose lock was lost with
     its connection) and ends the turn's session-level lock after it when ``unlock``.
+    ``usage`` (a turn's input and output tokens) adds to the session's sums and counts one
+    turn; ``None`` (``set``) leaves them.
     """
     live = row.live
     start = row.seq if live else 0  # seq of the newest stored message
@@ -125,6 +128,9 @@ def plan_write(
         "payload": event_payload(kind, key["a"], key["s"], count, origin) if notify else "",
         "epoch": row.epoch,
         "read_seq": row.seq,
+        "in_tokens": usage[0] if usage else 0,
+        "out_tokens": usage[1] if usage else 0,
+        "turns": 0 if usage is None else 1,
     }
     statements: list[q.Statement] = [q.BEGIN] if begin else []
     if relock:
@@ -171,15 +177,24 @@ def list_params(
 def to_record(agent_id: str, session_id: str, rows: Rows) -> SessionRecord | None:
     if not rows:
         return None
-    context, summary, created_at, updated_at, expires_at, tail = rows[0]
+    context, summary, created_at, updated_at, expires_at, *usage, tail = rows[0]
     return SessionRecord(
-        agent_id, session_id, [*context, *tail], summary, created_at, updated_at, expires_at
+        agent_id,
+        session_id,
+        [*context, *tail],
+        summary,
+        created_at,
+        updated_at,
+        expires_at,
+        *usage,
     )
 
 
 def to_info(row: tuple[Any, ...], store: str) -> SessionInfo:
-    agent_id, session_id, count, created_at, updated_at, expires_at = row
-    return SessionInfo(agent_id, session_id, count, created_at, updated_at, expires_at, store)
+    agent_id, session_id, count, created_at, updated_at, expires_at, *usage = row
+    return SessionInfo(
+        agent_id, session_id, count, created_at, updated_at, expires_at, store, *usage
+    )
 
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")

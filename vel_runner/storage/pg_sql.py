@@ -66,8 +66,10 @@ DELETE_EXPIRED = DELETE_SESSION + " AND epoch = %(epoch)s"
 
 INSERT_SESSION = """
 INSERT INTO vel_sessions (agent_id, id, context, summary, seq, base_seq,
+                          input_tokens, output_tokens, turns,
                           created_at, updated_at, expires_at)
 VALUES (%(a)s, %(s)s, %(context)s::jsonb, %(summary)s, %(seq)s, %(base)s,
+        %(in_tokens)s, %(out_tokens)s, %(turns)s,
         clock_timestamp(), clock_timestamp(),
         clock_timestamp() + make_interval(secs => %(ttl)s::float8))
 RETURNING epoch
@@ -78,6 +80,8 @@ UPDATE vel_sessions SET
     context = COALESCE(%(context)s::jsonb, context),
     summary = CASE WHEN %(set_summary)s THEN %(summary)s ELSE summary END,
     seq = %(seq)s, base_seq = %(base)s,
+    input_tokens = input_tokens + %(in_tokens)s, output_tokens = output_tokens + %(out_tokens)s,
+    turns = turns + %(turns)s,
     updated_at = clock_timestamp(),
     expires_at = clock_timestamp() + make_interval(secs => %(ttl)s::float8)
 WHERE agent_id = %(a)s AND id = %(s)s
@@ -130,6 +134,7 @@ REPLACE_EXISTING = f"WITH session AS ({REPLACE_SESSION.replace(_KEY, _READ_ROW)}
 
 GET = """
 SELECT s.context, s.summary, s.created_at, s.updated_at, s.expires_at,
+       s.input_tokens, s.output_tokens, s.turns,
        (SELECT COALESCE(json_agg(m.message ORDER BY m.seq), '[]'::json)
         FROM vel_messages m
         WHERE m.agent_id = s.agent_id AND m.session_id = s.id AND m.seq > s.base_seq)
@@ -186,7 +191,7 @@ FROM gone
 
 LIST = """
 SELECT agent_id, id, jsonb_array_length(context) + (seq - base_seq),
-       created_at, updated_at, expires_at
+       created_at, updated_at, expires_at, input_tokens, output_tokens, turns
 FROM vel_sessions
 WHERE (expires_at IS NULL OR expires_at > clock_timestamp())
   AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
 
 from .. import events
 from ..messages import Message
+from ..observe import hooks
 from ..providers.base import Chunk, Provider, Usage
 from .base import ToolCall, ToolResult
 from .toolbox import Toolbox
@@ -85,14 +87,22 @@ class ToolLoop:
     ) -> AsyncIterator[Chunk]:
         """The model's reply as chunks, streamed or (``stream=False``) whole."""
         if self.stream:
-            stream = self.provider.stream(messages, model=self.model, settings=settings)
-            async with aclosing(stream):  # type: ignore[type-var]
-                async for chunk in stream:
-                    yield chunk
+            with hooks.model(self.run_id, self.model, messages) as step:
+                parts: list[str] = []  # the reply, for traces that record contents
+                stream = self.provider.stream(messages, model=self.model, settings=settings)
+                async with aclosing(stream):  # type: ignore[type-var]
+                    async for chunk in stream:
+                        if chunk.delta:
+                            parts.append(chunk.delta)
+                        step.usage(chunk.usage)
+                        yield chunk
+                step.usage(None, "".join(parts))
             return
         from ..providers.base import ToolCallDelta
 
-        completion = await self.provider.complete(messages, model=self.model, settings=settings)
+        with hooks.model(self.run_id, self.model, messages) as step:
+            completion = await self.provider.complete(messages, model=self.model, settings=settings)
+            step.usage(completion.usage, completion.text)
         if completion.text:
             yield Chunk(completion.text)
         for call in completion.tool_calls:
@@ -167,6 +177,7 @@ class ToolLoop:
     async def _run_calls(self, calls: list[ToolCall]) -> AsyncIterator[events.Event]:
         """Run ``calls``; yield each output as it arrives; store results in the model's order."""
         queue: asyncio.Queue[ToolResult] = asyncio.Queue()
+        started = time.perf_counter()
         task = asyncio.ensure_future(self.toolbox.run_all(calls, queue.put_nowait))
         getter: asyncio.Future[ToolResult] | None = None
         try:
@@ -176,6 +187,9 @@ class ToolLoop:
                 if not getter.done():
                     break  # run_all ended early (it raised): ``await task`` says why
                 result = getter.result()
+                outcome = "ok" if result.error is None else "error"
+                seconds = time.perf_counter() - started  # the calls run at once
+                hooks.record_tool_call("", result.call.name, outcome, seconds, self.run_id)
                 yield events.tool_output(result.call.id, result.output, result.error)
             results = await task
         finally:

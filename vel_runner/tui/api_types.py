@@ -114,6 +114,15 @@ class SessionSummary:
     updated_at: datetime | None
     expires_at: datetime | None
     store: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    turns: int = 0
+    #: A turn runs on it right now (from the live events).
+    in_turn: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
 
     @property
     def key(self) -> str:
@@ -131,6 +140,9 @@ class SessionSummary:
             updated_at=_time(data, "updated_at"),
             expires_at=_time(data, "expires_at"),
             store=str(data.get("store") or ""),
+            input_tokens=_optional(data, "input_tokens", int) or 0,
+            output_tokens=_optional(data, "output_tokens", int) or 0,
+            turns=_optional(data, "turns", int) or 0,
         )
 
 

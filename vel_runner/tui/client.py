@@ -119,7 +119,8 @@ class ApiClient:
         """
         timeout = httpx.Timeout(10.0, read=EVENTS_READ_TIMEOUT)
         try:
-            async with self._http.stream("GET", "/v1/events", timeout=timeout) as response:
+            path = "/v1/events?turns=true"  # with turn-started/turn-finished, for live numbers
+            async with self._http.stream("GET", path, timeout=timeout) as response:
                 if response.is_error:
                     await response.aread()
                     _raise_for_status(response)

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from .agent_stats import AgentStats, FinishedTurn
 from .api_types import AgentInfo, ConfigInfo, ReloadError, ServerEvent, SessionSummary
 from .rows import matches
+
+TURN_EVENTS = frozenset({"turn-started", "turn-finished"})
 
 
 @dataclass(slots=True)
@@ -26,6 +29,9 @@ class LiveState:
     config: ConfigInfo | None = None
     filter_text: str = ""
     last_data_at: datetime | None = None
+    stats: AgentStats = field(default_factory=AgentStats)
+    #: Sessions with turns running now, and how many (waiting ones included).
+    turning: dict[str, int] = field(default_factory=dict)
 
     def load(
         self,
@@ -36,6 +42,10 @@ class LiveState:
     ) -> None:
         """Replace everything with a fresh listing."""
         self.sessions = {session.key: session for session in sessions}
+        for key in self.turning:
+            known = self.sessions.get(key)
+            if known is not None:
+                self.sessions[key] = replace(known, in_turn=True)
         self.agents = list(agents)
         self.config = config
         self.last_data_at = now
@@ -57,6 +67,8 @@ class LiveState:
 
     def apply(self, event: ServerEvent) -> bool:
         """Apply one ``/v1/events`` event; ``True`` when a full listing is needed."""
+        if event.kind in TURN_EVENTS:
+            return self._apply_turn(event)
         if event.kind == "reload-failed" and self.config is not None:
             error = event.data.get("error")
             if isinstance(error, dict):
@@ -88,6 +100,50 @@ class LiveState:
             expires = known.expires_at
         self.sessions[key] = replace(known, message_count=count, updated_at=at, expires_at=expires)
         return False
+
+    def _apply_turn(self, event: ServerEvent) -> bool:
+        """A turn started or finished: the agent's numbers, the session's mark and sums."""
+        data = event.data
+        agent, run_id, sid = data.get("agent_id"), data.get("run_id"), data.get("session_id")
+        at = _parse_time(data.get("at"))
+        if not isinstance(agent, str) or not isinstance(run_id, str) or at is None:
+            return False  # nothing a listing would repair
+        key = f"{agent}/{sid}" if isinstance(sid, str) else None
+        if event.kind == "turn-started":
+            self.stats.started(agent, run_id)
+            if key is not None:
+                self.turning[key] = self.turning.get(key, 0) + 1
+                self._mark(key, True)
+            return False
+        ok = data.get("outcome") == "ok"
+        tokens_in, tokens_out = _count(data.get("input_tokens")), _count(data.get("output_tokens"))
+        duration = data.get("duration")
+        seconds = float(duration) if isinstance(duration, (int, float)) else 0.0
+        self.stats.ended(FinishedTurn(at, agent, ok, seconds, tokens_in + tokens_out), run_id)
+        if key is not None:
+            left = self.turning.pop(key, 0) - 1
+            if left > 0:
+                self.turning[key] = left
+            known = self.sessions.get(key)
+            if known is not None and ok:
+                known = replace(
+                    known,
+                    input_tokens=known.input_tokens + tokens_in,
+                    output_tokens=known.output_tokens + tokens_out,
+                    turns=known.turns + 1,
+                )
+                self.sessions[key] = known
+            self._mark(key, left > 0)
+        return False
+
+    def _mark(self, key: str, in_turn: bool) -> None:
+        known = self.sessions.get(key)
+        if known is not None and known.in_turn != in_turn:
+            self.sessions[key] = replace(known, in_turn=in_turn)
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -105,7 +105,9 @@ class MainScreen(Screen[None]):
 
     def redraw_clock(self) -> None:
         """Time moved on, nothing else did: redraw the header and the visible times."""
-        self.query_one(StatusHeader).update_status(self.status, self.app.clock())
+        now = self.app.clock()
+        self.query_one(StatusHeader).update_status(self.status, now)
+        self.query_one(AgentsSummary).tick(self.live.stats, now)
         self.table.redraw_times()
 
     @work(group="refresh", exit_on_error=False)
@@ -155,6 +157,7 @@ class MainScreen(Screen[None]):
                 self.log.error("event stream failed", error)
             if self.events_connected:
                 self.events_connected = False
+                self.live.stats.forget_running()
                 self.wake()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
@@ -187,7 +190,9 @@ class MainScreen(Screen[None]):
             self.live.last_data_at,
         )
         self.query_one(StatusHeader).update_status(self.status, now)
-        self.query_one(AgentsSummary).show(self.live.agents, self.live.sessions.values())
+        self.query_one(AgentsSummary).show(
+            self.live.agents, self.live.sessions.values(), self.live.stats, now
+        )
         visible = self.live.visible()
         table = self.table
         table.show(visible)

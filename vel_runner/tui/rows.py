@@ -28,6 +28,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("agent", "Agent", "agent_id"),
     ("session", "Session", "session_id"),
     ("messages", "Messages", "message_count"),
+    ("tokens", "Tokens", "total_tokens"),
+    ("turns", "Turns", "turns"),
+    ("turning", "⏵", "in_turn"),
     ("store", "Store", "store"),
     ("created", "Created (UTC)", "created_at"),
     ("active", "Last active", "updated_at"),
@@ -63,6 +66,10 @@ def cell(session: SessionSummary, column: str, clock: Clock) -> object:
         return timestamp(session.created_at)
     if column == "messages":
         return session.message_count
+    if column in {"tokens", "turns"}:
+        return getattr(session, FIELDS[column])
+    if column == "turning":
+        return "⏵" if session.in_turn else ""
     return escape(getattr(session, FIELDS[column]))
 
 
@@ -86,8 +93,8 @@ def sort_value(session: SessionSummary, column: str) -> Any:
     tie = (session.agent_id, session.session_id)
     if column == "session":
         return (session.session_id, session.agent_id)
-    if column == "messages":
-        return (session.message_count, *tie)
+    if column in {"messages", "tokens", "turns", "turning"}:
+        return (getattr(session, FIELDS[column]), *tie)
     if column == "store":
         return (session.store, *tie)
     if column in {"created", "active", "expires"}:
