@@ -86,7 +86,7 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
     """
     issues: list[ConfigIssue] = []
     objects: set[DocPath] = set()  # the objects the errors lie in or on
-    shown: set[tuple[DocPath, str]] = set()
+    shown: set[tuple[str, str]] = set()
     for error in _validator().iter_errors(doc.data):
         error = _most_specific(error)
         path: DocPath = tuple(error.absolute_path)
