@@ -13,6 +13,7 @@ from vel_runner import Agent, ContextManager, InvalidInputError, get_inactive_se
 from vel_runner.context import SUMMARY_PREFIX, split_window
 from vel_runner.providers.base import Completion
 from vel_runner.providers.echo import EchoProvider
+from vel_runner.storage.memory import MemoryStore
 
 ECHO = {"provider": "echo", "model": "echo-1"}
 
@@ -229,3 +230,19 @@ async def test_a_huge_age_selects_nothing_instead_of_overflowing() -> None:
     await agent.run("hi", session_id="keep")
     assert agent.ctxmgr.get_inactive_sessions(max_age_hours=1e12) == []
     assert await agent.ctxmgr.adelete_inactive_sessions(max_age_seconds=1e300) == 0
+
+
+async def test_a_context_manager_bound_to_a_store_needs_no_agent() -> None:
+    store = MemoryStore()
+    ctx = ContextManager(max_history=2)
+    ctx.bind(store, "a", 60.0)
+    await ctx.aset_session_context("s", [user("one"), user("two")])
+    record = await store.get("a", "s")
+    assert record is not None and [m["content"] for m in record.messages] == ["one", "two"]
+    assert record.expires_at is not None  # the bound ttl applies
+    ctx.bind(store, "a", 60.0)  # the same binding again is harmless
+    with pytest.raises(ValueError, match="already belongs to agent 'a'"):
+        ctx.bind(store, "b", 60.0)
+    built = ctx.build_messages("r1", "s", "be brief", [user("x"), user("y")], None, user("z"))
+    assert built == [{"role": "system", "content": "be brief"}, user("y"), user("z")]
+    assert ctx.messages_for_llm("r1") == []  # nothing prepared outlives its turn

@@ -14,23 +14,23 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .config.build import close_all, discard, open_new_stores, open_stores
+from .config.build import Built, build_snapshot
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
 from .listeners import Listeners
 from .providers import preload
+from .snapshot import Snapshot
 from .storage.base import SessionEvent, SessionStore
 
 if TYPE_CHECKING:
     from .agent import Agent
-    from .config.build import Built
     from .config.reload import ConfigWatcher
     from .providers.base import Provider
 
@@ -56,22 +56,6 @@ class ConfigEvent:
 
 RuntimeEvent = SessionEvent | ConfigEvent
 RuntimeListener = Callable[[RuntimeEvent], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One consistent config: its agents, stores and providers. Never mutated."""
-
-    agents: Mapping[str, Agent]
-    stores: Mapping[str, SessionStore]
-    version: str
-    loaded_at: datetime
-    files: list[str]
-    providers: Mapping[str, Provider] = field(default_factory=lambda: MappingProxyType({}))
-    #: Resolved declarations by ("providers" | "stores", name), to reuse unchanged instances.
-    declarations: Mapping[tuple[str, str], Any] = field(
-        default_factory=lambda: MappingProxyType({}), repr=False
-    )
 
 
 class Runtime:
@@ -146,7 +130,7 @@ class Runtime:
         :meth:`start` (or use ``async with``) to open the stores and start watching.
         """
         resolved = [Path(p) for p in paths] or [Path("agents.yaml")]
-        built = await _build(resolved, previous=None)
+        built = await build_snapshot(resolved, previous=None)
         return cls(
             built.snapshot,
             paths=resolved,
@@ -233,7 +217,7 @@ class Runtime:
             old = self.snapshot
             built: Built | None = None
             try:
-                built = await _build(self._paths, previous=old)
+                built = await build_snapshot(self._paths, previous=old)
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
                     await preload(built.new_providers.values())
@@ -325,10 +309,48 @@ def _add_unique(target: dict[str, Any], name: str, value: Any, agent_id: str) ->
         target[f"{name}@{agent_id}"] = value
 
 
-async def _build(paths: Sequence[Path], previous: Snapshot | None) -> Built:
-    from .config.build import build_snapshot
+# -- opening and closing what a build created --------------------------------------------------
+async def open_stores(stores: Iterable[SessionStore]) -> None:
+    """Open ``stores`` (at start-up: a failure propagates as it is)."""
+    for store in stores:
+        await store.open()
 
-    return await build_snapshot(paths, previous=previous)
+
+async def open_new_stores(built: Built) -> None:
+    """Open the stores a reload created; a failure is a config error at the store."""
+    for store in built.new_stores.values():
+        try:
+            await store.open()
+        except Exception as exc:
+            raise built.store_error(store.name, exc) from exc
+
+
+async def discard(built: Built) -> None:
+    """Close what an unused build created for itself (never the instances it reused)."""
+    await close_all(built.new_agents, built.new_providers.values(), built.new_stores)
+
+
+async def close_all(
+    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
+) -> None:
+    """Close agents, then providers, then stores; log (never raise) what fails."""
+    for agent in agents:
+        with _logged("agent", agent.id):
+            await agent.aclose()
+    for provider in providers:
+        with _logged("provider", getattr(provider, "type", "?")):
+            await provider.aclose()
+    for name, store in stores.items():
+        with _logged("store", name):
+            await store.close()
+
+
+@contextlib.contextmanager
+def _logged(what: str, name: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        log.exception("closing %s %r failed", what, name)
 
 
 def _unexpected_issue(paths: Sequence[Path], exc: Exception) -> ConfigIssue:

@@ -9,14 +9,12 @@ listed in :class:`Built` so the caller can open it, or close it if the swap does
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..agent import Agent
 from ..context import ContextManager, StatelessContextManager
@@ -24,14 +22,10 @@ from ..durations import parse_duration
 from ..errors import VelError
 from ..providers import Provider, create_provider
 from ..redact import dsn_secrets, redact
+from ..snapshot import Snapshot
 from ..storage import SessionStore, create_store
 from .errors import ConfigError, ConfigIssue
 from .validate import DSN_ENV, Config, load_config
-
-if TYPE_CHECKING:
-    from ..runtime import Snapshot
-
-log = logging.getLogger("vel_runner.runtime")
 
 
 @dataclass(slots=True)
@@ -60,8 +54,6 @@ async def build_snapshot(paths: Sequence[Path], previous: Snapshot | None = None
 
 def build(config: Config, previous: Snapshot | None = None) -> Built:
     """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``."""
-    from ..runtime import Snapshot
-
     old_decls = previous.declarations if previous is not None else {}
     declarations: dict[tuple[str, str], Any] = {}
     providers: dict[str, Provider] = {}
@@ -218,58 +210,10 @@ def _make_agent(
     )
 
 
-# -- opening and closing what a build created --------------------------------------------------
-async def open_stores(stores: Iterable[SessionStore]) -> None:
-    """Open ``stores`` (at start-up: a failure propagates as it is)."""
-    for store in stores:
-        await store.open()
-
-
-async def open_new_stores(built: Built) -> None:
-    """Open the stores a reload created; a failure is a config error at the store."""
-    for store in built.new_stores.values():
-        try:
-            await store.open()
-        except Exception as exc:
-            raise built.store_error(store.name, exc) from exc
-
-
-async def discard(built: Built) -> None:
-    """Close what an unused build created for itself (never the instances it reused)."""
-    await close_all(built.new_agents, built.new_providers.values(), built.new_stores)
-
-
-async def close_all(
-    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
-) -> None:
-    """Close agents, then providers, then stores; log (never raise) what fails."""
-    for agent in agents:
-        with _logged("agent", agent.id):
-            await agent.aclose()
-    for provider in providers:
-        with _logged("provider", getattr(provider, "type", "?")):
-            await provider.aclose()
-    for name, store in stores.items():
-        with _logged("store", name):
-            await store.close()
-
-
-@contextlib.contextmanager
-def _logged(what: str, name: str) -> Iterator[None]:
-    try:
-        yield
-    except Exception:
-        log.exception("closing %s %r failed", what, name)
-
-
 __all__ = [
     "Built",
     "build",
     "build_snapshot",
-    "close_all",
-    "discard",
     "make_context_manager",
     "make_store",
-    "open_new_stores",
-    "open_stores",
 ]
