@@ -14,9 +14,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -27,53 +26,17 @@ from .. import __version__
 from ..heap import settle_heap
 from ..sweeper import Sweeper
 from .auth import BearerAuth
-from .errors import ApiError, install_error_handlers
+from .errors import install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .models import check_body
+from .state import RuntimeLoader, ServerState, state_of
 
 if TYPE_CHECKING:
-    from ..agent import Agent
     from ..runtime import Runtime
 
 log = logging.getLogger("vel_runner.server")
 
-RuntimeLoader = Callable[[], Awaitable["Runtime"]]
 READY_TIMEOUT = 3.0
-
-
-@dataclass
-class ServerState:
-    """What every route needs: the runtime and the server's settings."""
-
-    runtime: Runtime | None
-    loader: RuntimeLoader | None = None
-    close_runtime: bool = True
-    ping_interval: float = 15.0
-    freeze_heap: bool = False
-    sweep: bool = False
-    draining: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def live(self) -> Runtime:
-        if self.runtime is None:
-            raise ApiError(503, "the configuration is not loaded yet", "not_ready")
-        return self.runtime
-
-    def agent(self, agent_id: str) -> Agent:
-        """The agent of the current snapshot (UnknownAgentError -> 404)."""
-        return self.live.agent(agent_id)
-
-    async def lease(self, agent_id: str) -> tuple[Agent, AsyncExitStack]:
-        """The agent, held for a turn (a reload will not close it under the turn) until the
-        returned stack is closed; handing the stack to a stream keeps it held while streaming.
-        """
-        stack = AsyncExitStack()
-        agent = await stack.enter_async_context(self.live.lease(agent_id))
-        return agent, stack
-
-
-def state_of(request: Request) -> ServerState:
-    return request.app.state.vel
 
 
 def _chain_drain_signals(state: ServerState) -> Callable[[], None]:

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import VelError
 from ..events import SSE_DONE, STREAM_HEADER, Event, to_sse
-from .app import state_of
 from .models import RunRequest
 from .sse import sse_response, wants_stream
+from .state import state_of
 
 if TYPE_CHECKING:
     from ..agent import Agent

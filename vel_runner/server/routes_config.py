@@ -17,9 +17,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from .app import ServerState, state_of
 from .routes_sessions import iso
 from .sse import PING, named_frame, sse_response
+from .state import ServerState, state_of
 
 log = logging.getLogger("vel_runner.server")
 router = APIRouter(prefix="/v1", tags=["config"])

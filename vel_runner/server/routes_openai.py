@@ -26,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import VelError
 from ..events import Event
 from ..messages import MAX_SESSION_ID_LENGTH
-from .app import state_of
 from .errors import ApiError, error_body
 from .models import MAX_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
 from .sse import data_frame, sse_response
+from .state import state_of
 
 log = logging.getLogger("vel_runner.server")
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -16,7 +16,6 @@ from ..heap import settle_heap
 from .client import ApiClient
 from .help_screen import HelpScreen
 from .main_screen import MainScreen
-from .palette import DashboardCommands
 
 
 def utc_now() -> datetime:
@@ -34,7 +33,6 @@ class MonitorApp(App[None]):
 
     TITLE = "vel-runner monitor"
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {DashboardCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
