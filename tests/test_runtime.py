@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,26 @@ def test_start_preloads_the_sdk_its_providers_need(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+async def test_one_injected_clock_stamps_snapshots_stores_events_and_errors(
+    tmp_path: Path,
+) -> None:
+    frozen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    path = _write(tmp_path / "agents.yaml", CONFIG)
+    runtime = await Runtime.from_paths([path], watch=False, close_grace=0, clock=lambda: frozen)
+    events: list[RuntimeEvent] = []
+    runtime.add_listener(events.append)
+    async with runtime:
+        assert runtime.snapshot.loaded_at == frozen
+        await runtime.agent("chat").run("hi", session_id="s")
+        (info,) = await runtime.agent("chat").ctxmgr.alist_sessions()
+        assert info.created_at == info.updated_at == frozen
+        _write(path, CONFIG.replace("provider: slow", "provider: slwo"))
+        assert await runtime.reload() is False
+        assert runtime.last_error is not None and runtime.last_error.at == frozen
+        _write(path, CONFIG.replace("max_history: 4", "max_history: 3"))
+        assert await runtime.reload() is True
+        assert runtime.snapshot.loaded_at == frozen
+    assert [type(e).__name__ for e in events] == ["SessionEvent", "ConfigEvent", "ConfigEvent"]
+    assert {e.at for e in events} == {frozen}

@@ -11,7 +11,7 @@ import pytest
 from server_helpers import echo_agent, served_agents, sse_json
 
 from vel_runner import Agent
-from vel_runner.server.models import MAX_MESSAGE_CHARS
+from vel_runner.server.models import MAX_HTTP_MESSAGE_CHARS
 from vel_runner.storage import create_store
 
 API_KEY = "vel-test-key-0123456789"
@@ -58,7 +58,7 @@ async def test_bad_run_bodies(
 
 async def test_message_and_body_limits(client: httpx.AsyncClient) -> None:
     long = await client.post(
-        "/v1/agents/echo/runs", json={"message": "x" * (MAX_MESSAGE_CHARS + 1)}
+        "/v1/agents/echo/runs", json={"message": "x" * (MAX_HTTP_MESSAGE_CHARS + 1)}
     )
     assert "message" in error_of(long, 422, "invalid_request")
     huge = await client.post("/v1/agents/echo/runs", json={"message": "x" * 2_000_000})

@@ -126,11 +126,9 @@ async def _open_cleanup(app: MonitorApp, pilot: Pilot[None], duration: str) -> C
     return dialog
 
 
-async def test_cleanup_counts_first_then_deletes_only_after_confirmation(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_cleanup_counts_first_then_deletes_only_after_confirmation() -> None:
     clock = FrozenClock()  # a1 idle 5 min, a2 idle 3 min, b1 idle 1 min
-    server = make_server(SESSIONS, api_key=API_KEY, clock=clock, monkeypatch=monkeypatch)
+    server = make_server(SESSIONS, api_key=API_KEY, clock=clock)
     try:
         async with dashboard(server, clock=clock) as (app, pilot):
             dialog = await _open_cleanup(app, pilot, "2m")

@@ -15,9 +15,11 @@ import pytest
 import uvicorn
 
 from vel_runner import Agent
+from vel_runner.clock import Clock, utc_now
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
-from vel_runner.tui.api_types import ApiError, ServerUnreachable, Unauthorized
+from vel_runner.storage.memory import MemoryStore
+from vel_runner.tui.api_types import ErrorResponse, ServerUnreachable, Unauthorized
 from vel_runner.tui.client import CONNECTED, ApiClient
 
 T = TypeVar("T")
@@ -32,7 +34,7 @@ def free_port() -> int:
 
 
 class FrozenClock:
-    """A clock that only moves when told to (patched into the memory store and runtime)."""
+    """A clock that only moves when told to (passed to the memory stores and the runtime)."""
 
     def __init__(self, start: datetime = FROZEN) -> None:
         self.now = start
@@ -51,14 +53,16 @@ class LiveServer:
     ``start()`` (same port), which is how the tests take the server away and bring it back.
     """
 
-    def __init__(self, agents: list[Agent], *, api_key: str | None = None) -> None:
+    def __init__(
+        self, agents: list[Agent], *, api_key: str | None = None, clock: Clock = utc_now
+    ) -> None:
         self.agents = {agent.id: agent for agent in agents}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.runtime = Runtime.from_agents(agents)
+        self.runtime = Runtime.from_agents(agents, clock=clock)
         self.app = create_app(self.runtime, api_key=api_key, close_runtime=False)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -120,16 +124,16 @@ def make_server(
     *,
     api_key: str | None = None,
     clock: FrozenClock | None = None,
-    monkeypatch: pytest.MonkeyPatch | None = None,
     ttl: float | None = None,
 ) -> LiveServer:
     """A started server with one echo agent per key of ``sessions`` and those sessions
     (two turns each, so four messages). With ``clock``, stores and runtime use it."""
-    if clock is not None and monkeypatch is not None:
-        monkeypatch.setattr("vel_runner.storage.memory.utcnow", clock)
-        monkeypatch.setattr("vel_runner.runtime._now", clock)
-    agents = [echo_agent(agent_id, ttl=ttl) for agent_id in sessions]
-    server = LiveServer(agents, api_key=api_key)
+    now = clock or utc_now
+    agents = [
+        echo_agent(agent_id, ttl=ttl, session_storage=MemoryStore(clock=now))
+        for agent_id in sessions
+    ]
+    server = LiveServer(agents, api_key=api_key, clock=now)
     server.start()
     for agent_id, ids in sessions.items():
         for session_id in ids:
@@ -196,7 +200,7 @@ def test_session_detail_clear_and_cleanup(server: LiveServer) -> None:
 
 
 def test_missing_session_is_a_404_api_error(server: LiveServer) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ErrorResponse) as caught:
         run(server, lambda client: client.session("alpha", "nope"))
     assert caught.value.status == 404
 

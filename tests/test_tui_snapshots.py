@@ -17,6 +17,7 @@ from test_tui_client import FrozenClock, LiveServer, echo_agent
 from textual.pilot import Pilot
 
 from vel_runner import ContextManager
+from vel_runner.storage.memory import MemoryStore
 from vel_runner.tui.app import MonitorApp
 from vel_runner.tui.cleanup_screen import CleanupScreen
 from vel_runner.tui.client import ApiClient
@@ -61,20 +62,22 @@ class ToPort(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    clock = FrozenClock()
-    monkeypatch.setattr("vel_runner.storage.memory.utcnow", clock)
-    monkeypatch.setattr("vel_runner.runtime._now", clock)
-    return clock
+def clock() -> FrozenClock:
+    return FrozenClock()
 
 
 @pytest.fixture
 def server(clock: FrozenClock) -> Iterator[LiveServer]:
     agents = [
-        echo_agent("support", ttl=3600),
-        echo_agent("research", context_manager=ContextManager(max_history=10), tools=[lookup]),
+        echo_agent("support", ttl=3600, session_storage=MemoryStore(clock=clock)),
+        echo_agent(
+            "research",
+            context_manager=ContextManager(max_history=10),
+            session_storage=MemoryStore(clock=clock),
+            tools=[lookup],
+        ),
     ]
-    live = LiveServer(agents)
+    live = LiveServer(agents, clock=clock)
     live.start()
     for agent_id, session_id, message in TURNS:
         live.turn(agent_id, session_id, message)

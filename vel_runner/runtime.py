@@ -16,11 +16,12 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from .clock import Clock, utc_now
 from .config.build import Built, build_snapshot
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
@@ -40,10 +41,6 @@ log = logging.getLogger(__name__)
 DEFAULT_DEBOUNCE_MS = 50
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class ConfigEvent:
     """A config change: ``reloaded`` (with the new version) or ``reload-failed`` (with why)."""
@@ -51,7 +48,7 @@ class ConfigEvent:
     kind: Literal["reloaded", "reload-failed"]
     version: str | None = None
     error: ReloadError | None = None
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 RuntimeEvent = SessionEvent | ConfigEvent
@@ -70,8 +67,10 @@ class Runtime:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
         drain_timeout: float = 300.0,
+        clock: Clock = utc_now,
     ) -> None:
         self.snapshot = snapshot
+        self.clock = clock
         self.last_error: ReloadError | None = None
         self._paths = list(paths)
         self._watch = watch and bool(self._paths)
@@ -91,7 +90,7 @@ class Runtime:
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def from_agents(cls, agents: Iterable[Agent]) -> Runtime:
+    def from_agents(cls, agents: Iterable[Agent], *, clock: Clock = utc_now) -> Runtime:
         """A runtime over ready-made agents (library use, tests): no files, no watcher."""
         by_id: dict[str, Agent] = {}
         stores: dict[str, SessionStore] = {}
@@ -109,11 +108,11 @@ class Runtime:
             agents=MappingProxyType(by_id),
             stores=MappingProxyType(stores),
             version=hashlib.sha256(fingerprint.encode()).hexdigest()[:12],
-            loaded_at=_now(),
+            loaded_at=clock(),
             files=[],
             providers=MappingProxyType(providers),
         )
-        return cls(snapshot)
+        return cls(snapshot, clock=clock)
 
     @classmethod
     async def from_paths(
@@ -123,6 +122,7 @@ class Runtime:
         watch: bool = True,
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
+        clock: Clock = utc_now,
     ) -> Runtime:
         """Load agents.yaml (several files or directories are merged).
 
@@ -130,13 +130,14 @@ class Runtime:
         :meth:`start` (or use ``async with``) to open the stores and start watching.
         """
         resolved = [Path(p) for p in paths] or [Path("agents.yaml")]
-        built = await build_snapshot(resolved, previous=None)
+        built = await build_snapshot(resolved, previous=None, clock=clock)
         return cls(
             built.snapshot,
             paths=resolved,
             watch=watch,
             debounce_ms=debounce_ms,
             close_grace=close_grace,
+            clock=clock,
         )
 
     # -- lookups ---------------------------------------------------------------------------
@@ -217,7 +218,7 @@ class Runtime:
             old = self.snapshot
             built: Built | None = None
             try:
-                built = await build_snapshot(self._paths, previous=old)
+                built = await build_snapshot(self._paths, previous=old, clock=self.clock)
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
                     await preload(built.new_providers.values())
@@ -229,19 +230,19 @@ class Runtime:
                 await discard(built)  # same config: keep the running snapshot as it is
                 if self.last_error is not None:
                     self.last_error = None
-                    self._emit(ConfigEvent("reloaded", version=old.version))
+                    self._emit(ConfigEvent("reloaded", version=old.version, at=self.clock()))
                 return True
             self._swap(old, built.snapshot)
             self.last_error = None
             log.info("config reloaded: version %s", built.snapshot.version)
-            self._emit(ConfigEvent("reloaded", version=built.snapshot.version))
+            self._emit(ConfigEvent("reloaded", version=built.snapshot.version, at=self.clock()))
             return True
 
     def _failed(self, exc: Exception) -> bool:
         if not isinstance(exc, ConfigError):  # a bug, not bad input: keep the traceback
             log.error("config reload crashed", exc_info=exc)
             exc = ConfigError([_unexpected_issue(self._paths, exc)])
-        error = ReloadError.from_config_error(exc)
+        error = ReloadError.from_config_error(exc, at=self.clock())
         self.last_error = error
         log.warning("config reload failed, the previous config keeps serving: %s", exc)
         self._emit(ConfigEvent("reload-failed", error=error, at=error.at))

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from ..agent import Agent
+from ..clock import Clock, utc_now
 from ..context import ContextManager, StatelessContextManager
 from ..durations import parse_duration
 from ..errors import VelError
@@ -46,13 +46,15 @@ class Built:
         return ConfigError([self.config.issue("stores", name, message, code="store")])
 
 
-async def build_snapshot(paths: Sequence[Path], previous: Snapshot | None = None) -> Built:
+async def build_snapshot(
+    paths: Sequence[Path], previous: Snapshot | None = None, *, clock: Clock = utc_now
+) -> Built:
     """Read ``paths`` (in a thread: file I/O stays off the event loop) and build them."""
     config = await asyncio.to_thread(load_config, paths)
-    return build(config, previous)
+    return build(config, previous, clock=clock)
 
 
-def build(config: Config, previous: Snapshot | None = None) -> Built:
+def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = utc_now) -> Built:
     """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``."""
     old_decls = previous.declarations if previous is not None else {}
     declarations: dict[tuple[str, str], Any] = {}
@@ -74,7 +76,7 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
         if store_name not in stores:
             stores[store_name] = _reuse_or_make(
                 previous, old_decls, "stores", store_name, config.stores[store_name],
-                make_store, new_stores, config.environ,
+                make_store, new_stores, config.environ, clock,
             )  # fmt: skip
             declarations[("stores", store_name)] = config.stores[store_name]
         try:
@@ -88,7 +90,7 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
         agents=MappingProxyType(agents),
         stores=MappingProxyType(stores),
         version=config.version,
-        loaded_at=datetime.now(UTC),
+        loaded_at=clock(),
         files=list(config.files),
         providers=MappingProxyType(providers),
         declarations=MappingProxyType(declarations),
@@ -122,12 +124,13 @@ def _make_provider(name: str, decl: Mapping[str, Any]) -> Provider:
     return create_provider(decl["type"], **options)
 
 
-def make_store(name: str, decl: Mapping[str, Any], environ: Mapping[str, str]) -> SessionStore:
+def make_store(
+    name: str, decl: Mapping[str, Any], environ: Mapping[str, str], clock: Clock = utc_now
+) -> SessionStore:
     """The store of a resolved ``stores:`` declaration (not opened: nothing is connected)."""
     if decl["type"] == "memory":
-        return create_store(
-            "memory", name=name, **{k: decl[k] for k in ("max_sessions",) if k in decl}
-        )
+        limits = {k: decl[k] for k in ("max_sessions",) if k in decl}
+        return create_store("memory", name=name, clock=clock, **limits)
     options = {key: decl[key] for key in ("min_size", "max_size", "timeout") if key in decl}
     dsn = decl.get("dsn") or environ.get(DSN_ENV, "")
     return create_store(decl["type"], dsn=dsn, name=name, **options)

@@ -29,6 +29,7 @@ from .auth import BearerAuth
 from .errors import install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .models import check_body
+from .settings import ServeSettings
 from .state import RuntimeLoader, ServerState, state_of
 
 if TYPE_CHECKING:
@@ -177,16 +178,15 @@ def app_from_env() -> FastAPI:
     """
     from ..runtime import Runtime
 
-    paths = [p for p in os.environ.get("VEL_CONFIG", "agents.yaml").split(os.pathsep) if p]
-    watch = os.environ.get("VEL_RELOAD", "1") not in ("0", "false", "no")
+    settings = ServeSettings.resolve({}, os.environ)
 
     async def load() -> Any:
-        return await Runtime.from_paths(paths, watch=watch)
+        return await Runtime.from_paths(settings.paths, watch=settings.reload)
 
     return create_app(
         load,
-        api_key=os.environ.get("VEL_API_KEY") or None,
-        max_body_bytes=int(os.environ.get("VEL_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        api_key=settings.api_key,
+        max_body_bytes=settings.max_body_bytes,
         freeze_heap=True,
         sweep=True,
     )

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from .routes_sessions import iso
-from .sse import PING, named_frame, sse_response
+from .sse import CONNECTED, PING, named_frame, sse_response
 from .state import ServerState, state_of
 
 log = logging.getLogger("vel_runner.server")
@@ -91,7 +91,7 @@ async def event_stream(state: ServerState) -> AsyncIterator[bytes]:
     remove = state.live.add_listener(enqueue)
     loop = asyncio.get_running_loop()
     try:
-        yield b": connected\n\n"
+        yield CONNECTED
         last_sent = loop.time()
         while not state.draining.is_set():
             try:

@@ -17,9 +17,9 @@ import httpx
 
 from .api_types import (
     AgentInfo,
-    ApiError,
     BadResponse,
     ConfigInfo,
+    ErrorResponse,
     MonitorError,
     ServerEvent,
     ServerUnreachable,
@@ -196,7 +196,7 @@ def _raise_for_status(response: httpx.Response) -> None:
         kind, message = str(error.get("type")), str(error.get("message"))
     except (ValueError, AttributeError):
         kind, message = "http_error", response.reason_phrase or "error"
-    raise ApiError(response.status_code, kind, message)
+    raise ErrorResponse(response.status_code, kind, message)
 
 
 __all__ = ["ApiClient", "MonitorError"]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from .api_types import AgentInfo, ConfigInfo, ReloadError, ServerEvent, SessionSummary
+from .api_types import AgentInfo, ConfigInfo, ReloadErrorInfo, ServerEvent, SessionSummary
 from .rows import matches
 
 
@@ -60,7 +60,7 @@ class LiveState:
         if event.kind == "reload-failed" and self.config is not None:
             error = event.data.get("error")
             if isinstance(error, dict):
-                failed = ReloadError.parse(error)
+                failed = ReloadErrorInfo.parse(error)
                 self.config = replace(self.config, last_reload_error=failed)
                 return False
             return True
