@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: Default watcher debounce: watchfiles' own default (1.6 s) is far above our latency goal.
 DEFAULT_DEBOUNCE_MS = 50
+#: How long a retired snapshot waits for its leased turns before its stores are closed anyway.
+DRAIN_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,6 @@ class Runtime:
         watch: bool = False,
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
-        drain_timeout: float = 300.0,
         clock: Clock = utc_now,
     ) -> None:
         self.snapshot = snapshot
@@ -76,7 +77,6 @@ class Runtime:
         self._watch = watch and bool(self._paths)
         self._debounce_ms = debounce_ms
         self._close_grace = close_grace
-        self._drain_timeout = drain_timeout
         self._listeners: Listeners[RuntimeEvent] = Listeners()
         self._unsubscribe: list[Callable[[], None]] = []
         self._leases: dict[int, int] = {}
@@ -279,7 +279,7 @@ class Runtime:
             if self._leases.get(key):
                 event = self._drained.setdefault(key, asyncio.Event())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), self._drain_timeout)
+                    await asyncio.wait_for(event.wait(), DRAIN_TIMEOUT)
         finally:
             await close_all(agents, providers, stores)
 

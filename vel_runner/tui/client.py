@@ -74,14 +74,12 @@ class ApiClient:
     async def config(self) -> ConfigInfo:
         return ConfigInfo.parse(await self._request("GET", "/v1/config"))
 
-    async def sessions(self, *, agent: str | None = None) -> list[SessionSummary]:
+    async def sessions(self) -> list[SessionSummary]:
         """Every live session, following ``next_cursor`` page by page."""
         result: list[SessionSummary] = []
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"limit": PAGE_SIZE}
-            if agent:
-                params["agent"] = agent
             if cursor:
                 params["cursor"] = cursor
             response = await self._send("GET", "/v1/sessions", params=params)

@@ -115,9 +115,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
         yield AgentsSummary(id="agents")
-        yield Input(
-            placeholder="filter by agent or session id — Enter keeps it, Esc clears", id="filter"
-        )
+        yield Input(placeholder=FILTER_HINT, id="filter")
         yield SessionsTable(self.host.clock, id="sessions")
         yield Footer()
 
