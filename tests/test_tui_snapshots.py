@@ -15,6 +15,7 @@ import pytest
 from test_tui_app import until
 from test_tui_client import FrozenClock, LiveServer, echo_agent
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from vel_runner import ContextManager
 from vel_runner.storage.memory import MemoryStore
@@ -143,7 +144,9 @@ def test_cleanup_dialog(snap_compare, server: LiveServer, clock: FrozenClock) ->
         await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         dialog = app.screen
         assert isinstance(dialog, CleanupScreen)
-        dialog.query_one("Input").value = ""  # type: ignore[attr-defined]
+        field = dialog.query_one(Input)
+        field.cursor_blink = False  # a blinking cursor would make the picture depend on timing
+        field.value = ""
         await pilot.press(*"5m")
         await until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == "5m")
         await asyncio.sleep(0)
