@@ -39,6 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers.net import free_port  # noqa: E402
 
 from vel_runner import Agent  # noqa: E402
 
@@ -60,7 +63,7 @@ agents:
 FAKE = """
 import sys
 sys.path.insert(0, {tests!r})
-import fake_openai
+from helpers import fake_openai
 fake_openai.free_port = lambda: {port}
 with fake_openai.FakeOpenAI(latency=0.05):
     import gc; gc.collect(); gc.freeze()  # the model stand-in's own GC pauses are not measured
@@ -77,12 +80,6 @@ request = function()
   return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, body)
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_openai import FakeOpenAI
+from helpers.fake_openai import FakeOpenAI
 
-pytest_plugins = ["pgserver"]
+pytest_plugins = ["helpers.pgserver"]
 
 
 @pytest.fixture(scope="session")

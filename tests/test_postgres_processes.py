@@ -182,7 +182,7 @@ def test_a_script_exits_while_its_pool_is_still_connecting(fresh_postgres_dsn: s
 
 
 async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> None:
-    from pgserver import wait_until_accepting
+    from helpers.pgserver import wait_until_accepting
 
     from vel_runner.errors import StoreUnavailableError
     from vel_runner.storage.postgres import PostgresStore

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import DATABASE_CONFIG, ServerProcess, free_port, read_events
+from helpers.server import DATABASE_CONFIG, ServerProcess, free_port, read_events
 
 from vel_runner.server import command
 from vel_runner.server.settings import ServeSettings, is_loopback

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from server_helpers import echo_agent, served_agents, sse_json
+from helpers.server import echo_agent, served_agents, sse_json
 
 from vel_runner import Agent
 from vel_runner.server.models import MAX_HTTP_MESSAGE_CHARS

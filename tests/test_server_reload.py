@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from server_helpers import read_events, serving
+from helpers.server import read_events, serving
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from server_helpers import echo_agent, parse_sse, read_events, served_agents, sse_json
+from helpers.server import echo_agent, parse_sse, read_events, served_agents, sse_json
 
 from vel_runner import Agent, StatelessContextManager
 from vel_runner.server.routes_sessions import encode_cursor
