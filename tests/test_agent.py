@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
+from helpers.clock import FrozenClock
 
 from vel_runner import (
     Agent,
@@ -21,6 +22,7 @@ from vel_runner import (
 from vel_runner.events import EVENT_TYPES
 from vel_runner.providers.base import Chunk, Completion
 from vel_runner.providers.echo import EchoProvider
+from vel_runner.storage.memory import MemoryStore
 
 ECHO = {"provider": "echo", "model": "echo-1"}
 
@@ -257,11 +259,12 @@ async def test_missing_openai_key_is_a_clear_error_at_first_use(
 
 
 async def test_ttl_expired_sessions_are_never_served() -> None:
-    agent = Agent(id="a", model=ECHO, ttl=0.1)
+    clock = FrozenClock()
+    agent = Agent(id="a", model=ECHO, ttl=0.1, session_storage=MemoryStore(clock=clock))
     await agent.run("remember me", session_id="s")
     info = agent.ctxmgr.list_sessions()[0]
     assert info.expires_at is not None and info.expires_at > info.updated_at
-    await asyncio.sleep(0.15)
+    clock.advance(0.15)
     assert agent.ctxmgr.get_session_context("s") == []
     assert agent.ctxmgr.list_sessions() == []
     assert await agent.run("again", session_id="s") == "echo (1 messages): again"

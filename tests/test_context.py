@@ -4,10 +4,10 @@ and the agent.ctxmgr session operations."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import pytest
+from helpers.clock import FrozenClock
 
 from vel_runner import Agent, ContextManager, InvalidInputError, get_inactive_sessions
 from vel_runner.context import SUMMARY_PREFIX, split_window
@@ -171,14 +171,12 @@ async def test_async_twins_match_the_sync_operations() -> None:
 
 
 async def test_listing_and_deleting_inactive_sessions() -> None:
-    agent = Agent(id="cleanup-agent", model=ECHO)
-    for sid in ("old-1", "old-2", "fresh"):
-        await agent.run("hi", session_id=sid)
-    # age two sessions by two hours, as if they had been idle that long
-    store = agent.store
+    clock = FrozenClock()
+    agent = Agent(id="cleanup-agent", model=ECHO, session_storage=MemoryStore(clock=clock))
     for sid in ("old-1", "old-2"):
-        session = store._sessions[(agent.id, sid)]  # type: ignore[attr-defined]
-        session.updated_at -= timedelta(hours=2)
+        await agent.run("hi", session_id=sid)
+    clock.advance(2 * 3600)  # two sessions idle for two hours
+    await agent.run("hi", session_id="fresh")
     infos = {i.session_id: i for i in agent.ctxmgr.list_sessions()}
     assert infos["fresh"].message_count == 2 and infos["fresh"].store == "memory"
     assert agent.ctxmgr.get_inactive_sessions(max_age_hours=1) == ["old-1", "old-2"]
@@ -187,7 +185,7 @@ async def test_listing_and_deleting_inactive_sessions() -> None:
     assert get_inactive_sessions(max_age_hours=1, agent_id="nobody") == []
     assert agent.ctxmgr.delete_inactive_sessions(max_age_hours=1) == 2
     assert [i.session_id for i in agent.ctxmgr.list_sessions()] == ["fresh"]
-    await asyncio.sleep(0.01)
+    clock.advance(1)
     assert await agent.ctxmgr.adelete_inactive_sessions(max_age_seconds=0) == 1
 
 

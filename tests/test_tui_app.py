@@ -12,6 +12,7 @@ from helpers.clock import FrozenClock
 from helpers.live_server import API_KEY, LiveServer, make_server
 from helpers.waiting import pilot_until
 from rich.text import Text
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -246,7 +247,12 @@ async def test_command_palette_runs_the_actions(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("ctrl+p")
         await pilot.press(*"clean up")
-        await pilot.pause(0.5)
+
+        def offered() -> bool:
+            hits = app.screen.query(CommandList)
+            return bool(hits) and hits.first().option_count == 1
+
+        await pilot_until(pilot, offered)
         await pilot.press("enter")
         await pilot_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         await pilot.press("escape")

@@ -78,13 +78,23 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 
 
 async def read_events(
-    http: httpx.AsyncClient, frames: list[dict[str, Any]], enough: Any, path: str = "/v1/events"
+    http: httpx.AsyncClient,
+    frames: list[dict[str, Any]],
+    enough: Any,
+    path: str = "/v1/events",
+    connected: asyncio.Event | None = None,
 ) -> None:
-    """Append the frames of the SSE stream at ``path`` to ``frames`` until ``enough(frames)``."""
+    """Append the frames of the SSE stream at ``path`` to ``frames`` until ``enough(frames)``.
+
+    ``connected`` is set on the first bytes (``/v1/events`` sends ``: connected`` once it is
+    subscribed), so a test can wait for it instead of sleeping.
+    """
     async with http.stream("GET", path) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         buffer = ""
         async for chunk in response.aiter_text():
+            if connected is not None:
+                connected.set()
             buffer += chunk
             while "\n\n" in buffer:
                 block, buffer = buffer.split("\n\n", 1)
