@@ -10,6 +10,13 @@ from helpers.fake_openai import FakeOpenAI
 pytest_plugins = ["helpers.pgserver"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that stops and starts its own PostgreSQL (a fault test) is ``slow``."""
+    for item in items:
+        if "private_pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:

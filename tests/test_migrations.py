@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from vel_runner.storage.pg_migrate import apply_migrations, latest_version, migrations
 
@@ -41,6 +42,7 @@ def test_running_twice_applies_each_version_once(fresh_postgres_dsn: str) -> Non
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_processes_migrating_at_once_do_not_race(fresh_postgres_dsn: str) -> None:
     code = (
         "import sys; from vel_runner.storage.pg_migrate import apply_migrations; "

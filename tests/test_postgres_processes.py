@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+#: Several processes against one database, and a server stopped mid-run.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -145,6 +145,7 @@ def test_invalid_config_exits_1_with_its_position(tmp_path: Path, capsys) -> Non
     assert "agents.yaml:" in err and "nowhere" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_sigterm_drains_in_flight_turns_and_ends_event_streams(tmp_path: Path) -> None:
     server = ServerProcess("-c", write(tmp_path), "--no-reload", "--drain-timeout", "20")
     try:
@@ -177,6 +178,7 @@ async def test_sigterm_drains_in_flight_turns_and_ends_event_streams(tmp_path: P
         server.stop()
 
 
+@pytest.mark.slow
 async def test_two_workers_share_sessions_and_events_on_the_database(
     tmp_path: Path, fresh_postgres_dsn: str
 ) -> None:
