@@ -153,10 +153,24 @@ async def test_stream_closed_early_stores_nothing_and_frees_the_session() -> Non
     )
 
 
+class AnsweringSlowly(EchoProvider):
+    """The echo provider, telling when a model call has started and taking its time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.called = asyncio.Event()
+
+    async def complete(self, messages: Any, *, model: str, settings: Any) -> Completion:
+        self.called.set()
+        await asyncio.sleep(60)  # the model thinking; the test cancels it
+        return await super().complete(messages, model=model, settings=settings)
+
+
 async def test_cancelled_task_stores_nothing() -> None:
-    agent = Agent(id="a", model={**ECHO, "delay": 0.5})
+    provider = AnsweringSlowly()
+    agent = Agent(id="a", model=ECHO, provider=provider)
     task = asyncio.create_task(agent.run("slow", session_id="s"))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(provider.called.wait(), 5)  # cancelled in the middle of the call
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
