@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers.server import DATABASE_CONFIG, ServerProcess, free_port, read_events
+from helpers.net import free_port
+from helpers.server import DATABASE_CONFIG, ServerProcess, read_events
+from helpers.waiting import wait_until
 
 from vel_runner.server import command
 from vel_runner.server.settings import ServeSettings, is_loopback
@@ -191,11 +193,13 @@ async def test_two_workers_share_sessions_and_events_on_the_database(
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection per request
         async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=20) as http:
             loaded = set()  # each worker loaded its own runtime: two load times
-            deadline = asyncio.get_running_loop().time() + 20  # the second may start later
-            while len(loaded) < 2 and asyncio.get_running_loop().time() < deadline:
+
+            async def both_answered() -> bool:
                 loaded.add((await http.get("/v1/config")).json()["loaded_at"])
-                await asyncio.sleep(0.02)
-            assert len(loaded) == 2, "both workers should answer"
+                return len(loaded) == 2
+
+            # the second worker may start later
+            await wait_until(both_answered, 20, interval=0.02, what="both workers to answer")
             frames: list[dict] = []
 
             turns = 8
