@@ -8,7 +8,8 @@ A. Throughput with wrk (-t1 -c100): the floor (benchmarks/floor_app.py, a bare F
 B. 100 concurrent sessions x 20 turns (an asyncio keep-alive client, one connection per
    session, turns of a session in sequence): turns/s, p50/p99 through the server against
    the same workload on ``Agent.run`` in-process; echo agent, then an openai agent pointed at
-   tests/fake_openai.py with 50 ms latency (its own process). Overhead = server - in-process.
+   tests/helpers/fake_openai.py with 50 ms latency (its own process). Overhead = server -
+   in-process.
    Back to back on 2 shared cores this saturates every server, the bare floor included:
    latency there is mostly queueing (Little's law: 100 in flight / turns per second).
 C. One session, sequential: the per-turn cost of the HTTP layer without queueing.
