@@ -295,9 +295,9 @@ async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() 
     try:
         clock = FrozenClock(datetime.now(UTC))
         async with dashboard(server, clock=clock) as (app, pilot):
-            await until(pilot, lambda: len(rows(app)) == 2)
+            await pilot_until(pilot, lambda: len(rows(app)) == 2)
             clock.advance(601)  # for the server they are still live (its clock did not move)
-            await until(pilot, lambda: rows(app) == {}, timeout=1)
+            await pilot_until(pilot, lambda: rows(app) == {}, timeout=1)
             await pilot.pause(1.5)  # a full listing (every 10 ticks) brings them back: no
             assert rows(app) == {}
             assert "Sessions: 0" in str(main(app).table.border_title)
