@@ -26,14 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_openai import free_port  # noqa: E402
+from helpers.net import free_port  # noqa: E402
 
 from vel_runner import Agent  # noqa: E402
 
 SERVER = """
 import sys, time
 sys.path.insert(0, {tests!r})
-import fake_openai
+from helpers import fake_openai
 fake_openai.free_port = lambda: {port}
 with fake_openai.FakeOpenAI():
     print("ready", flush=True)

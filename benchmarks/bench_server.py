@@ -8,7 +8,8 @@ A. Throughput with wrk (-t1 -c100): the floor (benchmarks/floor_app.py, a bare F
 B. 100 concurrent sessions x 20 turns (an asyncio keep-alive client, one connection per
    session, turns of a session in sequence): turns/s, p50/p99 through the server against
    the same workload on ``Agent.run`` in-process; echo agent, then an openai agent pointed at
-   tests/fake_openai.py with 50 ms latency (its own process). Overhead = server - in-process.
+   tests/helpers/fake_openai.py with 50 ms latency (its own process). Overhead = server -
+   in-process.
    Back to back on 2 shared cores this saturates every server, the bare floor included:
    latency there is mostly queueing (Little's law: 100 in flight / turns per second).
 C. One session, sequential: the per-turn cost of the HTTP layer without queueing.
@@ -46,6 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers.net import free_port  # noqa: E402
 
 from vel_runner import Agent  # noqa: E402
 
@@ -67,7 +71,7 @@ agents:
 FAKE = """
 import sys
 sys.path.insert(0, {tests!r})
-import fake_openai
+from helpers import fake_openai
 fake_openai.free_port = lambda: {port}
 with fake_openai.FakeOpenAI(latency=0.05):
     import gc; gc.collect(); gc.freeze()  # the model stand-in's own GC pauses are not measured
@@ -84,12 +88,6 @@ request = function()
   return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, body)
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:

@@ -141,7 +141,7 @@ def run() -> None:
     dsn = os.environ.get("POSTGRES_DSN")
     server = None
     if not dsn:
-        from pgserver import FAST_SETTINGS, start_server
+        from helpers.pgserver import FAST_SETTINGS, start_server
 
         server = start_server(FAST_SETTINGS if args.fast_server else None)
         dsn = server.dsn

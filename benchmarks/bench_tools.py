@@ -2,9 +2,9 @@
 
 1. A run with one tool call (model step, tool, model step) through ``Agent.run_turn`` against
    the same loop written by hand with ``AsyncOpenAI``, on the same local OpenAI-compatible
-   server (tests/fake_openai.py, in its own process), interleaved run by run. Two hand-written
-   loops: ``chat.completions.create`` (what most code writes) and ``client.post`` with the body
-   as it is (what the provider does, skipping the SDK's request transform; see
+   server (tests/helpers/fake_openai.py, in its own process), interleaved run by run. Two
+   hand-written loops: ``chat.completions.create`` (what most code writes) and ``client.post``
+   with the body as it is (what the provider does, skipping the SDK's request transform; see
    bench_engine.py). Goal: the agent within 1.05x of the hand-written loop.
 2. One step with three parallel 200 ms tools (async, and sync ones in worker threads), on the
    offline echo provider so the model costs nothing. Goal: <= 230 ms for the step.

@@ -21,14 +21,19 @@ import argparse
 import asyncio
 import gc
 import multiprocessing
-import socket
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from helpers.net import free_port
 
 from vel_runner import Agent
 from vel_runner.runtime import Runtime
@@ -68,12 +73,6 @@ def serve_sessions(port: int, size: int, ready: Any) -> None:
 
 def session_id(n: int) -> str:
     return f"session-{n:05d}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def new_turns(url: str, first: int, count: int) -> None:

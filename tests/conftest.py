@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_openai import FakeOpenAI
+from helpers.fake_openai import FakeOpenAI
 
-pytest_plugins = ["pgserver"]
+pytest_plugins = ["helpers.pgserver"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that stops and starts its own PostgreSQL (a fault test) is ``slow``."""
+    for item in items:
+        if "private_pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

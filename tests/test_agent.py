@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
+from helpers.clock import FrozenClock
 
 from vel_runner import (
     Agent,
@@ -21,6 +22,7 @@ from vel_runner import (
 from vel_runner.events import EVENT_TYPES
 from vel_runner.providers.base import Chunk, Completion
 from vel_runner.providers.echo import EchoProvider
+from vel_runner.storage.memory import MemoryStore
 
 ECHO = {"provider": "echo", "model": "echo-1"}
 
@@ -151,10 +153,24 @@ async def test_stream_closed_early_stores_nothing_and_frees_the_session() -> Non
     )
 
 
+class AnsweringSlowly(EchoProvider):
+    """The echo provider, telling when a model call has started and taking its time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.called = asyncio.Event()
+
+    async def complete(self, messages: Any, *, model: str, settings: Any) -> Completion:
+        self.called.set()
+        await asyncio.sleep(60)  # the model thinking; the test cancels it
+        return await super().complete(messages, model=model, settings=settings)
+
+
 async def test_cancelled_task_stores_nothing() -> None:
-    agent = Agent(id="a", model={**ECHO, "delay": 0.5})
+    provider = AnsweringSlowly()
+    agent = Agent(id="a", model=ECHO, provider=provider)
     task = asyncio.create_task(agent.run("slow", session_id="s"))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(provider.called.wait(), 5)  # cancelled in the middle of the call
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -257,11 +273,12 @@ async def test_missing_openai_key_is_a_clear_error_at_first_use(
 
 
 async def test_ttl_expired_sessions_are_never_served() -> None:
-    agent = Agent(id="a", model=ECHO, ttl=0.1)
+    clock = FrozenClock()
+    agent = Agent(id="a", model=ECHO, ttl=0.1, session_storage=MemoryStore(clock=clock))
     await agent.run("remember me", session_id="s")
     info = agent.ctxmgr.list_sessions()[0]
     assert info.expires_at is not None and info.expires_at > info.updated_at
-    await asyncio.sleep(0.15)
+    clock.advance(0.15)
     assert agent.ctxmgr.get_session_context("s") == []
     assert agent.ctxmgr.list_sessions() == []
     assert await agent.run("again", session_id="s") == "echo (1 messages): again"

@@ -16,8 +16,8 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from fake_openai import FakeOpenAI
-from server_helpers import served_agents
+from helpers.fake_openai import FakeOpenAI
+from helpers.server import served_agents
 
 from vel_runner import Agent
 from vel_runner.errors import InvalidInputError

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from uuid import uuid4
 
-from test_reload import wait_for
+from helpers.waiting import wait_until
 
 from vel_runner.config.build import build
 from vel_runner.config.validate import check_config, load_config
@@ -182,12 +182,12 @@ async def test_hot_reload_adds_a_tool_and_a_broken_tool_never_becomes_active(
         await asyncio.sleep(0.2)
         assert runtime.snapshot.agents["a"].toolbox.names == []
         write(tmp_path, CONFIG)  # adds three tools to agent a
-        await wait_for(lambda: runtime.snapshot.agents["a"].toolbox.names != [], timeout=5)
+        await wait_until(lambda: runtime.snapshot.agents["a"].toolbox.names != [], timeout=5)
         assert runtime.snapshot.agents["a"].toolbox.names == ["clock", "fetcher", "helper"]
         good = runtime.snapshot
         broken = path.read_text().replace(":get_time", ":get_tme")
         path.write_text(broken)
-        await wait_for(
+        await wait_until(
             lambda: runtime.last_error is not None,
             timeout=5,
         )

@@ -4,15 +4,16 @@ and the agent.ctxmgr session operations."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import pytest
+from helpers.clock import FrozenClock
 
 from vel_runner import Agent, ContextManager, InvalidInputError, get_inactive_sessions
 from vel_runner.context import SUMMARY_PREFIX, split_window
 from vel_runner.providers.base import Completion
 from vel_runner.providers.echo import EchoProvider
+from vel_runner.storage.memory import MemoryStore
 
 ECHO = {"provider": "echo", "model": "echo-1"}
 
@@ -170,14 +171,12 @@ async def test_async_twins_match_the_sync_operations() -> None:
 
 
 async def test_listing_and_deleting_inactive_sessions() -> None:
-    agent = Agent(id="cleanup-agent", model=ECHO)
-    for sid in ("old-1", "old-2", "fresh"):
-        await agent.run("hi", session_id=sid)
-    # age two sessions by two hours, as if they had been idle that long
-    store = agent.store
+    clock = FrozenClock()
+    agent = Agent(id="cleanup-agent", model=ECHO, session_storage=MemoryStore(clock=clock))
     for sid in ("old-1", "old-2"):
-        session = store._sessions[(agent.id, sid)]  # type: ignore[attr-defined]
-        session.updated_at -= timedelta(hours=2)
+        await agent.run("hi", session_id=sid)
+    clock.advance(2 * 3600)  # two sessions idle for two hours
+    await agent.run("hi", session_id="fresh")
     infos = {i.session_id: i for i in agent.ctxmgr.list_sessions()}
     assert infos["fresh"].message_count == 2 and infos["fresh"].store == "memory"
     assert agent.ctxmgr.get_inactive_sessions(max_age_hours=1) == ["old-1", "old-2"]
@@ -186,7 +185,7 @@ async def test_listing_and_deleting_inactive_sessions() -> None:
     assert get_inactive_sessions(max_age_hours=1, agent_id="nobody") == []
     assert agent.ctxmgr.delete_inactive_sessions(max_age_hours=1) == 2
     assert [i.session_id for i in agent.ctxmgr.list_sessions()] == ["fresh"]
-    await asyncio.sleep(0.01)
+    clock.advance(1)
     assert await agent.ctxmgr.adelete_inactive_sessions(max_age_seconds=0) == 1
 
 
@@ -229,3 +228,19 @@ async def test_a_huge_age_selects_nothing_instead_of_overflowing() -> None:
     await agent.run("hi", session_id="keep")
     assert agent.ctxmgr.get_inactive_sessions(max_age_hours=1e12) == []
     assert await agent.ctxmgr.adelete_inactive_sessions(max_age_seconds=1e300) == 0
+
+
+async def test_a_context_manager_bound_to_a_store_needs_no_agent() -> None:
+    store = MemoryStore()
+    ctx = ContextManager(max_history=2)
+    ctx.bind(store, "a", 60.0)
+    await ctx.aset_session_context("s", [user("one"), user("two")])
+    record = await store.get("a", "s")
+    assert record is not None and [m["content"] for m in record.messages] == ["one", "two"]
+    assert record.expires_at is not None  # the bound ttl applies
+    ctx.bind(store, "a", 60.0)  # the same binding again is harmless
+    with pytest.raises(ValueError, match="already belongs to agent 'a'"):
+        ctx.bind(store, "b", 60.0)
+    built = ctx.build_messages("r1", "s", "be brief", [user("x"), user("y")], None, user("z"))
+    assert built == [{"role": "system", "content": "be brief"}, user("y"), user("z")]
+    assert ctx.messages_for_llm("r1") == []  # nothing prepared outlives its turn

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.server import ServerProcess, echo_agent, served_agents
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from server_helpers import ServerProcess, echo_agent, served_agents
 
 from vel_runner import Agent
 from vel_runner.observe import traces

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from helpers.clock import FrozenClock
 
 from vel_runner.storage import UNCHANGED, SessionEvent, SessionStore, create_store
 from vel_runner.storage.memory import MemoryStore
@@ -79,7 +80,8 @@ async def test_listing_is_keyset_paginated_and_scoped() -> None:
 
 
 async def test_events_are_emitted_for_every_change() -> None:
-    store = MemoryStore(name="mem")
+    clock = FrozenClock()
+    store = MemoryStore(name="mem", clock=clock)
     seen: list[SessionEvent] = []
     remove = store.add_listener(seen.append)
     async with store.turn("a", "s") as turn:
@@ -88,7 +90,7 @@ async def test_events_are_emitted_for_every_change() -> None:
         await turn.commit([msg("user", "again")])
     await store.clear("a", "s")
     await store.set("a", "t", [msg("user", "x")], ttl=0.01)
-    await asyncio.sleep(0.02)
+    clock.advance(0.02)
     assert await store.get("a", "t") is None
     remove()
     await store.set("a", "u", [msg("user", "x")])
@@ -115,11 +117,12 @@ async def test_a_broken_listener_does_not_break_a_turn() -> None:
 
 
 async def test_delete_inactive_removes_idle_and_expired() -> None:
-    store = MemoryStore()
+    clock = FrozenClock()
+    store = MemoryStore(clock=clock)
     await store.set("a", "expired", [msg("user", "x")], ttl=0.01)
     await store.set("a", "live", [msg("user", "x")])
     await store.set("b", "live", [msg("user", "x")])
-    await asyncio.sleep(0.02)
+    clock.advance(0.02)
     assert await store.delete_inactive(3600) == 1
     assert await store.delete_inactive(0, agent_id="b") == 1
     assert [(i.agent_id, i.session_id) for i in await store.list()] == [("a", "live")]

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.server import ServerProcess, echo_agent, served_agents
 from prometheus_client.parser import text_string_to_metric_families
-from server_helpers import ServerProcess, echo_agent, served_agents
 
 from vel_runner import Agent, StatelessContextManager
 from vel_runner.errors import InvalidInputError
@@ -137,7 +137,7 @@ async def test_config_reloads_are_counted(tmp_path: Path) -> None:
     )
     config.write_text(good)
     runtime = await Runtime.from_paths([config], watch=False)
-    from server_helpers import serving
+    from helpers.server import serving
 
     from vel_runner.server.app import create_app
 

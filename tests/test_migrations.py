@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from vel_runner.storage.pg_migrate import apply_migrations, latest_version, migrations
 
@@ -46,6 +47,7 @@ def test_running_twice_applies_each_version_once(fresh_postgres_dsn: str) -> Non
     assert {"input_tokens", "output_tokens", "turns"} <= {c[0] for c in columns}
 
 
+@pytest.mark.slow
 def test_processes_migrating_at_once_do_not_race(fresh_postgres_dsn: str) -> None:
     code = (
         "import sys; from vel_runner.storage.pg_migrate import apply_migrations; "

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+#: Several processes against one database, and a server stopped mid-run.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -182,7 +185,7 @@ def test_a_script_exits_while_its_pool_is_still_connecting(fresh_postgres_dsn: s
 
 
 async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> None:
-    from pgserver import wait_until_accepting
+    from helpers.pgserver import wait_until_accepting
 
     from vel_runner.errors import StoreUnavailableError
     from vel_runner.storage.postgres import PostgresStore

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_openai import FakeOpenAI
-from server_helpers import free_port, served_agents, sse_json
+from helpers.fake_openai import FakeOpenAI
+from helpers.net import free_port
+from helpers.server import served_agents, sse_json
 
 from vel_runner import Agent, ProviderError
 from vel_runner.providers.openai import OpenAIProvider

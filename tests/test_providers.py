@@ -6,7 +6,8 @@ import asyncio
 import time
 
 import pytest
-from fake_openai import FakeOpenAI, free_port
+from helpers.fake_openai import FakeOpenAI
+from helpers.net import free_port
 
 from vel_runner import Agent, MissingAPIKeyError, ProviderError
 from vel_runner.providers import PROVIDER_TYPES, Provider, create_provider

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from server_helpers import DATABASE_CONFIG, free_port
+from helpers.net import free_port
+from helpers.server import DATABASE_CONFIG
+from helpers.waiting import wait_until
 
 from vel_runner.errors import StoreUnavailableError
 from vel_runner.storage import create_store
@@ -137,10 +139,7 @@ async def test_lost_listen_warning_hides_the_password(
     relay = NotifyRelay(dsn, "origin", lambda *event: None, connect_timeout=1, max_backoff=0.1)
     relay.start()
     try:
-        for _ in range(200):
-            if "lost LISTEN connection" in caplog.text:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: "lost LISTEN connection" in caplog.text, timeout=2)
     finally:
         await relay.stop()
     assert "lost LISTEN connection" in caplog.text

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from helpers.waiting import wait_until
 
 from vel_runner.runtime import ConfigEvent, Runtime, RuntimeEvent
 
@@ -33,16 +33,6 @@ def atomic_write(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_text(text, encoding="utf-8")
     os.replace(temp, path)
-
-
-async def wait_for(check: Callable[[], bool], timeout: float = 3.0) -> float:
-    """Seconds until ``check()`` holds; fails the test after ``timeout``."""
-    start = time.perf_counter()
-    while not check():
-        if time.perf_counter() - start > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.005)
-    return time.perf_counter() - start
 
 
 def history(runtime: Runtime) -> int | None:
@@ -71,7 +61,7 @@ async def test_a_save_is_live_quickly(watched: tuple[Runtime, Path, list[Runtime
     latencies = []
     for n in range(2, 7):
         path.write_text(config(n))
-        latencies.append(await wait_for(lambda n=n: history(runtime) == n))
+        latencies.append(await wait_until(lambda n=n: history(runtime) == n))
     assert sorted(latencies)[len(latencies) // 2] < 0.3
 
 
@@ -79,7 +69,7 @@ async def test_atomic_saves_are_seen(watched: tuple[Runtime, Path, list[RuntimeE
     runtime, path, _ = watched
     for n in (5, 6, 7):
         atomic_write(path, config(n))
-        await wait_for(lambda n=n: history(runtime) == n)
+        await wait_until(lambda n=n: history(runtime) == n)
 
 
 async def test_an_invalid_save_among_valid_ones_changes_nothing(
@@ -88,18 +78,18 @@ async def test_an_invalid_save_among_valid_ones_changes_nothing(
     runtime, path, events = watched
     await runtime.agent("chat").run("hello", session_id="s")
     path.write_text(config(2))
-    await wait_for(lambda: history(runtime) == 2)
+    await wait_until(lambda: history(runtime) == 2)
     good = runtime.snapshot
 
     atomic_write(path, config(3).replace("mode: window", "mode: windw"))
-    await wait_for(lambda: runtime.last_error is not None)
+    await wait_until(lambda: runtime.last_error is not None)
     assert runtime.snapshot is good
     error = runtime.last_error
     assert error is not None and (error.line, error.path) == (7, "agents[0].context.mode")
     assert await runtime.agent("chat").run("still served", session_id="s")
 
     path.write_text(config(4))
-    await wait_for(lambda: history(runtime) == 4)
+    await wait_until(lambda: history(runtime) == 4)
     assert runtime.last_error is None
     assert await runtime.agent("chat").ctxmgr.aget_session_context("s")  # history survived
     kinds = config_events(events)
@@ -111,11 +101,11 @@ async def test_a_deleted_file_keeps_the_old_config(
 ) -> None:
     runtime, path, _ = watched
     path.unlink()
-    await wait_for(lambda: runtime.last_error is not None)
+    await wait_until(lambda: runtime.last_error is not None)
     assert runtime.last_error is not None and runtime.last_error.message == "file not found"
     assert history(runtime) == 1
     path.write_text(config(8))
-    await wait_for(lambda: history(runtime) == 8 and runtime.last_error is None)
+    await wait_until(lambda: history(runtime) == 8 and runtime.last_error is None)
 
 
 async def test_other_files_in_the_directory_are_ignored(
@@ -136,7 +126,7 @@ async def test_a_directory_of_configs_reloads_on_new_files(tmp_path: Path) -> No
         (tmp_path / "20-more.yml").write_text(
             "version: 1\nagents:\n  - id: extra\n    model: {provider: offline, model: m}\n"
         )
-        await wait_for(lambda: "extra" in runtime.snapshot.agents)
+        await wait_until(lambda: "extra" in runtime.snapshot.agents)
         assert runtime.snapshot.files == [
             str(tmp_path / "10-base.yaml"),
             str(tmp_path / "20-more.yml"),
@@ -144,10 +134,10 @@ async def test_a_directory_of_configs_reloads_on_new_files(tmp_path: Path) -> No
         (tmp_path / "30-dup.yaml").write_text(
             "version: 1\nagents:\n  - id: extra\n    model: {provider: offline, model: m}\n"
         )
-        await wait_for(lambda: runtime.last_error is not None)
+        await wait_until(lambda: runtime.last_error is not None)
         assert (
             runtime.last_error is not None
             and "duplicate agent id 'extra'" in runtime.last_error.message
         )
         (tmp_path / "30-dup.yaml").unlink()
-        await wait_for(lambda: runtime.last_error is None)
+        await wait_until(lambda: runtime.last_error is None)

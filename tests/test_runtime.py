@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.waiting import wait_until
 
 from vel_runner import Agent, ContextManager, StatelessContextManager
 from vel_runner.config.errors import ConfigError
@@ -125,14 +127,6 @@ def spy_on_close(provider: Any) -> list[str]:
     return closed
 
 
-async def eventually(check: Any) -> None:
-    for _ in range(200):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail("condition not met within 2 s")
-
-
 async def test_a_changed_declaration_gets_a_new_instance_and_the_old_one_is_closed(
     runtime: Runtime, tmp_path: Path
 ) -> None:
@@ -141,25 +135,31 @@ async def test_a_changed_declaration_gets_a_new_instance_and_the_old_one_is_clos
     _write(tmp_path / "agents.yaml", CONFIG.replace("delay: 0.05", "delay: 0.01"))
     assert await runtime.reload() is True
     assert runtime.snapshot.providers["slow"] is not old_provider
-    await eventually(lambda: closed == ["echo"])
+    await wait_until(lambda: closed == ["echo"], what="the old provider to close")
 
 
 async def test_in_flight_turns_finish_on_their_snapshot(runtime: Runtime, tmp_path: Path) -> None:
     closed = spy_on_close(runtime.snapshot.providers["slow"])
 
+    streaming = asyncio.Event()
+
     async def turn() -> list[dict]:
+        events = []
         async with runtime.lease("slowpoke") as agent:
-            return [event async for event in agent.run_stream("a b c d", session_id="s")]
+            async for event in agent.run_stream("a b c d", session_id="s"):
+                events.append(event)
+                streaming.set()
+        return events
 
     task = asyncio.create_task(turn())
-    await asyncio.sleep(0.03)
+    await asyncio.wait_for(streaming.wait(), 5)
     _write(tmp_path / "agents.yaml", CONFIG.replace("delay: 0.05", "delay: 0"))
     assert await runtime.reload() is True
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.02)  # what a retirement would close, it would have closed by now
     assert closed == []  # still leased by the running turn
     events = await task
     assert events[-1]["type"] == "finish"
-    await eventually(lambda: closed == ["echo"])
+    await wait_until(lambda: closed == ["echo"], what="the old provider to close")
 
 
 async def test_a_removed_agent_stops_accepting_turns(runtime: Runtime, tmp_path: Path) -> None:
@@ -289,3 +289,26 @@ def test_start_preloads_the_sdk_its_providers_need(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+async def test_one_injected_clock_stamps_snapshots_stores_events_and_errors(
+    tmp_path: Path,
+) -> None:
+    frozen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    path = _write(tmp_path / "agents.yaml", CONFIG)
+    runtime = await Runtime.from_paths([path], watch=False, close_grace=0, clock=lambda: frozen)
+    events: list[RuntimeEvent] = []
+    runtime.add_listener(events.append)
+    async with runtime:
+        assert runtime.snapshot.loaded_at == frozen
+        await runtime.agent("chat").run("hi", session_id="s")
+        (info,) = await runtime.agent("chat").ctxmgr.alist_sessions()
+        assert info.created_at == info.updated_at == frozen
+        _write(path, CONFIG.replace("provider: slow", "provider: slwo"))
+        assert await runtime.reload() is False
+        assert runtime.last_error is not None and runtime.last_error.at == frozen
+        _write(path, CONFIG.replace("max_history: 4", "max_history: 3"))
+        assert await runtime.reload() is True
+        assert runtime.snapshot.loaded_at == frozen
+    assert [type(e).__name__ for e in events] == ["SessionEvent", "ConfigEvent", "ConfigEvent"]
+    assert {e.at for e in events} == {frozen}

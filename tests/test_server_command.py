@@ -7,13 +7,17 @@ import argparse
 import asyncio
 import json
 import signal
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import DATABASE_CONFIG, ServerProcess, free_port, read_events
+from helpers.net import free_port
+from helpers.server import DATABASE_CONFIG, ServerProcess, read_events
+from helpers.waiting import wait_until
 
 from vel_runner.server import command
+from vel_runner.server.settings import ServeSettings, is_loopback
 
 CONFIG = """\
 version: 1
@@ -42,27 +46,68 @@ def parse(*argv: str) -> argparse.Namespace:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("VEL_CONFIG", "VEL_HOST", "VEL_PORT", "VEL_WORKERS", "VEL_API_KEY", "VEL_RELOAD"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("CONFIG", "HOST", "PORT", "WORKERS", "API_KEY", "RELOAD", "INSECURE"):
+        monkeypatch.delenv(f"VEL_{name}", raising=False)
+    for name in ("DRAIN_TIMEOUT", "MAX_BODY_BYTES", "LOG_LEVEL"):
+        monkeypatch.delenv(f"VEL_{name}", raising=False)
 
 
 def test_defaults_and_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    defaults = command.settings_from(parse())
-    assert defaults["host"] == "127.0.0.1" and defaults["port"] == 8000
-    assert defaults["reload"] and defaults["workers"] == 1 and defaults["api_key"] is None
-    assert defaults["paths"][0].endswith("agents.yaml")
+    defaults = ServeSettings.from_args(parse())
+    assert defaults.host == "127.0.0.1" and defaults.port == 8000
+    assert defaults.reload and defaults.workers == 1 and defaults.api_key is None
+    assert defaults.paths[0].endswith("agents.yaml")
     monkeypatch.setenv("VEL_CONFIG", "/a.yaml:/b.yaml")
     monkeypatch.setenv("VEL_HOST", "0.0.0.0")
     monkeypatch.setenv("VEL_PORT", "9001")
     monkeypatch.setenv("VEL_WORKERS", "3")
     monkeypatch.setenv("VEL_API_KEY", "k")
     monkeypatch.setenv("VEL_RELOAD", "0")
-    from_env = command.settings_from(parse())
-    assert from_env["paths"] == ["/a.yaml", "/b.yaml"] and from_env["host"] == "0.0.0.0"
-    assert from_env["port"] == 9001 and from_env["workers"] == 3
-    assert from_env["api_key"] == "k" and not from_env["reload"]
-    flags = command.settings_from(parse("--port", "9002", "--workers", "1", "-c", "/c.yaml"))
-    assert flags["port"] == 9002 and flags["workers"] == 1 and flags["paths"] == ["/c.yaml"]
+    from_env = ServeSettings.from_args(parse())
+    assert from_env.paths == ("/a.yaml", "/b.yaml") and from_env.host == "0.0.0.0"
+    assert from_env.port == 9001 and from_env.workers == 3
+    assert from_env.api_key == "k" and not from_env.reload
+    flags = ServeSettings.from_args(parse("--port", "9002", "--workers", "1", "-c", "/c.yaml"))
+    assert flags.port == 9002 and flags.workers == 1 and flags.paths == ("/c.yaml",)
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("1", True), ("TRUE", True), (" yes ", True), ("off", False), ("No", False)]
+)
+def test_one_parser_reads_every_flag_variable(value: str, on: bool) -> None:
+    settings = ServeSettings.resolve({}, {"VEL_RELOAD": value, "VEL_INSECURE": value})
+    assert settings.reload is on and settings.insecure is on
+
+
+def test_workers_resolve_the_settings_the_command_resolved() -> None:
+    flags = vars(parse("--no-reload", "--max-body-bytes", "4096", "--api-key", "k", "-c", "/x"))
+    settings = ServeSettings.resolve(flags, {})
+    worker = ServeSettings.resolve({}, settings.environ())
+    assert (worker.paths, worker.reload, worker.max_body_bytes, worker.api_key) == (
+        ("/x",),
+        False,
+        4096,
+        "k",
+    )
+    with pytest.raises(FrozenInstanceError):
+        settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("VEL_PORT", "eighty", "VEL_PORT='eighty' is not an integer"),
+        ("VEL_DRAIN_TIMEOUT", "soon", "VEL_DRAIN_TIMEOUT='soon' is not a number"),
+        ("VEL_INSECURE", "maybe", "VEL_INSECURE='maybe' is not one of"),
+        ("VEL_LOG_LEVEL", "loud", "VEL_LOG_LEVEL='loud' is not one of"),
+    ],
+)
+def test_a_bad_environment_value_is_named(
+    name: str, value: str, says: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert command.run(parse()) == 2
+    assert says in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -79,16 +124,14 @@ def test_defaults_and_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
-    assert command.is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_public_host_without_key_is_refused(tmp_path: Path, capsys) -> None:
     assert command.run(parse("--host", "0.0.0.0", "-c", write(tmp_path))) == 2
     assert "without an API key" in capsys.readouterr().err
-    settings = command.settings_from(parse("--host", "0.0.0.0", "--insecure"))
-    assert command.refusal(settings) is None
-    settings = command.settings_from(parse("--host", "0.0.0.0", "--api-key", "k"))
-    assert command.refusal(settings) is None
+    assert ServeSettings.from_args(parse("--host", "0.0.0.0", "--insecure")).refusal() is None
+    assert ServeSettings.from_args(parse("--host", "0.0.0.0", "--api-key", "k")).refusal() is None
 
 
 def test_workers_with_a_memory_store_are_refused(tmp_path: Path, capsys) -> None:
@@ -104,6 +147,7 @@ def test_invalid_config_exits_1_with_its_position(tmp_path: Path, capsys) -> Non
     assert "agents.yaml:" in err and "nowhere" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_sigterm_drains_in_flight_turns_and_ends_event_streams(tmp_path: Path) -> None:
     server = ServerProcess("-c", write(tmp_path), "--no-reload", "--drain-timeout", "20")
     try:
@@ -136,6 +180,7 @@ async def test_sigterm_drains_in_flight_turns_and_ends_event_streams(tmp_path: P
         server.stop()
 
 
+@pytest.mark.slow
 async def test_two_workers_share_sessions_and_events_on_the_database(
     tmp_path: Path, fresh_postgres_dsn: str
 ) -> None:
@@ -148,11 +193,13 @@ async def test_two_workers_share_sessions_and_events_on_the_database(
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection per request
         async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=20) as http:
             loaded = set()  # each worker loaded its own runtime: two load times
-            deadline = asyncio.get_running_loop().time() + 20  # the second may start later
-            while len(loaded) < 2 and asyncio.get_running_loop().time() < deadline:
+
+            async def both_answered() -> bool:
                 loaded.add((await http.get("/v1/config")).json()["loaded_at"])
-                await asyncio.sleep(0.02)
-            assert len(loaded) == 2, "both workers should answer"
+                return len(loaded) == 2
+
+            # the second worker may start later
+            await wait_until(both_answered, 20, interval=0.02, what="both workers to answer")
             frames: list[dict] = []
 
             turns = 8

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from server_helpers import echo_agent, served_agents, sse_json
+from helpers.server import echo_agent, served_agents, sse_json
+from helpers.waiting import wait_until
 
 from vel_runner import Agent
-from vel_runner.server.models import MAX_MESSAGE_CHARS
+from vel_runner.server.models import MAX_HTTP_MESSAGE_CHARS
 from vel_runner.storage import create_store
 
 API_KEY = "vel-test-key-0123456789"
@@ -58,7 +59,7 @@ async def test_bad_run_bodies(
 
 async def test_message_and_body_limits(client: httpx.AsyncClient) -> None:
     long = await client.post(
-        "/v1/agents/echo/runs", json={"message": "x" * (MAX_MESSAGE_CHARS + 1)}
+        "/v1/agents/echo/runs", json={"message": "x" * (MAX_HTTP_MESSAGE_CHARS + 1)}
     )
     assert "message" in error_of(long, 422, "invalid_request")
     huge = await client.post("/v1/agents/echo/runs", json={"message": "x" * 2_000_000})
@@ -130,11 +131,12 @@ async def test_database_down_is_503_and_the_failed_turn_stores_nothing(private_p
             assert (await http.get("/healthz")).status_code == 200
         finally:
             await asyncio.to_thread(private_pg_server.start)
+
         # the store reconnects by itself (the pool retries with a backoff): ready again soon
-        deadline = asyncio.get_running_loop().time() + 20
-        while (await http.get("/readyz")).status_code != 200:
-            assert asyncio.get_running_loop().time() < deadline, "the store did not recover"
-            await asyncio.sleep(0.1)
+        async def ready() -> bool:
+            return (await http.get("/readyz")).status_code == 200
+
+        await wait_until(ready, 20, interval=0.1, what="the store to recover")
         again = await http.post("/v1/agents/db/runs", json=body)
         assert again.json()["output"] == "echo (3 messages): hi"  # the failed turn left nothing
 

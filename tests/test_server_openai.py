@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import openai
 import pytest
+from helpers.server import echo_agent, served_agents
 from openai import AsyncOpenAI
-from server_helpers import echo_agent, served_agents
 
 from vel_runner import Agent
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from server_helpers import read_events, serving
+from helpers.server import read_events, serving
+from helpers.waiting import wait_until
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
@@ -25,14 +25,6 @@ agents:
 """
 INVALID = VALID + "  - id: broken\n    model: {provider: missing, model: x}\n"
 GROWN = VALID + "  - id: second\n    model: {provider: offline, model: echo-2}\n"
-
-
-async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():  # type: ignore[misc]
-        assert loop.time() < deadline, "timed out waiting for the reload"
-        await asyncio.sleep(0.05)
 
 
 async def test_reload_under_load(tmp_path: Path) -> None:
@@ -61,10 +53,19 @@ async def test_reload_under_load(tmp_path: Path) -> None:
         def reloads(frames: list[dict]) -> list[dict]:
             return [f for f in frames if (f["event"] or "").startswith("reload")]
 
-        listener = asyncio.create_task(read_events(http, events, lambda f: len(reloads(f)) >= 2))
+        connected = asyncio.Event()
+        listener = asyncio.create_task(
+            read_events(http, events, lambda f: len(reloads(f)) >= 2, connected=connected)
+        )
         clients = [asyncio.create_task(traffic(f"s{n}")) for n in range(8)]
+
+        async def more_turns(count: int) -> None:
+            done = sum(turns.values())
+            await wait_until(lambda: sum(turns.values()) >= done + count, what=f"{count} turns")
+
         try:
-            await asyncio.sleep(0.3)
+            await asyncio.wait_for(connected.wait(), 5)
+            await wait_until(lambda: len(turns) == 8, what="every client's first turn")
             version = (await http.get("/v1/config")).json()["version"]
 
             path.write_text(INVALID)
@@ -72,13 +73,13 @@ async def test_reload_under_load(tmp_path: Path) -> None:
             async def failed() -> bool:
                 return (await http.get("/v1/config")).json()["last_reload_error"] is not None
 
-            await until(failed)
+            await wait_until(failed, what="the failed reload")
             config = (await http.get("/v1/config")).json()
             error = config["last_reload_error"]
             assert config["version"] == version  # the old config keeps serving
             assert error["file"].endswith("agents.yaml") and error["line"] == 8
             assert "missing" in error["message"]
-            await asyncio.sleep(0.3)
+            await more_turns(16)  # traffic goes on, on the old config
 
             path.write_text(GROWN)
 
@@ -86,8 +87,8 @@ async def test_reload_under_load(tmp_path: Path) -> None:
                 agents = (await http.get("/v1/agents")).json()["agents"]
                 return [a["id"] for a in agents] == ["echo", "second"]
 
-            await until(grown)
-            await asyncio.sleep(0.3)
+            await wait_until(grown, what="the second agent")
+            await more_turns(16)
             stop.set()
             await asyncio.gather(*clients)
             await asyncio.wait_for(listener, 5)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from server_helpers import echo_agent, parse_sse, read_events, served_agents, sse_json
+from helpers.server import echo_agent, parse_sse, read_events, served_agents, sse_json
 
 from vel_runner import Agent, StatelessContextManager
 from vel_runner.server.routes_sessions import encode_cursor
@@ -231,8 +231,11 @@ async def test_config(client: httpx.AsyncClient) -> None:
 async def test_events_stream_session_changes(client: httpx.AsyncClient) -> None:
     received: list[dict] = []
 
-    listener = asyncio.create_task(read_events(client, received, lambda f: len(f) >= 3))
-    await asyncio.sleep(0.2)  # the stream is subscribed
+    connected = asyncio.Event()
+    listener = asyncio.create_task(
+        read_events(client, received, lambda f: len(f) >= 3, connected=connected)
+    )
+    await asyncio.wait_for(connected.wait(), 5)
     await run(client, "echo", "one", "ev")
     await run(client, "echo", "two", "ev")
     await client.delete("/v1/agents/echo/sessions/ev")

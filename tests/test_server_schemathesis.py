@@ -7,8 +7,8 @@ endless ``/v1/events`` stream is covered by the route tests instead.
 from __future__ import annotations
 
 import schemathesis
+from helpers.server import echo_agent
 from hypothesis import HealthCheck, settings
-from server_helpers import echo_agent
 
 from vel_runner import ContextManager, StatelessContextManager
 from vel_runner.runtime import Runtime

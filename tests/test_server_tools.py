@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_openai import FakeOpenAI
+from helpers.fake_openai import FakeOpenAI
+from helpers.server import echo_agent, served_agents, sse_json
 from openai import AsyncOpenAI
-from server_helpers import echo_agent, served_agents, sse_json
 
 from vel_runner import Agent
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_helpers import echo_agent, served_agents
+from helpers.server import echo_agent, served_agents
 
 from vel_runner import Agent
 from vel_runner.storage.memory import MemoryStore

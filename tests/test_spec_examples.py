@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 import pytest
-from fake_openai import FakeOpenAI
+from helpers.fake_openai import FakeOpenAI
 
 from vel_runner import Agent, ContextManager, StatelessContextManager, get_inactive_sessions
 

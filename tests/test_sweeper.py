@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from server_helpers import ServerProcess, echo_agent, read_events, served_agents
+from helpers.server import ServerProcess, echo_agent, read_events, served_agents
 
 from vel_runner.config.schema import load_schema
 from vel_runner.runtime import Runtime

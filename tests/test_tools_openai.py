@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI
+from helpers.fake_openai import FakeOpenAI
 
 from vel_runner import Agent
 from vel_runner.providers.tool_deltas import ToolDeltas

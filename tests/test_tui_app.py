@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
+from helpers.clock import FrozenClock
+from helpers.live_server import API_KEY, LiveServer, make_server
+from helpers.waiting import pilot_until
 from rich.text import Text
-from test_tui_client import API_KEY, FrozenClock, LiveServer, make_server
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -40,7 +43,7 @@ async def dashboard(
     options = {"clock": clock} if clock else {}
     app = MonitorApp(ApiClient(server.url, api_key=api_key), refresh=0.1, **options)
     async with app.run_test(size=(120, 32)) as pilot:
-        await until(pilot, lambda: main(app).status.state != "connecting")
+        await pilot_until(pilot, lambda: main(app).status.state != "connecting")
         yield app, pilot
 
 
@@ -60,14 +63,6 @@ def header_text(app: MonitorApp) -> str:
     return str(main(app).query_one(StatusHeader).render())
 
 
-async def until(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 8) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {condition.__code__.co_positions}")
-        await pilot.pause(0.05)
-
-
 async def test_table_shows_sessions_and_per_agent_counts(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         assert rows(app) == {"alpha/a1": "4", "alpha/a2": "4", "beta/b1": "4"}
@@ -76,7 +71,7 @@ async def test_table_shows_sessions_and_per_agent_counts(server: LiveServer) -> 
             ["alpha", "2", "8"],
             ["beta", "1", "4"],
         ]
-        await until(pilot, lambda: main(app).status.state == "live")
+        await pilot_until(pilot, lambda: main(app).status.state == "live")
         text = header_text(app)
         assert server.url in text and "connected" in text and API_KEY not in text
         assert main(app).status.config is not None
@@ -88,9 +83,9 @@ async def test_new_turns_appear_live_and_the_cursor_stays(server: LiveServer) ->
         await pilot.press("down")
         assert main(app).table.cursor_key == "alpha/a2"
         await asyncio.to_thread(server.turn, "alpha", "a1")
-        await until(pilot, lambda: rows(app)["alpha/a1"] == "6")
+        await pilot_until(pilot, lambda: rows(app)["alpha/a1"] == "6")
         await asyncio.to_thread(server.turn, "alpha", "a0")  # sorts above the cursor
-        await until(pilot, lambda: "alpha/a0" in rows(app))
+        await pilot_until(pilot, lambda: "alpha/a0" in rows(app))
         assert list(rows(app)) == ["alpha/a0", "alpha/a1", "alpha/a2", "beta/b1"]
         assert main(app).table.cursor_key == "alpha/a2"
 
@@ -98,46 +93,44 @@ async def test_new_turns_appear_live_and_the_cursor_stays(server: LiveServer) ->
 async def test_clear_asks_first_and_removes_only_after_yes(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
         await pilot.pause(0.3)
         assert server.count("alpha") == 2 and "alpha/a1" in rows(app)
         await pilot.press("delete")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")  # Cancel has the focus: a stray Enter deletes nothing
         await pilot.pause(0.3)
         assert server.count("alpha") == 2
         await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: "alpha/a1" not in rows(app))
+        await pilot_until(pilot, lambda: "alpha/a1" not in rows(app))
         assert server.count("alpha") == 1
         assert main(app).last_result == "Cleared alpha/a1."
 
 
 async def _open_cleanup(app: MonitorApp, pilot: Pilot[None], duration: str) -> CleanupScreen:
     await pilot.press("x")
-    await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+    await pilot_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
     dialog = app.screen
     assert isinstance(dialog, CleanupScreen)
     dialog.query_one(Input).value = ""
     await pilot.press(*duration)
-    await until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == duration)
+    await pilot_until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == duration)
     return dialog
 
 
-async def test_cleanup_counts_first_then_deletes_only_after_confirmation(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_cleanup_counts_first_then_deletes_only_after_confirmation() -> None:
     clock = FrozenClock()  # a1 idle 5 min, a2 idle 3 min, b1 idle 1 min
-    server = make_server(SESSIONS, api_key=API_KEY, clock=clock, monkeypatch=monkeypatch)
+    server = make_server(SESSIONS, api_key=API_KEY, clock=clock)
     try:
         async with dashboard(server, clock=clock) as (app, pilot):
             dialog = await _open_cleanup(app, pilot, "2m")
             preview = str(dialog.query_one("#preview", Static).render())
             assert preview == "2 sessions inactive for at least 2m will be deleted."
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             assert "Delete 2 sessions inactive for at least 2m?" in str(
                 app.screen.query_one("#question", Static).render()
             )
@@ -147,9 +140,9 @@ async def test_cleanup_counts_first_then_deletes_only_after_confirmation(
 
             await _open_cleanup(app, pilot, "2m")
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
-            await until(pilot, lambda: list(rows(app)) == ["beta/b1"])
+            await pilot_until(pilot, lambda: list(rows(app)) == ["beta/b1"])
             assert server.count("alpha") == 0 and server.count("beta") == 1
             assert main(app).last_result == "Deleted 2 sessions inactive for at least 2m."
     finally:
@@ -159,10 +152,11 @@ async def test_cleanup_counts_first_then_deletes_only_after_confirmation(
 async def test_cleanup_dialog_rejects_a_bad_duration(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         dialog = app.screen
         dialog.query_one(Input).value = "soon"
-        await until(pilot, lambda: "invalid duration" in str(dialog.query_one("#preview").render()))
+        preview = dialog.query_one("#preview")
+        await pilot_until(pilot, lambda: "invalid duration" in str(preview.render()))
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert app.screen is dialog and server.count("alpha") == 2
@@ -171,8 +165,8 @@ async def test_cleanup_dialog_rejects_a_bad_duration(server: LiveServer) -> None
 async def test_enter_opens_the_session_role_by_role(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("down", "down", "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        await until(pilot, lambda: len(app.screen.query(".message")) == 4)
+        await pilot_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot_until(pilot, lambda: len(app.screen.query(".message")) == 4)
         texts = [str(widget.render()) for widget in app.screen.query(".message")]
         assert texts[0] == "user\nhello from b1"
         assert texts[1].startswith("assistant\n") and "hello from b1" in texts[1]
@@ -185,17 +179,17 @@ async def test_enter_opens_the_session_role_by_role(server: LiveServer) -> None:
 async def test_slash_filters_by_agent_or_session_id(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("slash", "b", "e")
-        await until(pilot, lambda: list(rows(app)) == ["beta/b1"])
+        await pilot_until(pilot, lambda: list(rows(app)) == ["beta/b1"])
         assert "of 3 matching 'be'" in str(main(app).table.border_title)
         await pilot.press("enter")  # keeps the filter, back to the table
         assert main(app).table.has_focus
         await asyncio.to_thread(server.turn, "alpha", "a3")
         await asyncio.to_thread(server.turn, "beta", "b2")
-        await until(pilot, lambda: list(rows(app)) == ["beta/b1", "beta/b2"])
+        await pilot_until(pilot, lambda: list(rows(app)) == ["beta/b1", "beta/b2"])
         await pilot.press("slash", "backspace", "backspace", "a", "2")
-        await until(pilot, lambda: list(rows(app)) == ["alpha/a2"])
+        await pilot_until(pilot, lambda: list(rows(app)) == ["alpha/a2"])
         await pilot.press("escape")
-        await until(pilot, lambda: len(rows(app)) == 5)
+        await pilot_until(pilot, lambda: len(rows(app)) == 5)
 
 
 async def test_sorting_by_any_column(server: LiveServer) -> None:
@@ -218,15 +212,15 @@ async def test_disconnect_keeps_the_data_and_reconnects(server: LiveServer) -> N
     async with dashboard(server) as (app, pilot):
         await pilot.press("down")
         server.stop()
-        await until(pilot, lambda: main(app).status.state == "disconnected")
+        await pilot_until(pilot, lambda: main(app).status.state == "disconnected")
         assert "disconnected, retrying" in header_text(app)
         assert "showing data from" in header_text(app)
         assert list(rows(app)) == ["alpha/a1", "alpha/a2", "beta/b1"]
         assert main(app).table.cursor_key == "alpha/a2"
         server.start()
-        await until(pilot, lambda: main(app).status.state == "live")
+        await pilot_until(pilot, lambda: main(app).status.state == "live")
         await asyncio.to_thread(server.turn, "beta", "b2")
-        await until(pilot, lambda: "beta/b2" in rows(app))
+        await pilot_until(pilot, lambda: "beta/b2" in rows(app))
         assert main(app).table.cursor_key == "alpha/a2"
 
 
@@ -242,7 +236,7 @@ async def test_wrong_api_key_is_a_clear_message_not_a_crash(server: LiveServer) 
 async def test_help_lists_every_key(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("question_mark")
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         listed = {key for key, _ in app.screen.keys}
         assert {"/", "c / Delete", "x", "s", "S", "r", "enter", "q", "?", "ctrl+p"} <= listed
         await pilot.press("escape")
@@ -253,9 +247,14 @@ async def test_command_palette_runs_the_actions(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot.press("ctrl+p")
         await pilot.press(*"clean up")
-        await pilot.pause(0.5)
+
+        def offered() -> bool:
+            hits = app.screen.query(CommandList)
+            return bool(hits) and hits.first().option_count == 1
+
+        await pilot_until(pilot, offered)
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen) and server.count("alpha") == 2
 
@@ -265,7 +264,7 @@ async def test_markup_in_ids_shows_as_written(server: LiveServer) -> None:
     server.turn("alpha", session_id)
     async with dashboard(server) as (app, pilot):
         key = f"alpha/{session_id}"
-        await until(pilot, lambda: key in rows(app))
+        await pilot_until(pilot, lambda: key in rows(app))
         cell = main(app).table.get_cell(key, "session")  # a str cell is markup to DataTable
         assert Text.from_markup(cell).plain == session_id
 
@@ -279,10 +278,10 @@ async def test_the_heap_is_frozen_once_after_the_first_listing(
     app = MonitorApp(ApiClient(server.url, api_key=API_KEY), refresh=0.1, freeze_heap=True)
     try:
         async with app.run_test(size=(120, 32)) as pilot:
-            await until(pilot, lambda: len(rows(app)) == 3)
+            await pilot_until(pilot, lambda: len(rows(app)) == 3)
             assert freezes == [1] and gc.get_freeze_count() > 0
             server.turn("beta", "b2")  # a new session: another full listing
-            await until(pilot, lambda: "beta/b2" in rows(app))
+            await pilot_until(pilot, lambda: "beta/b2" in rows(app))
             await pilot.pause(0.3)  # and a few polls
             assert freezes == [1]
     finally:
@@ -296,9 +295,9 @@ async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() 
     try:
         clock = FrozenClock(datetime.now(UTC))
         async with dashboard(server, clock=clock) as (app, pilot):
-            await until(pilot, lambda: len(rows(app)) == 2)
+            await pilot_until(pilot, lambda: len(rows(app)) == 2)
             clock.advance(601)  # for the server they are still live (its clock did not move)
-            await until(pilot, lambda: rows(app) == {}, timeout=1)
+            await pilot_until(pilot, lambda: rows(app) == {}, timeout=1)
             await pilot.pause(1.5)  # a full listing (every 10 ticks) brings them back: no
             assert rows(app) == {}
             assert "Sessions: 0" in str(main(app).table.border_title)
@@ -308,7 +307,7 @@ async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() 
 
 async def test_live_turns_update_agent_numbers_marks_and_token_sort(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
-        await until(pilot, lambda: main(app).status.state == "live")
+        await pilot_until(pilot, lambda: main(app).status.state == "live")
         summary = main(app).query_one(AgentsSummary)
         header = [str(c.label) for c in summary.columns.values()]
         running = header.index("Running")
@@ -317,17 +316,17 @@ async def test_live_turns_update_agent_numbers_marks_and_token_sort(server: Live
         try:
             turn = asyncio.create_task(asyncio.to_thread(server.turn, "beta", "b1", "a long one"))
             table = main(app).table
-            await until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "⏵")
+            await pilot_until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "⏵")
             assert summary.get_row_at(1)[running] == "1"
             await turn
         finally:
             slow.provider.delay = 0.0  # type: ignore[attr-defined]
-        await until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "")
+        await pilot_until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "")
         row = dict(zip(header, summary.get_row_at(1), strict=True))
         assert row["Agent"] == "beta" and row["Turns/min"] == "1" and row["Running"] == "0"
         assert row["Errors"] == "0%" and row["p50"].endswith(" ms") and row["Tok/min"] != "0"
         # two turns from the fixture; a listing that raced the turn may lag for one resync
-        await until(pilot, lambda: main(app).live.sessions["beta/b1"].turns == 3)
+        await pilot_until(pilot, lambda: main(app).live.sessions["beta/b1"].turns == 3)
         main(app).action_sort("tokens")
         main(app).action_reverse_sort()
         assert next(iter(rows(app))) == "beta/b1"  # the most tokens first

@@ -1,145 +1,19 @@
-"""The dashboard's API client against a real server; also the live-server helper the other
-``test_tui_*`` files use (a real uvicorn on a loopback port, in a background event loop, that
-can be stopped and started again on the same port)."""
+"""The dashboard's API client against a real server (helpers.live_server)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Callable, Coroutine, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
-import uvicorn
+from helpers.live_server import API_KEY, LiveServer, make_server
+from helpers.net import free_port
 
-from vel_runner import Agent
-from vel_runner.runtime import Runtime
-from vel_runner.server.app import create_app
-from vel_runner.tui.api_types import ApiError, ServerUnreachable, Unauthorized
+from vel_runner.tui.api_types import ErrorResponse, ServerUnreachable, Unauthorized
 from vel_runner.tui.client import CONNECTED, ApiClient
 
 T = TypeVar("T")
-API_KEY = "test-key-123"
-FROZEN = datetime(2026, 11, 25, 6, 40, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class FrozenClock:
-    """A clock that only moves when told to (patched into the memory store and runtime)."""
-
-    def __init__(self, start: datetime = FROZEN) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class LiveServer:
-    """``create_app(Runtime.from_agents(...))`` on a real uvicorn in its own thread and loop.
-
-    The agents, their stores and sessions live in that loop and survive ``stop()`` /
-    ``start()`` (same port), which is how the tests take the server away and bring it back.
-    """
-
-    def __init__(self, agents: list[Agent], *, api_key: str | None = None) -> None:
-        self.agents = {agent.id: agent for agent in agents}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runtime = Runtime.from_agents(agents)
-        self.app = create_app(self.runtime, api_key=api_key, close_runtime=False)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 15) -> T:
-        """Run ``coro`` on the server's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def start(self) -> None:
-        async def serve() -> None:
-            config = uvicorn.Config(
-                self.app,
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                timeout_graceful_shutdown=1,
-            )
-            self._server = uvicorn.Server(config)
-            self._task = asyncio.create_task(self._server.serve())
-            while not self._server.started:
-                if self._task.done():
-                    self._task.result()
-                    raise RuntimeError("uvicorn exited before it started")
-                await asyncio.sleep(0.01)
-
-        self.call(serve())
-
-    def stop(self) -> None:
-        async def shutdown() -> None:
-            if self._server is not None and self._task is not None:
-                self._server.should_exit = True
-                await asyncio.wait_for(self._task, 10)
-            self._server = self._task = None
-
-        self.call(shutdown())
-
-    def close(self) -> None:
-        self.stop()
-        self.call(self.runtime.close())
-        for agent in self.agents.values():
-            self.call(agent.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-    def turn(self, agent_id: str, session_id: str, message: str = "hello") -> str:
-        """One real turn (``agent.run``) on the server's loop."""
-        return self.call(self.agents[agent_id].run({"message": message}, session_id=session_id))
-
-    def count(self, agent_id: str) -> int:
-        return len(self.call(self.agents[agent_id].ctxmgr.alist_sessions()))
-
-
-def echo_agent(agent_id: str, **options: Any) -> Agent:
-    return Agent(agent_id, model={"provider": "echo", "model": "echo-1"}, **options)
-
-
-def make_server(
-    sessions: dict[str, list[str]],
-    *,
-    api_key: str | None = None,
-    clock: FrozenClock | None = None,
-    monkeypatch: pytest.MonkeyPatch | None = None,
-    ttl: float | None = None,
-) -> LiveServer:
-    """A started server with one echo agent per key of ``sessions`` and those sessions
-    (two turns each, so four messages). With ``clock``, stores and runtime use it."""
-    if clock is not None and monkeypatch is not None:
-        monkeypatch.setattr("vel_runner.storage.memory.utcnow", clock)
-        monkeypatch.setattr("vel_runner.runtime._now", clock)
-    agents = [echo_agent(agent_id, ttl=ttl) for agent_id in sessions]
-    server = LiveServer(agents, api_key=api_key)
-    server.start()
-    for agent_id, ids in sessions.items():
-        for session_id in ids:
-            server.turn(agent_id, session_id, f"hello from {session_id}")
-            if clock is not None:
-                clock.advance(60)
-            server.turn(agent_id, session_id, "and again")
-            if clock is not None:
-                clock.advance(60)
-    return server
 
 
 @pytest.fixture
@@ -196,7 +70,7 @@ def test_session_detail_clear_and_cleanup(server: LiveServer) -> None:
 
 
 def test_missing_session_is_a_404_api_error(server: LiveServer) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ErrorResponse) as caught:
         run(server, lambda client: client.session("alpha", "nope"))
     assert caught.value.status == 404
 

@@ -12,11 +12,15 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from test_tui_app import until
-from test_tui_client import FrozenClock, LiveServer, echo_agent
+from helpers.clock import FrozenClock
+from helpers.live_server import LiveServer
+from helpers.server import echo_agent
+from helpers.waiting import pilot_until
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from vel_runner import ContextManager
+from vel_runner.storage.memory import MemoryStore
 from vel_runner.tui.app import MonitorApp
 from vel_runner.tui.cleanup_screen import CleanupScreen
 from vel_runner.tui.client import ApiClient
@@ -61,20 +65,22 @@ class ToPort(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    clock = FrozenClock()
-    monkeypatch.setattr("vel_runner.storage.memory.utcnow", clock)
-    monkeypatch.setattr("vel_runner.runtime._now", clock)
-    return clock
+def clock() -> FrozenClock:
+    return FrozenClock()
 
 
 @pytest.fixture
 def server(clock: FrozenClock) -> Iterator[LiveServer]:
     agents = [
-        echo_agent("support", ttl=3600),
-        echo_agent("research", context_manager=ContextManager(max_history=10), tools=[lookup]),
+        echo_agent("support", ttl=3600, session_storage=MemoryStore(clock=clock)),
+        echo_agent(
+            "research",
+            context_manager=ContextManager(max_history=10),
+            session_storage=MemoryStore(clock=clock),
+            tools=[lookup],
+        ),
     ]
-    live = LiveServer(agents)
+    live = LiveServer(agents, clock=clock)
     live.start()
     for agent_id, session_id, message in TURNS:
         live.turn(agent_id, session_id, message)
@@ -92,7 +98,7 @@ def loaded(app: MonitorApp) -> Callable[[Pilot[None]], object]:
     async def wait(pilot: Pilot[None]) -> None:
         screen = app.screen
         assert isinstance(screen, MainScreen)
-        await until(pilot, lambda: screen.table.row_count == 5)
+        await pilot_until(pilot, lambda: screen.table.row_count == 5)
         await pilot.pause(0.1)
 
     return wait
@@ -106,8 +112,8 @@ def opened(app: MonitorApp, key: str, messages: int) -> Callable[[Pilot[None]], 
         screen = app.screen
         assert isinstance(screen, MainScreen)
         await pilot.press(*["down"] * screen.table.shown_keys.index(key), "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-        await until(pilot, lambda: len(app.screen.query(".message")) == messages)
+        await pilot_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot_until(pilot, lambda: len(app.screen.query(".message")) == messages)
 
     return open_session
 
@@ -137,12 +143,14 @@ def test_cleanup_dialog(snap_compare, server: LiveServer, clock: FrozenClock) ->
     async def open_dialog(pilot: Pilot[None]) -> None:
         await loaded(app)(pilot)
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, CleanupScreen))
+        await pilot_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         dialog = app.screen
         assert isinstance(dialog, CleanupScreen)
-        dialog.query_one("Input").value = ""  # type: ignore[attr-defined]
+        field = dialog.query_one(Input)
+        field.cursor_blink = False  # a blinking cursor would make the picture depend on timing
+        field.value = ""
         await pilot.press(*"5m")
-        await until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == "5m")
+        await pilot_until(pilot, lambda: dialog.plan is not None and dialog.plan.older_than == "5m")
         await asyncio.sleep(0)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_dialog)

@@ -149,7 +149,7 @@ class Agent:
         self.store: SessionStore = resolve_store(session_storage)
         self._store_opened = False
         self.ctxmgr = context_manager if context_manager is not None else ContextManager()
-        self.ctxmgr._bind(self)
+        self.ctxmgr.bind(self.store, self.id, self.ttl)
         LIVE_AGENTS.add(self)
 
     def __repr__(self) -> str:
@@ -294,12 +294,7 @@ class Agent:
         summary: str | None,
         user: Message,
     ) -> list[Message]:
-        ctx = self.ctxmgr
-        ctx._prepare(run_id, self.instructions, history, summary, user)
-        try:
-            return ctx.messages_for_llm(run_id, sid)
-        finally:
-            ctx._release(run_id)
+        return self.ctxmgr.build_messages(run_id, sid, self.instructions, history, summary, user)
 
     async def _commit(self, turn: SessionTurn, new: Sequence[Message], usage: Usage | None) -> None:
         tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)

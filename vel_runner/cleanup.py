@@ -12,17 +12,17 @@ It looks across every agent alive in this process (or one, with ``agent_id``).
 from __future__ import annotations
 
 from .agent import LIVE_AGENTS
-from .context import _age_seconds
+from .context import age_seconds
 
 
 def get_inactive_sessions(
     max_age_hours: float | None = None,
     *,
-    max_age_seconds: float | None = None,
+    maxage_seconds: float | None = None,
     agent_id: str | None = None,
 ) -> list[str]:
     """Ids of sessions not updated for the given age, over this process's agents (sorted)."""
-    age = _age_seconds(max_age_hours, max_age_seconds)
+    age = age_seconds(max_age_hours, maxage_seconds)
     ids: set[str] = set()
     seen_stores: set[tuple[int, str]] = set()
     for agent in list(LIVE_AGENTS):

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         module.configure(command_parser)
-        command_parser.set_defaults(_run=module.run)
+        command_parser.set_defaults(command_run=module.run)
     return parser
 
 
@@ -45,11 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vel-runner`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    run = getattr(args, "command_run", None)
+    if run is None:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args._run(args))
+        return int(run(args))
     except KeyboardInterrupt:
         return 130
 

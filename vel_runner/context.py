@@ -9,25 +9,22 @@ The agent prepares each turn's messages under a ``run_id`` and then asks
 ``messages_for_llm(run_id, session_id)`` for what the model receives, so a subclass (the spec's
 ``RAGContextManager``) can add to them; what it adds is never stored.
 
-Bound to an agent (``agent.ctxmgr``), a context manager is also the handle on that agent's
-sessions: the spec's synchronous ``get_session_context`` / ``set_session_context`` /
-``clear_session``, their awaitable twins (``a``-prefixed, for async code: they never block
-the event loop), and the listing and cleanup the spec's cleanup section needs.
+Bound to an agent's ``(store, agent_id, ttl)`` (``agent.ctxmgr``), a context manager is also
+the handle on that agent's sessions: the spec's synchronous ``get_session_context`` /
+``set_session_context`` / ``clear_session``, their awaitable twins (``a``-prefixed, for async
+code: they never block the event loop), and the listing and cleanup the spec's cleanup
+section needs.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from .durations import MAX_AGE_SECONDS
 from .errors import InvalidInputError
 from .messages import Message, check_messages, check_session_id, pinned_count
 from .storage.base import SessionInfo, SessionRecord, SessionStore
-
-if TYPE_CHECKING:
-    from .agent import Agent
 
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
 #: The result a model sees for a stored call that has none (a crash, a hand-written session).
@@ -115,7 +112,7 @@ class ContextManager:
         self.max_history = max_history
         self.summarize = summarize
         self._prepared: dict[str, list[Message]] = {}
-        self._agent: Agent | None = None
+        self._binding: tuple[SessionStore, str, float | None] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_history={self.max_history}, summarize={self.summarize})"
@@ -135,14 +132,20 @@ class ContextManager:
         return list(self._prepared.get(run_id, ()))
 
     # -- used by the agent -----------------------------------------------------------------
-    def _prepare(
+    def build_messages(
         self,
         run_id: str,
+        session_id: str | None,
         instructions: str | None,
         history: Sequence[Message],
         summary: str | None,
         user_message: Message,
-    ) -> None:
+    ) -> list[Message]:
+        """What the model receives for one turn: the window, then the ``messages_for_llm`` hook.
+
+        The prepared messages live only for the hook's call, under ``run_id``, so concurrent
+        turns of one agent never see each other's.
+        """
         messages: list[Message] = []
         if instructions:
             messages.append({"role": "system", "content": instructions})
@@ -154,26 +157,31 @@ class ContextManager:
         else:
             messages.extend(split_window([*history, user_message], self.max_history)[0])
         self._prepared[run_id] = pair_tool_results(messages)
+        try:
+            return self.messages_for_llm(run_id, session_id)
+        finally:
+            self._prepared.pop(run_id, None)
 
-    def _release(self, run_id: str) -> None:
-        self._prepared.pop(run_id, None)
-
-    def _bind(self, agent: Agent) -> None:
-        if self._agent is not None and self._agent is not agent:
+    def bind(self, store: SessionStore, agent_id: str, ttl: float | None) -> None:
+        """Attach to one agent's sessions; a second, different agent is refused."""
+        binding = (store, agent_id, ttl)
+        if self._binding is not None and (
+            self._binding[0] is not store or self._binding[1:] != binding[1:]
+        ):
             raise InvalidInputError(
-                f"this {type(self).__name__} already belongs to agent {self._agent.id!r}; "
+                f"this {type(self).__name__} already belongs to agent {self._binding[1]!r}; "
                 "give each agent its own context manager"
             )
-        self._agent = agent
+        self._binding = binding
 
     @property
     def _store(self) -> tuple[SessionStore, str]:
-        if self._agent is None:
+        if self._binding is None:
             raise InvalidInputError(
                 "this context manager is not attached to an agent yet: pass it as "
                 "Agent(context_manager=...) and use agent.ctxmgr"
             )
-        return self._agent.store, self._agent.id
+        return self._binding[0], self._binding[1]
 
     # -- session operations: synchronous, as in the spec -----------------------------------
     def get_session_context(self, session_id: str) -> list[Message]:
@@ -202,7 +210,7 @@ class ContextManager:
         self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
     ) -> list[str]:
         """Ids of sessions not updated for ``max_age_hours`` (or ``max_age_seconds``)."""
-        age = _age_seconds(max_age_hours, max_age_seconds)
+        age = age_seconds(max_age_hours, max_age_seconds)
         return [info.session_id for info in self.list_sessions(inactive_for=age)]
 
     def delete_inactive_sessions(
@@ -210,7 +218,7 @@ class ContextManager:
     ) -> int:
         """Delete sessions idle for longer than the age (and expired ones); count them."""
         store, agent_id = self._store
-        return store.delete_inactive_sync(_age_seconds(max_age_hours, max_age_seconds), agent_id)
+        return store.delete_inactive_sync(age_seconds(max_age_hours, max_age_seconds), agent_id)
 
     # -- awaitable twins, for async code -----------------------------------------------------
     async def aget_session(self, session_id: str) -> SessionRecord | None:
@@ -238,19 +246,19 @@ class ContextManager:
     async def aget_inactive_sessions(
         self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
     ) -> list[str]:
-        age = _age_seconds(max_age_hours, max_age_seconds)
+        age = age_seconds(max_age_hours, max_age_seconds)
         return [info.session_id for info in await self.alist_sessions(inactive_for=age)]
 
     async def adelete_inactive_sessions(
         self, max_age_hours: float | None = None, *, max_age_seconds: float | None = None
     ) -> int:
         store, agent_id = self._store
-        age = _age_seconds(max_age_hours, max_age_seconds)
+        age = age_seconds(max_age_hours, max_age_seconds)
         return await store.delete_inactive(age, agent_id)
 
     @property
     def _ttl(self) -> float | None:
-        return self._agent.ttl if self._agent is not None else None
+        return self._binding[2] if self._binding is not None else None
 
 
 class StatelessContextManager(ContextManager):
@@ -265,7 +273,8 @@ class StatelessContextManager(ContextManager):
         return "StatelessContextManager()"
 
 
-def _age_seconds(hours: float | None, seconds: float | None) -> float:
+def age_seconds(hours: float | None, seconds: float | None) -> float:
+    """The age of ``max_age_hours`` or ``max_age_seconds`` (exactly one given), in seconds."""
     if (hours is None) == (seconds is None):
         raise InvalidInputError("give exactly one of max_age_hours or max_age_seconds")
     name, age, unit = (

@@ -31,7 +31,6 @@ raises the typed error). Over SSE the stream ends with ``data: [DONE]``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .providers.base import Usage
@@ -56,7 +55,6 @@ EVENT_TYPES = (
 
 #: The response header that tells AI SDK clients which stream protocol this is.
 STREAM_HEADER = ("x-vercel-ai-ui-message-stream", "v1")
-SSE_DONE = b"data: [DONE]\n\n"
 
 
 def start(run_id: str, agent_id: str, session_id: str | None) -> Event:
@@ -118,8 +116,3 @@ def finish(session_id: str | None, usage: Usage | None) -> Event:
 
 def error(text: str) -> Event:
     return {"type": "error", "errorText": text}
-
-
-def to_sse(event: Event) -> bytes:
-    """One SSE frame: ``data: <json>`` and a blank line."""
-    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"

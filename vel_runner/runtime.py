@@ -14,23 +14,24 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .config.build import close_all, discard, open_new_stores, open_stores
+from .clock import Clock, utc_now
+from .config.build import Built, build_snapshot
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
 from .listeners import Listeners
 from .providers import preload
+from .snapshot import Snapshot
 from .storage.base import SessionEvent, SessionStore
 
 if TYPE_CHECKING:
     from .agent import Agent
-    from .config.build import Built
     from .config.reload import ConfigWatcher
     from .providers.base import Provider
 
@@ -38,10 +39,8 @@ log = logging.getLogger(__name__)
 
 #: Default watcher debounce: watchfiles' own default (1.6 s) is far above our latency goal.
 DEFAULT_DEBOUNCE_MS = 50
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+#: How long a retired snapshot waits for its leased turns before its stores are closed anyway.
+DRAIN_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +50,11 @@ class ConfigEvent:
     kind: Literal["reloaded", "reload-failed"]
     version: str | None = None
     error: ReloadError | None = None
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 RuntimeEvent = SessionEvent | ConfigEvent
 RuntimeListener = Callable[[RuntimeEvent], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One consistent config: its agents, stores and providers. Never mutated."""
-
-    agents: Mapping[str, Agent]
-    stores: Mapping[str, SessionStore]
-    version: str
-    loaded_at: datetime
-    files: list[str]
-    providers: Mapping[str, Provider] = field(default_factory=lambda: MappingProxyType({}))
-    #: Resolved declarations by ("providers" | "stores", name), to reuse unchanged instances.
-    declarations: Mapping[tuple[str, str], Any] = field(
-        default_factory=lambda: MappingProxyType({}), repr=False
-    )
 
 
 class Runtime:
@@ -85,15 +68,15 @@ class Runtime:
         watch: bool = False,
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
-        drain_timeout: float = 300.0,
+        clock: Clock = utc_now,
     ) -> None:
         self.snapshot = snapshot
+        self.clock = clock
         self.last_error: ReloadError | None = None
         self._paths = list(paths)
         self._watch = watch and bool(self._paths)
         self._debounce_ms = debounce_ms
         self._close_grace = close_grace
-        self._drain_timeout = drain_timeout
         self._listeners: Listeners[RuntimeEvent] = Listeners()
         self._unsubscribe: list[Callable[[], None]] = []
         self._leases: dict[int, int] = {}
@@ -107,7 +90,7 @@ class Runtime:
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def from_agents(cls, agents: Iterable[Agent]) -> Runtime:
+    def from_agents(cls, agents: Iterable[Agent], *, clock: Clock = utc_now) -> Runtime:
         """A runtime over ready-made agents (library use, tests): no files, no watcher."""
         by_id: dict[str, Agent] = {}
         stores: dict[str, SessionStore] = {}
@@ -125,11 +108,11 @@ class Runtime:
             agents=MappingProxyType(by_id),
             stores=MappingProxyType(stores),
             version=hashlib.sha256(fingerprint.encode()).hexdigest()[:12],
-            loaded_at=_now(),
+            loaded_at=clock(),
             files=[],
             providers=MappingProxyType(providers),
         )
-        return cls(snapshot)
+        return cls(snapshot, clock=clock)
 
     @classmethod
     async def from_paths(
@@ -139,6 +122,7 @@ class Runtime:
         watch: bool = True,
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
+        clock: Clock = utc_now,
     ) -> Runtime:
         """Load agents.yaml (several files or directories are merged).
 
@@ -146,13 +130,14 @@ class Runtime:
         :meth:`start` (or use ``async with``) to open the stores and start watching.
         """
         resolved = [Path(p) for p in paths] or [Path("agents.yaml")]
-        built = await _build(resolved, previous=None)
+        built = await build_snapshot(resolved, previous=None, clock=clock)
         return cls(
             built.snapshot,
             paths=resolved,
             watch=watch,
             debounce_ms=debounce_ms,
             close_grace=close_grace,
+            clock=clock,
         )
 
     # -- lookups ---------------------------------------------------------------------------
@@ -233,7 +218,7 @@ class Runtime:
             old = self.snapshot
             built: Built | None = None
             try:
-                built = await _build(self._paths, previous=old)
+                built = await build_snapshot(self._paths, previous=old, clock=self.clock)
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
                     await preload(built.new_providers.values())
@@ -245,19 +230,19 @@ class Runtime:
                 await discard(built)  # same config: keep the running snapshot as it is
                 if self.last_error is not None:
                     self.last_error = None
-                    self._emit(ConfigEvent("reloaded", version=old.version))
+                    self._emit(ConfigEvent("reloaded", version=old.version, at=self.clock()))
                 return True
             self._swap(old, built.snapshot)
             self.last_error = None
             log.info("config reloaded: version %s", built.snapshot.version)
-            self._emit(ConfigEvent("reloaded", version=built.snapshot.version))
+            self._emit(ConfigEvent("reloaded", version=built.snapshot.version, at=self.clock()))
             return True
 
     def _failed(self, exc: Exception) -> bool:
         if not isinstance(exc, ConfigError):  # a bug, not bad input: keep the traceback
             log.error("config reload crashed", exc_info=exc)
             exc = ConfigError([_unexpected_issue(self._paths, exc)])
-        error = ReloadError.from_config_error(exc)
+        error = ReloadError.from_config_error(exc, at=self.clock())
         self.last_error = error
         log.warning("config reload failed, the previous config keeps serving: %s", exc)
         self._emit(ConfigEvent("reload-failed", error=error, at=error.at))
@@ -294,7 +279,7 @@ class Runtime:
             if self._leases.get(key):
                 event = self._drained.setdefault(key, asyncio.Event())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), self._drain_timeout)
+                    await asyncio.wait_for(event.wait(), DRAIN_TIMEOUT)
         finally:
             await close_all(agents, providers, stores)
 
@@ -325,10 +310,48 @@ def _add_unique(target: dict[str, Any], name: str, value: Any, agent_id: str) ->
         target[f"{name}@{agent_id}"] = value
 
 
-async def _build(paths: Sequence[Path], previous: Snapshot | None) -> Built:
-    from .config.build import build_snapshot
+# -- opening and closing what a build created --------------------------------------------------
+async def open_stores(stores: Iterable[SessionStore]) -> None:
+    """Open ``stores`` (at start-up: a failure propagates as it is)."""
+    for store in stores:
+        await store.open()
 
-    return await build_snapshot(paths, previous=previous)
+
+async def open_new_stores(built: Built) -> None:
+    """Open the stores a reload created; a failure is a config error at the store."""
+    for store in built.new_stores.values():
+        try:
+            await store.open()
+        except Exception as exc:
+            raise built.store_error(store.name, exc) from exc
+
+
+async def discard(built: Built) -> None:
+    """Close what an unused build created for itself (never the instances it reused)."""
+    await close_all(built.new_agents, built.new_providers.values(), built.new_stores)
+
+
+async def close_all(
+    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
+) -> None:
+    """Close agents, then providers, then stores; log (never raise) what fails."""
+    for agent in agents:
+        with _logged("agent", agent.id):
+            await agent.aclose()
+    for provider in providers:
+        with _logged("provider", getattr(provider, "type", "?")):
+            await provider.aclose()
+    for name, store in stores.items():
+        with _logged("store", name):
+            await store.close()
+
+
+@contextlib.contextmanager
+def _logged(what: str, name: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        log.exception("closing %s %r failed", what, name)
 
 
 def _unexpected_issue(paths: Sequence[Path], exc: Exception) -> ConfigIssue:

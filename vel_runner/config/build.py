@@ -9,29 +9,23 @@ listed in :class:`Built` so the caller can open it, or close it if the swap does
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..agent import Agent
+from ..clock import Clock, utc_now
 from ..context import ContextManager, StatelessContextManager
 from ..durations import parse_duration
 from ..errors import VelError
 from ..providers import Provider, create_provider
 from ..redact import dsn_secrets, redact
+from ..snapshot import Snapshot
 from ..storage import SessionStore, create_store
 from .errors import ConfigError, ConfigIssue
 from .validate import DSN_ENV, Config, load_config
-
-if TYPE_CHECKING:
-    from ..runtime import Snapshot
-
-log = logging.getLogger("vel_runner.runtime")
 
 
 @dataclass(slots=True)
@@ -52,16 +46,16 @@ class Built:
         return ConfigError([self.config.issue("stores", name, message, code="store")])
 
 
-async def build_snapshot(paths: Sequence[Path], previous: Snapshot | None = None) -> Built:
+async def build_snapshot(
+    paths: Sequence[Path], previous: Snapshot | None = None, *, clock: Clock = utc_now
+) -> Built:
     """Read ``paths`` (in a thread: file I/O stays off the event loop) and build them."""
     config = await asyncio.to_thread(load_config, paths)
-    return build(config, previous)
+    return build(config, previous, clock=clock)
 
 
-def build(config: Config, previous: Snapshot | None = None) -> Built:
+def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = utc_now) -> Built:
     """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``."""
-    from ..runtime import Snapshot
-
     old_decls = previous.declarations if previous is not None else {}
     declarations: dict[tuple[str, str], Any] = {}
     providers: dict[str, Provider] = {}
@@ -82,7 +76,7 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
         if store_name not in stores:
             stores[store_name] = _reuse_or_make(
                 previous, old_decls, "stores", store_name, config.stores[store_name],
-                make_store, new_stores, config.environ,
+                make_store, new_stores, config.environ, clock,
             )  # fmt: skip
             declarations[("stores", store_name)] = config.stores[store_name]
         try:
@@ -96,7 +90,7 @@ def build(config: Config, previous: Snapshot | None = None) -> Built:
         agents=MappingProxyType(agents),
         stores=MappingProxyType(stores),
         version=config.version,
-        loaded_at=datetime.now(UTC),
+        loaded_at=clock(),
         files=list(config.files),
         providers=MappingProxyType(providers),
         declarations=MappingProxyType(declarations),
@@ -130,12 +124,13 @@ def _make_provider(name: str, decl: Mapping[str, Any]) -> Provider:
     return create_provider(decl["type"], **options)
 
 
-def make_store(name: str, decl: Mapping[str, Any], environ: Mapping[str, str]) -> SessionStore:
+def make_store(
+    name: str, decl: Mapping[str, Any], environ: Mapping[str, str], clock: Clock = utc_now
+) -> SessionStore:
     """The store of a resolved ``stores:`` declaration (not opened: nothing is connected)."""
     if decl["type"] == "memory":
-        return create_store(
-            "memory", name=name, **{k: decl[k] for k in ("max_sessions",) if k in decl}
-        )
+        limits = {k: decl[k] for k in ("max_sessions",) if k in decl}
+        return create_store("memory", name=name, clock=clock, **limits)
     options = {key: decl[key] for key in ("min_size", "max_size", "timeout") if key in decl}
     dsn = decl.get("dsn") or environ.get(DSN_ENV, "")
     return create_store(decl["type"], dsn=dsn, name=name, **options)
@@ -218,58 +213,10 @@ def _make_agent(
     )
 
 
-# -- opening and closing what a build created --------------------------------------------------
-async def open_stores(stores: Iterable[SessionStore]) -> None:
-    """Open ``stores`` (at start-up: a failure propagates as it is)."""
-    for store in stores:
-        await store.open()
-
-
-async def open_new_stores(built: Built) -> None:
-    """Open the stores a reload created; a failure is a config error at the store."""
-    for store in built.new_stores.values():
-        try:
-            await store.open()
-        except Exception as exc:
-            raise built.store_error(store.name, exc) from exc
-
-
-async def discard(built: Built) -> None:
-    """Close what an unused build created for itself (never the instances it reused)."""
-    await close_all(built.new_agents, built.new_providers.values(), built.new_stores)
-
-
-async def close_all(
-    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
-) -> None:
-    """Close agents, then providers, then stores; log (never raise) what fails."""
-    for agent in agents:
-        with _logged("agent", agent.id):
-            await agent.aclose()
-    for provider in providers:
-        with _logged("provider", getattr(provider, "type", "?")):
-            await provider.aclose()
-    for name, store in stores.items():
-        with _logged("store", name):
-            await store.close()
-
-
-@contextlib.contextmanager
-def _logged(what: str, name: str) -> Iterator[None]:
-    try:
-        yield
-    except Exception:
-        log.exception("closing %s %r failed", what, name)
-
-
 __all__ = [
     "Built",
     "build",
     "build_snapshot",
-    "close_all",
-    "discard",
     "make_context_manager",
     "make_store",
-    "open_new_stores",
-    "open_stores",
 ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from ..clock import utc_now
 from ..errors import InvalidInputError
 
 Severity = Literal["error", "warning"]
@@ -77,10 +78,6 @@ class ConfigError(InvalidInputError):
         return errors[0] if errors else self.issues[0]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class ReloadError:
     """Why the last reload failed: the first error of the new config, with its position."""
@@ -90,7 +87,7 @@ class ReloadError:
     column: int
     path: str
     message: str
-    at: datetime = field(default_factory=_utcnow)
+    at: datetime = field(default_factory=utc_now)
     hint: str | None = None
     #: How many errors the config had in all (the other ones are in the log).
     count: int = 1
@@ -99,7 +96,8 @@ class ReloadError:
         return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
 
     @classmethod
-    def from_config_error(cls, error: ConfigError) -> ReloadError:
+    def from_config_error(cls, error: ConfigError, at: datetime | None = None) -> ReloadError:
+        """The first error of ``error``, failed ``at`` (default: now)."""
         first: ConfigIssue = error.first
         return cls(
             first.file,
@@ -107,6 +105,7 @@ class ReloadError:
             first.column,
             first.path,
             first.message,
+            at=at if at is not None else utc_now(),
             hint=first.hint,
             count=max(1, len(error.errors)),
         )

@@ -34,7 +34,7 @@ def create_provider(type_name: str, **options: Any) -> Provider:
 
 
 async def preload(providers: Iterable[Provider]) -> None:
-    """Import what the providers will need (the openai SDK: some 0.4 s) in a worker thread,
+    """Import what the providers will need (the openai SDK is slow to import) in a thread,
     so that the first turn after a start or a reload does not stall the event loop on it."""
     loaders = {type(p): getattr(p, "preload", None) for p in providers}
     for load in loaders.values():

@@ -6,8 +6,8 @@ not when the config is loaded. Retries, timeouts, auth and error types are the S
 
 Requests go through the client's ``post`` (the SDK's documented way to call an endpoint
 with a body of your own) rather than ``chat.completions.create``: ``create`` first walks the
-whole message list through the SDK's TypedDict transform, which here cost 6 ms of CPU per
-call at 20 messages and 190 ms at 1,000, to turn JSON into the same JSON. The messages are
+whole message list through the SDK's TypedDict transform, a CPU cost that grows with the
+history, to turn JSON into the same JSON (figures: docs/performance.md). The messages are
 plain JSON already (the stores check that), so the body goes out as it is, and the reply is
 parsed into the SDK's own ``ChatCompletion`` / ``ChatCompletionChunk`` types.
 

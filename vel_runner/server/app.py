@@ -14,9 +14,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -28,57 +27,19 @@ from ..heap import settle_heap
 from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
-from .errors import ApiError, install_error_handlers
+from .errors import install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .models import check_body
-from .observability import RequestId, Stopper, metrics_endpoint, start_observers, stop_observers
+from .observability import RequestId, metrics_endpoint, start_observers, stop_observers
+from .settings import ServeSettings
+from .state import RuntimeLoader, ServerState, state_of
 
 if TYPE_CHECKING:
-    from ..agent import Agent
     from ..runtime import Runtime
 
 log = logging.getLogger("vel_runner.server")
 
-RuntimeLoader = Callable[[], Awaitable["Runtime"]]
 READY_TIMEOUT = 3.0
-
-
-@dataclass
-class ServerState:
-    """What every route needs: the runtime and the server's settings."""
-
-    runtime: Runtime | None
-    loader: RuntimeLoader | None = None
-    close_runtime: bool = True
-    ping_interval: float = 15.0
-    freeze_heap: bool = False
-    sweep: bool = False
-    draining: asyncio.Event = field(default_factory=asyncio.Event)
-    metrics: bool = False
-    turn_log_level: int = logging.DEBUG
-    observers: list[Stopper] = field(default_factory=list)
-
-    @property
-    def live(self) -> Runtime:
-        if self.runtime is None:
-            raise ApiError(503, "the configuration is not loaded yet", "not_ready")
-        return self.runtime
-
-    def agent(self, agent_id: str) -> Agent:
-        """The agent of the current snapshot (UnknownAgentError -> 404)."""
-        return self.live.agent(agent_id)
-
-    async def lease(self, agent_id: str) -> tuple[Agent, AsyncExitStack]:
-        """The agent, held for a turn (a reload will not close it under the turn) until the
-        returned stack is closed; handing the stack to a stream keeps it held while streaming.
-        """
-        stack = AsyncExitStack()
-        agent = await stack.enter_async_context(self.live.lease(agent_id))
-        return agent, stack
-
-
-def state_of(request: Request) -> ServerState:
-    return request.app.state.vel
 
 
 def _chain_drain_signals(state: ServerState) -> Callable[[], None]:
@@ -235,19 +196,18 @@ def app_from_env() -> FastAPI:
     """
     from ..runtime import Runtime
 
-    paths = [p for p in os.environ.get("VEL_CONFIG", "agents.yaml").split(os.pathsep) if p]
-    watch = os.environ.get("VEL_RELOAD", "1") not in ("0", "false", "no")
+    settings = ServeSettings.resolve({}, os.environ)
 
     async def load() -> Any:
-        return await Runtime.from_paths(paths, watch=watch)
+        return await Runtime.from_paths(settings.paths, watch=settings.reload)
 
     return create_app(
         load,
-        api_key=os.environ.get("VEL_API_KEY") or None,
-        max_body_bytes=int(os.environ.get("VEL_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        api_key=settings.api_key,
+        max_body_bytes=settings.max_body_bytes,
         freeze_heap=True,
         sweep=True,
-        metrics=os.environ.get("VEL_METRICS", "1") == "1",
-        metrics_public=os.environ.get("VEL_METRICS_PUBLIC", "0") == "1",
-        log_format=os.environ.get("VEL_LOG_FORMAT", "plain"),
+        metrics=settings.metrics,
+        metrics_public=settings.metrics_public,
+        log_format=settings.log_format,
     )

@@ -10,8 +10,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, error_response
-
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+from .settings import DEFAULT_MAX_BODY_BYTES
 
 
 class BodyLimit:

@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError
 from ..messages import MAX_SESSION_ID_LENGTH, check_json
 
 #: The longest user message one HTTP turn accepts (the body limit applies as well).
-MAX_MESSAGE_CHARS = 100_000
+MAX_HTTP_MESSAGE_CHARS = 100_000
 #: Session ids travel in URL paths and headers, so the API accepts a URL-safe set.
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:@+=~-]+$"
 SESSION_ID_RULE = f"1-{MAX_SESSION_ID_LENGTH} characters from A-Z a-z 0-9 and _ . : @ + = ~ -"
@@ -26,7 +26,7 @@ SessionId = Annotated[
         description=SESSION_ID_RULE,
     ),
 ]
-Message = Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+Message = Annotated[str, Field(min_length=1, max_length=MAX_HTTP_MESSAGE_CHARS)]
 
 
 def not_boolean(value: object) -> object:

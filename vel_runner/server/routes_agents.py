@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import VelError
-from ..events import SSE_DONE, STREAM_HEADER, Event, to_sse
-from .app import state_of
+from ..events import STREAM_HEADER, Event
 from .models import RunRequest
-from .sse import sse_response, wants_stream
+from .sse import DONE, data_frame, sse_response, wants_stream
+from .state import state_of
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -57,10 +57,10 @@ async def turn_frames(
         try:
             async with aclosing(events):  # type: ignore[type-var]
                 async for event in events:
-                    yield to_sse(event)
+                    yield data_frame(event)
         except VelError as exc:
             log.warning("streamed turn of %s failed: %s", agent_id, exc)
-    yield SSE_DONE
+    yield DONE
 
 
 @router.post("/agents/{agent_id}/runs", response_model=None)

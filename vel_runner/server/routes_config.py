@@ -12,16 +12,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from ..observe import hooks
 from ..observe.turn_feed import TurnEvent, TurnFeed
-from .app import ServerState, state_of
 from .routes_sessions import iso
-from .sse import PING, named_frame, sse_response
+from .sse import CONNECTED, PING, named_frame, sse_response
+from .state import ServerState, state_of
+
+if TYPE_CHECKING:
+    from ..config.errors import ReloadError
 
 log = logging.getLogger("vel_runner.server")
 router = APIRouter(prefix="/v1", tags=["config"])
@@ -32,20 +35,9 @@ QUEUE_SIZE = 10_000
 WAKE_INTERVAL = 0.5
 
 
-def error_info(error: Any) -> dict[str, Any] | None:
+def error_info(error: ReloadError | None) -> dict[str, Any] | None:
     """A reload error as JSON: where (file:line:column, document path) and what."""
-    if error is None:
-        return None
-    if hasattr(error, "as_dict"):
-        return error.as_dict()
-    return {
-        "file": getattr(error, "file", None),
-        "line": getattr(error, "line", None),
-        "column": getattr(error, "column", None),
-        "path": getattr(error, "path", None),
-        "message": str(getattr(error, "message", error)),
-        "at": iso(getattr(error, "at", None)),
-    }
+    return None if error is None else error.as_dict()
 
 
 @router.get("/config")
@@ -96,7 +88,7 @@ async def event_stream(state: ServerState, turns: bool = False) -> AsyncIterator
     remove_turns = hooks.add_observer(TurnFeed(enqueue)) if turns else None
     loop = asyncio.get_running_loop()
     try:
-        yield b": connected\n\n"
+        yield CONNECTED
         last_sent = loop.time()
         while not state.draining.is_set():
             try:

@@ -26,10 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import VelError
 from ..events import Event
 from ..messages import MAX_SESSION_ID_LENGTH
-from .app import state_of
 from .errors import ApiError, error_body
-from .models import MAX_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
-from .sse import data_frame, sse_response
+from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
+from .sse import DONE, data_frame, sse_response
+from .state import state_of
 
 log = logging.getLogger("vel_runner.server")
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -82,9 +82,10 @@ def last_user_text(messages: list[ChatMessage]) -> str:
             )
         if not content or not content.strip():
             raise ApiError(422, "the last user message has no text")
-        if len(content) > MAX_MESSAGE_CHARS:
+        if len(content) > MAX_HTTP_MESSAGE_CHARS:
             raise ApiError(
-                422, f"the user message is {len(content)} characters; limit {MAX_MESSAGE_CHARS}"
+                422,
+                f"the user message is {len(content)} characters; limit {MAX_HTTP_MESSAGE_CHARS}",
             )
         return content
     raise ApiError(422, "messages must contain a message with role 'user'")
@@ -192,7 +193,7 @@ async def openai_frames(
     except VelError as exc:
         log.warning("streamed chat completion of %s failed: %s", model, exc)
         yield data_frame(error_body(502, str(exc)))
-    yield b"data: [DONE]\n\n"
+    yield DONE
 
 
 @router.post("/chat/completions", response_model=None)

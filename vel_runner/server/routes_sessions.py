@@ -15,10 +15,10 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ..durations import MAX_AGE_SECONDS, parse_duration
 from ..messages import MAX_SESSION_ID_LENGTH
-from .app import state_of
 from .errors import ApiError
 from .models import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
+from .state import state_of
 
 if TYPE_CHECKING:
     from datetime import datetime

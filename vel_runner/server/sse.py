@@ -17,7 +17,17 @@ SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
 }
-PING = b": ping\n\n"
+#: The frame that ends a turn's stream (both the native and the OpenAI-compatible one).
+DONE = b"data: [DONE]\n\n"
+
+
+def comment(text: str) -> bytes:
+    """``: <text>`` and a blank line: a frame clients ignore (keep-alives, greetings)."""
+    return f": {text}\n\n".encode()
+
+
+PING = comment("ping")
+CONNECTED = comment("connected")
 
 
 def data_frame(payload: Mapping[str, Any]) -> bytes:

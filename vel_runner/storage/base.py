@@ -21,9 +21,10 @@ import builtins
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..clock import utc_now
 from ..messages import Message
 
 #: Marker for ``commit(summary=...)``: leave the stored summary as it is.
@@ -33,11 +34,6 @@ UNCHANGED: Any = type("Unchanged", (), {"__repr__": lambda self: "UNCHANGED"})()
 TokenCounts = tuple[int, int]
 
 SessionEventKind = Literal["created", "updated", "cleared", "expired"]
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now, the one clock stores use (tests may monkeypatch it)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +82,7 @@ class SessionEvent:
     session_id: str
     store: str
     message_count: int = 0
-    at: datetime = field(default_factory=utcnow)
+    at: datetime = field(default_factory=utc_now)
 
 
 SessionListener = Callable[[SessionEvent], None]

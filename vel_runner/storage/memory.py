@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
+from ..clock import Clock, utc_now
 from ..errors import InvalidInputError, SessionConflictError
 from ..listeners import Listeners
 from ..messages import Message, pinned_count
@@ -32,7 +33,6 @@ from .base import (
     SessionListener,
     SessionRecord,
     TokenCounts,
-    utcnow,
 )
 from .keyed_locks import KeyedLocks
 
@@ -105,7 +105,7 @@ class MemoryTurn:
         usage: TokenCounts = (0, 0),
     ) -> None:
         store = self._store
-        now = utcnow()
+        now = store.clock()
         # What the turn read: nobody else changes or drops a session held by a turn, so
         # this is it even when it expired meanwhile (the commit renews its expiry).
         session = store._sessions.get(self._key)
@@ -136,11 +136,18 @@ class MemoryStore:
 
     kind = "memory"
 
-    def __init__(self, name: str = "memory", *, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
+    def __init__(
+        self,
+        name: str = "memory",
+        *,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        clock: Clock = utc_now,
+    ) -> None:
         if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
             raise InvalidInputError(f"max_sessions must be an integer >= 1, got {max_sessions!r}")
         self.name = name
         self.max_sessions = max_sessions
+        self.clock = clock
         self._sessions: dict[Key, _Session] = {}  # least recently updated first
         self._locks = KeyedLocks()
         self._listeners: Listeners[SessionEvent] = Listeners()
@@ -168,7 +175,7 @@ class MemoryStore:
         session = self._sessions.get(key)
         if session is None or session.expires_at is None:
             return session
-        if session.expires_at <= (now or utcnow()):
+        if session.expires_at <= (now or self.clock()):
             if holder or not self._locks.busy(key):
                 del self._sessions[key]
                 self._emit("expired", key, 0)
@@ -215,7 +222,7 @@ class MemoryStore:
             )
 
     def _replace(self, key: Key, messages: Sequence[Message], ttl: float | None) -> None:
-        now = utcnow()
+        now = self.clock()
         session = self._live(key, now, holder=True)
         kind: SessionEventKind = "updated"
         if session is None:
@@ -255,7 +262,7 @@ class MemoryStore:
     def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
         if not self._listeners:
             return
-        self._listeners.emit(SessionEvent(kind, key[0], key[1], self.name, count))
+        self._listeners.emit(SessionEvent(kind, key[0], key[1], self.name, count, self.clock()))
 
     def _info(self, key: Key, session: _Session) -> SessionInfo:
         return SessionInfo(
@@ -314,7 +321,7 @@ class MemoryStore:
         after: tuple[str, str] | None = None,
         limit: int | None = None,
     ) -> list[SessionInfo]:
-        now = utcnow()
+        now = self.clock()
         cutoff = None if inactive_for is None else now - timedelta(seconds=inactive_for)
         rows = []
         for key in sorted(self._sessions):
@@ -331,7 +338,7 @@ class MemoryStore:
         return rows
 
     def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int:
-        now = utcnow()
+        now = self.clock()
         cutoff = now - timedelta(seconds=older_than)
 
         def doomed(s: _Session) -> bool:
@@ -341,7 +348,7 @@ class MemoryStore:
 
     def sweep_sync(self) -> int:
         """Delete the expired sessions no turn holds (``expired`` events); count them."""
-        now = utcnow()
+        now = self.clock()
         return self._delete_where(
             None, lambda s: s.expires_at is not None and s.expires_at <= now, "expired"
         )

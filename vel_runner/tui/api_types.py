@@ -28,7 +28,7 @@ class BadResponse(MonitorError):
     """The server answered something that is not the contract's JSON."""
 
 
-class ApiError(MonitorError):
+class ErrorResponse(MonitorError):
     """A 4xx/5xx with the contract's ``{"error": {"type", "message"}}`` body."""
 
     def __init__(self, status: int, kind: str, message: str) -> None:
@@ -166,7 +166,7 @@ class SessionDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class ReloadError:
+class ReloadErrorInfo:
     """Why the last config reload failed, with where."""
 
     file: str
@@ -186,7 +186,7 @@ class ReloadError:
         return ":".join(parts)
 
     @classmethod
-    def parse(cls, raw: object) -> ReloadError:
+    def parse(cls, raw: object) -> ReloadErrorInfo:
         data = _object(raw, "a reload error")
         return cls(
             file=str(data.get("file") or ""),
@@ -203,7 +203,7 @@ class ConfigInfo:
 
     version: str
     loaded_at: datetime | None
-    last_reload_error: ReloadError | None
+    last_reload_error: ReloadErrorInfo | None
 
     @classmethod
     def parse(cls, raw: object) -> ConfigInfo:
@@ -212,7 +212,7 @@ class ConfigInfo:
         return cls(
             version=str(data.get("version") or ""),
             loaded_at=_time(data, "loaded_at"),
-            last_reload_error=None if error is None else ReloadError.parse(error),
+            last_reload_error=None if error is None else ReloadErrorInfo.parse(error),
         )
 
 

@@ -6,21 +6,14 @@ time) and the global keys; the main screen does the work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from textual.app import App
 from textual.binding import Binding
 
+from ..clock import Clock, utc_now
 from ..heap import settle_heap
 from .client import ApiClient
 from .help_screen import HelpScreen
 from .main_screen import MainScreen
-from .palette import DashboardCommands
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _key_name(key: str) -> str:
@@ -34,7 +27,6 @@ class MonitorApp(App[None]):
 
     TITLE = "vel-runner monitor"
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {DashboardCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
@@ -45,7 +37,7 @@ class MonitorApp(App[None]):
         client: ApiClient,
         *,
         refresh: float = 1.0,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         live_events: bool = True,
         freeze_heap: bool = False,
     ) -> None:
@@ -62,8 +54,8 @@ class MonitorApp(App[None]):
 
     def settle_heap(self) -> None:
         """Once the first full listing is on screen (10,000 sessions make some 200,000 more
-        long-lived objects), freeze the heap out of later full collections: at 10,000
-        sessions those took 80-160 ms each, a visible stall (see :mod:`vel_runner.heap`)."""
+        long-lived objects), freeze the heap out of later full collections, each otherwise a
+        visible stall (see :mod:`vel_runner.heap` and docs/performance.md)."""
         if self.freeze_heap and not self._heap_frozen:
             self._heap_frozen = True
             settle_heap()

@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -79,10 +80,13 @@ class CleanupScreen(ModalScreen[CleanupPlan | None]):
 
     def _show(self, message: str, plan: CleanupPlan | None, *, error: bool = False) -> None:
         self.plan = plan
-        preview = self.query_one("#preview", Static)
+        try:
+            preview = self.query_one("#preview", Static)
+            button = self.query_one("#delete", Button)
+        except NoMatches:  # dismissed while a preview was counting: its widgets are gone
+            return
         preview.update(message)
         preview.set_class(error, "error")
-        button = self.query_one("#delete", Button)
         button.disabled = plan is None or plan.would_delete == 0
         if plan is not None:
             button.label = f"Delete {plan.would_delete:,}…"

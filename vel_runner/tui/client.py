@@ -17,9 +17,9 @@ import httpx
 
 from .api_types import (
     AgentInfo,
-    ApiError,
     BadResponse,
     ConfigInfo,
+    ErrorResponse,
     MonitorError,
     ServerEvent,
     ServerUnreachable,
@@ -74,14 +74,12 @@ class ApiClient:
     async def config(self) -> ConfigInfo:
         return ConfigInfo.parse(await self._request("GET", "/v1/config"))
 
-    async def sessions(self, *, agent: str | None = None) -> list[SessionSummary]:
+    async def sessions(self) -> list[SessionSummary]:
         """Every live session, following ``next_cursor`` page by page."""
         result: list[SessionSummary] = []
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"limit": PAGE_SIZE}
-            if agent:
-                params["agent"] = agent
             if cursor:
                 params["cursor"] = cursor
             response = await self._send("GET", "/v1/sessions", params=params)
@@ -197,7 +195,7 @@ def _raise_for_status(response: httpx.Response) -> None:
         kind, message = str(error.get("type")), str(error.get("message"))
     except (ValueError, AttributeError):
         kind, message = "http_error", response.reason_phrase or "error"
-    raise ApiError(response.status_code, kind, message)
+    raise ErrorResponse(response.status_code, kind, message)
 
 
 __all__ = ["ApiClient", "MonitorError"]

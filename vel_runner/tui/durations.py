@@ -20,7 +20,7 @@ def parse_duration(text: str) -> float:
     return parse(text)
 
 
-def format_duration(seconds: float) -> str:
+def approx_duration(seconds: float) -> str:
     """The largest whole unit of ``seconds``: ``45s``, ``3m``, ``2h``, ``4d``."""
     seconds = max(0.0, seconds)
     if seconds < 60:
@@ -36,7 +36,7 @@ def ago(moment: datetime | None, now: datetime) -> str:
     """``12s ago``, ``3m ago``… for a past moment (``—`` when unknown)."""
     if moment is None:
         return "—"
-    return f"{format_duration((now - moment).total_seconds())} ago"
+    return f"{approx_duration((now - moment).total_seconds())} ago"
 
 
 def until(moment: datetime | None, now: datetime) -> str:
@@ -44,7 +44,7 @@ def until(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "never"
     left = (moment - now).total_seconds()
-    return f"in {format_duration(left)}" if left > 0 else "expired"
+    return f"in {approx_duration(left)}" if left > 0 else "expired"
 
 
 def timestamp(moment: datetime | None) -> str:

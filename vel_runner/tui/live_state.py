@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .agent_stats import AgentStats, FinishedTurn
-from .api_types import AgentInfo, ConfigInfo, ReloadError, ServerEvent, SessionSummary
+from .api_types import AgentInfo, ConfigInfo, ReloadErrorInfo, ServerEvent, SessionSummary
 from .rows import matches
 
 TURN_EVENTS = frozenset({"turn-started", "turn-finished"})
@@ -72,7 +72,7 @@ class LiveState:
         if event.kind == "reload-failed" and self.config is not None:
             error = event.data.get("error")
             if isinstance(error, dict):
-                failed = ReloadError.parse(error)
+                failed = ReloadErrorInfo.parse(error)
                 self.config = replace(self.config, last_reload_error=failed)
                 return False
             return True

@@ -9,7 +9,8 @@ the app: a failed poll shows in the header and the last data stays on screen.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -24,18 +25,35 @@ from .client import CONNECTED
 from .confirm_screen import ConfirmScreen
 from .detail_screen import DetailScreen
 from .live_state import LiveState
-from .rows import COLUMN_KEYS, HEADERS
+from .palette import Command, DashboardCommands
+from .rows import COLUMN_KEYS, COLUMNS, HEADERS
 from .sessions_table import SessionsTable
 from .status_header import Status, StatusHeader
 
 if TYPE_CHECKING:
-    from .app import MonitorApp
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from .client import ApiClient
 
 #: While live events flow, a full listing still runs every this many ticks (a safety net).
 RESYNC_TICKS = 10
 #: Coalesce bursts of events into one table update per this many seconds.
 RENDER_DELAY = 0.1
 FILTER_HINT = "filter by agent or session id — Enter keeps it, Esc clears"
+
+
+class MonitorHost(Protocol):
+    """What the main screen needs from its app (``MonitorApp``), named without importing it."""
+
+    client: ApiClient
+    clock: Callable[[], datetime]
+    refresh_interval: float
+    live_events: bool
+
+    def settle_heap(self) -> None: ...
+
+    def action_help(self) -> None: ...
 
 
 class MainScreen(Screen[None]):
@@ -53,7 +71,7 @@ class MainScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
-    app: MonitorApp
+    COMMANDS = Screen.COMMANDS | {DashboardCommands}
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,13 +83,40 @@ class MainScreen(Screen[None]):
         self._ticks = 0
         self._render_pending = False
 
+    @property
+    def host(self) -> MonitorHost:
+        """The app, as far as this screen uses it."""
+        return cast("MonitorHost", self.app)
+
+    def palette_commands(self) -> list[Command]:
+        """(title, help, callback) for every action, offered in the command palette."""
+        commands: list[Command] = [
+            ("Open session", "show the selected session's messages", self.action_open),
+            (
+                "Clear session",
+                "delete the selected session (asks first)",
+                self.action_clear_session,
+            ),
+            (
+                "Clean up inactive sessions",
+                "delete sessions inactive for longer than a duration (asks first)",
+                self.action_cleanup,
+            ),
+            ("Filter sessions", "by agent or session id", self.action_filter),
+            ("Clear filter", "show every session again", self.action_clear_filter),
+            ("Refresh now", "fetch every session from the server", self.action_refresh),
+            ("Reverse sort order", "flip the current sort", self.action_reverse_sort),
+            ("Help", "list every key", self.host.action_help),
+        ]
+        for key, header, _ in COLUMNS:
+            commands.append((f"Sort by {header}", "", partial(self.action_sort, key)))
+        return commands
+
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
         yield AgentsSummary(id="agents")
-        yield Input(
-            placeholder="filter by agent or session id — Enter keeps it, Esc clears", id="filter"
-        )
-        yield SessionsTable(self.app.clock, id="sessions")
+        yield Input(placeholder=FILTER_HINT, id="filter")
+        yield SessionsTable(self.host.clock, id="sessions")
         yield Footer()
 
     @property
@@ -79,14 +124,14 @@ class MainScreen(Screen[None]):
         return self.query_one(SessionsTable)
 
     def on_mount(self) -> None:
-        self.status = Status(url=self.app.client.base_url)
+        self.status = Status(url=self.host.client.base_url)
         self.table.focus()
         self.render_all()
         self.wake()
         self.refresh_loop()
-        if self.app.live_events:
+        if self.host.live_events:
             self.events_loop()
-        self.set_interval(self.app.refresh_interval, self._tick)
+        self.set_interval(self.host.refresh_interval, self._tick)
 
     # -- data ---------------------------------------------------------------------------
 
@@ -98,14 +143,14 @@ class MainScreen(Screen[None]):
         self._ticks += 1
         if not self.events_connected or self._ticks % RESYNC_TICKS == 0:
             self.wake()
-        elif self.live.drop_expired(self.app.clock()):
+        elif self.live.drop_expired(self.host.clock()):
             self.render_all()
         else:
             self.redraw_clock()
 
     def redraw_clock(self) -> None:
         """Time moved on, nothing else did: redraw the header and the visible times."""
-        now = self.app.clock()
+        now = self.host.clock()
         self.query_one(StatusHeader).update_status(self.status, now)
         self.query_one(AgentsSummary).tick(self.live.stats, now)
         self.table.redraw_times()
@@ -119,7 +164,7 @@ class MainScreen(Screen[None]):
 
     async def refresh_now(self) -> None:
         """One full listing; any failure becomes the header's state, never an exception."""
-        client = self.app.client
+        client = self.host.client
         try:
             sessions, agents, config = await asyncio.gather(
                 client.sessions(), client.agents(), client.config()
@@ -134,9 +179,9 @@ class MainScreen(Screen[None]):
             self.log.error("refresh failed", error)
             self._set_state("error", f"{type(error).__name__}: {error}")
         else:
-            self.live.load(sessions, agents, config, self.app.clock())
+            self.live.load(sessions, agents, config, self.host.clock())
             self._set_state("live" if self.events_connected else "polling", "")
-            self.app.settle_heap()
+            self.host.settle_heap()
 
     def _set_state(self, state: str, detail: str) -> None:
         last = self.live.last_data_at
@@ -148,7 +193,7 @@ class MainScreen(Screen[None]):
         delay = 1.0
         while True:
             try:
-                async for event in self.app.client.events():
+                async for event in self.host.client.events():
                     self.on_server_event(event)
                     delay = 1.0
             except MonitorError:
@@ -180,7 +225,7 @@ class MainScreen(Screen[None]):
 
     def render_all(self) -> None:
         self._render_pending = False
-        now = self.app.clock()
+        now = self.host.clock()
         self.live.drop_expired(now)  # expired sessions are never shown
         self.status = Status(
             self.status.url,
@@ -214,7 +259,7 @@ class MainScreen(Screen[None]):
         session = self.selected()
         if session is not None:
             self.app.push_screen(
-                DetailScreen(self.app.client, session.agent_id, session.session_id)
+                DetailScreen(self.host.client, session.agent_id, session.session_id)
             )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -282,7 +327,7 @@ class MainScreen(Screen[None]):
     @work(group="actions", exit_on_error=False)
     async def clear_session(self, session: SessionSummary) -> None:
         try:
-            deleted = await self.app.client.clear_session(session.agent_id, session.session_id)
+            deleted = await self.host.client.clear_session(session.agent_id, session.session_id)
         except MonitorError as error:
             self.report(f"Could not clear {session.key}: {error}", error=True)
             return
@@ -305,12 +350,12 @@ class MainScreen(Screen[None]):
 
             self.app.push_screen(ConfirmScreen(question), answered)
 
-        self.app.push_screen(CleanupScreen(self.app.client), planned)
+        self.app.push_screen(CleanupScreen(self.host.client), planned)
 
     @work(group="actions", exit_on_error=False)
     async def cleanup(self, plan: CleanupPlan) -> None:
         try:
-            deleted = await self.app.client.cleanup(plan.older_than)
+            deleted = await self.host.client.cleanup(plan.older_than)
         except MonitorError as error:
             self.report(f"Cleanup failed: {error}", error=True)
             return

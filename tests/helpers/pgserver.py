@@ -20,7 +20,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .net import free_port
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found, and POSTGRES_DSN is not set.\n"
@@ -64,12 +65,6 @@ def find_pg_bin() -> Path:
         if (Path(directory) / "initdb").exists() and (Path(directory) / "pg_ctl").exists():
             return Path(directory)
     raise PgBinariesMissing(INSTALL_HINT)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PgServer:

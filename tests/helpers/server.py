@@ -1,11 +1,11 @@
-"""Helpers for the server tests: a real uvicorn on a free loopback port, echo agents, SSE."""
+"""Helpers for the server tests: a real uvicorn on a free loopback port, ``vel-runner serve``
+in a subprocess, echo agents, SSE."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,29 +20,33 @@ from vel_runner import Agent
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .net import free_port
+from .waiting import wait_until
 
 
 def echo_agent(agent_id: str = "echo", **options: Any) -> Agent:
     return Agent(agent_id, model={"provider": "echo", "model": "echo-1"}, **options)
 
 
+async def start_uvicorn(
+    app: Any, port: int, **options: Any
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """``app`` on a real uvicorn on ``port`` (in this event loop), once it accepts connections."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started or task.done(), what="uvicorn to start")
+    if not server.started:
+        task.result()
+        raise RuntimeError("uvicorn exited before it started")
+    return server, task
+
+
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
     """Run ``app`` on a real uvicorn (in this event loop); yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn exited before it started")
-        await asyncio.sleep(0.01)
+    server, task = await start_uvicorn(app, port)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -74,13 +78,23 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 
 
 async def read_events(
-    http: httpx.AsyncClient, frames: list[dict[str, Any]], enough: Any, path: str = "/v1/events"
+    http: httpx.AsyncClient,
+    frames: list[dict[str, Any]],
+    enough: Any,
+    path: str = "/v1/events",
+    connected: asyncio.Event | None = None,
 ) -> None:
-    """Append the frames of the SSE stream at ``path`` to ``frames`` until ``enough(frames)``."""
+    """Append the frames of the SSE stream at ``path`` to ``frames`` until ``enough(frames)``.
+
+    ``connected`` is set on the first bytes (``/v1/events`` sends ``: connected`` once it is
+    subscribed), so a test can wait for it instead of sleeping.
+    """
     async with http.stream("GET", path) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         buffer = ""
         async for chunk in response.aiter_text():
+            if connected is not None:
+                connected.set()
             buffer += chunk
             while "\n\n" in buffer:
                 block, buffer = buffer.split("\n\n", 1)
@@ -94,7 +108,7 @@ def sse_json(text: str) -> list[Any]:
     return [json.loads(f["data"]) for f in parse_sse(text) if f["data"] != "[DONE]"]
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: One echo agent whose sessions live in PostgreSQL at ``$POSTGRES_DSN``.
 DATABASE_CONFIG = """\
 version: 1

@@ -1,0 +1,39 @@
+"""Await a condition instead of sleeping a guessed time: tests stay fast when the machine is
+fast and correct when it is loaded."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+async def wait_until(
+    predicate: Callable[[], object],
+    timeout: float = 10.0,
+    *,
+    interval: float = 0.01,
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    what: str = "the condition",
+) -> float:
+    """Seconds until ``predicate()`` is true (it may return an awaitable); fails the test
+    with ``what`` after ``timeout``. ``pause`` waits between checks (e.g. a Textual
+    ``pilot.pause``, so the app keeps processing its messages)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return loop.time() - start
+        if loop.time() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pause(interval)
+
+
+async def pilot_until(pilot: Any, condition: Callable[[], object], timeout: float = 8.0) -> None:
+    """:func:`wait_until` under a Textual ``Pilot``: the app processes its messages between
+    checks."""
+    await wait_until(condition, timeout, interval=0.05, pause=pilot.pause)
