@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .config.build import close_all, discard, open_new_stores, open_stores
+from .config.build import close_all, discard, open_new_stores, open_stores, open_tool_sources
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
 from .listeners import Listeners
@@ -72,6 +72,8 @@ class Snapshot:
     declarations: Mapping[tuple[str, str], Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False
     )
+    #: MCP servers by name (one connection each, shared by the agents that use them).
+    tool_sources: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class Runtime:
@@ -189,6 +191,7 @@ class Runtime:
             return
         self._started = True
         await open_stores(self.snapshot.stores.values())
+        await open_tool_sources(self.snapshot.tool_sources.values())
         await preload(self.snapshot.providers.values())
         if self._watch:
             from .config.reload import ConfigWatcher
@@ -210,7 +213,12 @@ class Runtime:
             unsubscribe()
         self._unsubscribe.clear()
         snapshot = self.snapshot
-        await close_all(snapshot.agents.values(), snapshot.providers.values(), snapshot.stores)
+        await close_all(
+            snapshot.agents.values(),
+            snapshot.providers.values(),
+            snapshot.stores,
+            snapshot.tool_sources.values(),
+        )
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -236,6 +244,7 @@ class Runtime:
                 built = await _build(self._paths, previous=old)
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
+                    await open_tool_sources(built.new_tool_sources.values())
                     await preload(built.new_providers.values())
             except Exception as exc:
                 if built is not None:
@@ -274,8 +283,10 @@ class Runtime:
         kept_providers = {id(provider) for provider in new.providers.values()}
         stores = {n: s for n, s in old.stores.items() if id(s) not in kept_stores}
         providers = [p for p in old.providers.values() if id(p) not in kept_providers]
+        kept_sources = {id(source) for source in new.tool_sources.values()}
+        sources = [s for s in old.tool_sources.values() if id(s) not in kept_sources]
         task = asyncio.get_running_loop().create_task(
-            self._retire(old, list(old.agents.values()), providers, stores)
+            self._retire(old, list(old.agents.values()), providers, stores, sources)
         )
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
@@ -286,6 +297,7 @@ class Runtime:
         agents: list[Agent],
         providers: list[Provider],
         stores: Mapping[str, SessionStore],
+        tool_sources: Sequence[Any] = (),
     ) -> None:
         """Close what only ``old`` used, once its leased turns finish (bounded wait)."""
         try:
@@ -296,7 +308,7 @@ class Runtime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), self._drain_timeout)
         finally:
-            await close_all(agents, providers, stores)
+            await close_all(agents, providers, stores, tool_sources)
 
     # -- events ----------------------------------------------------------------------------
     def add_listener(self, callback: RuntimeListener) -> Callable[[], None]:

@@ -10,6 +10,7 @@ the runtime does not import and inspect them a second time.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +51,8 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
         origin = config.origin("tools", name)
         if decl["type"] == "python":
             issues.extend(_python_issues(config, name, decl, origin))
+        elif decl["type"] == "mcp":
+            issues.extend(mcp_issues(name, decl, origin))
         elif decl["agent"] not in config.agents and complete:
             issues.append(
                 origin.issue(
@@ -63,6 +66,9 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
     for agent_id, agent in config.agents.items():
         origin = config.origin("agents", agent_id)
         for index, tool in enumerate(agent.get("tools", ())):
+            server, dot, _ = tool.partition(".")
+            if dot and server in config.tools and config.tools[server]["type"] == "mcp":
+                continue  # one tool of an MCP server: ``validate --connect`` checks it exists
             if tool in config.tools or not complete or ("tools", tool) in config.skipped:
                 continue
             issues.append(
@@ -70,11 +76,55 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
                     ("tools", index),
                     f"tool {tool!r} is not declared",
                     hint=did_you_mean(tool, sorted(config.tools), "declared tools")
-                    or "declare it under tools: (type python or agent)",
+                    or "declare it under tools: (type python, agent or mcp)",
                     code="reference",
                 )
             )
     issues.extend(_cycle_issues(config))
+    return issues
+
+
+def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[ConfigIssue]:
+    """An MCP server's declaration, offline: timeouts, keys of the other transport, and a
+    warning when nothing limits which tools the agents see."""
+    issues = []
+    for key in ("timeout", "connect_timeout"):
+        try:
+            positive = parse_duration(decl[key]) > 0
+        except InvalidInputError as exc:
+            issues.append(origin.issue((key,), str(exc), code="schema"))
+            continue
+        if not positive:
+            issues.append(origin.issue((key,), f"{key} must be greater than 0", code="schema"))
+    stdio_only = "url" in decl and [k for k in ("args", "env", "cwd") if decl.get(k)]
+    for key in stdio_only or ():
+        issues.append(
+            origin.issue((key,), f"{key} is for a server started by command, not one at a url")
+        )
+    if "command" in decl and "headers" in decl:
+        issues.append(origin.issue(("headers",), "headers are for a server at a url"))
+    if importlib.util.find_spec("mcp") is None:  # finds, does not import: validate stays fast
+        issues.append(
+            origin.issue(
+                ("type",),
+                f"MCP server {name!r} needs the mcp package, which is not installed",
+                hint="pip install 'vel-runner[mcp]'",
+                severity="warning",
+                code="tool",
+            )
+        )
+    if "allow" not in decl:
+        issues.append(
+            origin.issue(
+                (),
+                f"MCP server {name!r} has no allow list: the agents see every tool it lists, "
+                "and that list can change under you",
+                hint='list the tools the agents need: allow: [search_issues, "list_*"]',
+                key=True,
+                severity="warning",
+                code="tool",
+            )
+        )
     return issues
 
 
@@ -161,4 +211,4 @@ def _path_back(
     return None
 
 
-__all__ = ["tool_issues"]
+__all__ = ["mcp_issues", "tool_issues"]

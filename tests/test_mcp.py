@@ -1,0 +1,268 @@
+"""MCP servers as tool sources, against real MCP servers written with the SDK's own server side
+(tests/mcp_servers/demo_server.py): one a stdio subprocess, one over streamable HTTP on a
+loopback port. Tools listed and filtered, round trips through an agent, a server killed
+mid-call, list_changed, reloads that keep / replace / remove a server, secrets, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from server_helpers import free_port, serving
+from test_reload import wait_for
+
+from vel_runner.runtime import Runtime
+from vel_runner.server.app import create_app
+
+SERVER = str(Path(__file__).resolve().parent / "mcp_servers" / "demo_server.py")
+SECRET = "sk-mcp-very-secret-4242"
+
+HEAD = "version: 1\nproviders:\n  offline: {type: echo}\ntools:\n"
+STDIO = (
+    HEAD
+    + f"""\
+  demo:
+    type: mcp
+    command: {sys.executable}
+    args: [{SERVER}, stdio]
+    env: {{DEMO_TOKEN: "${{DEMO_TOKEN}}"}}
+    allow: [add, echo, "list_*", slow, pid, fail, pixel, grow, extra, env_names, delete_everything]
+    deny: ["delete_*"]
+    prefix: d_
+    timeout: 20s
+    connect_timeout: 30s
+agents:
+  - id: a
+    model: {{provider: offline, model: e}}
+    tools: [demo]
+  - id: b
+    model: {{provider: offline, model: e}}
+    tools: [demo.echo]
+"""
+)
+
+
+@contextlib.contextmanager
+def http_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """The demo server over streamable HTTP on 127.0.0.1:``port`` (ready when it yields)."""
+    proc = subprocess.Popen(
+        [sys.executable, SERVER, "http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=0.5)
+                break
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@contextlib.asynccontextmanager
+async def runtime_for(path: Path) -> AsyncIterator[Runtime]:
+    runtime = await Runtime.from_paths([path], watch=False, close_grace=0.0)
+    async with runtime:
+        yield runtime
+
+
+async def ask(runtime: Runtime, agent: str, line: str) -> str:
+    async with runtime.lease(agent) as live:
+        return await live.run({"message": line})
+
+
+@pytest.fixture(autouse=True)
+def demo_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_TOKEN", SECRET)
+
+
+async def test_stdio_tools_listed_filtered_and_called_through_an_agent(tmp_path: Path) -> None:
+    async with runtime_for(write(tmp_path / "agents.yaml", STDIO)) as runtime:
+        a = runtime.agent("a")
+        names = a.toolbox.names
+        assert "d_add" in names and "d_list_colors" in names
+        assert "d_delete_everything" not in names  # deny wins over allow
+        assert runtime.agent("b").toolbox.names == ["d_echo"]  # one tool of the server
+        answer = await ask(runtime, "a", '/tool d_add {"a": 2, "b": 40}')
+        assert "d_add -> " in answer and json.dumps({"result": 42}) in answer
+        answer = await ask(runtime, "b", '/tool d_echo {"text": "hi there"}')
+        assert '"hi there"' in answer
+        # isError results take the tool error path; images are described, not dropped
+        answer = await ask(runtime, "a", '/tool d_fail {"reason": "nope"}')
+        assert '{"error": ' in answer
+        answer = await ask(runtime, "a", "/tool d_pixel {}")
+        assert "[image image/png" in answer
+        # only the declared env reaches the server (not the runner's own variables)
+        names_seen = await runtime.snapshot.tool_sources["demo"].call_tool("d_env_names", {})
+        assert "DEMO_TOKEN" in names_seen["result"]
+        assert not any(name.startswith("PYTEST") for name in names_seen["result"])
+
+
+async def test_list_changed_refreshes_the_tools(tmp_path: Path) -> None:
+    async with runtime_for(write(tmp_path / "agents.yaml", STDIO)) as runtime:
+        a = runtime.agent("a")
+        assert "d_extra" not in a.toolbox.names
+        await ask(runtime, "a", "/tool d_grow {}")
+        await wait_for(lambda: "d_extra" in a.toolbox.names, 5)
+        assert "extra!" in await ask(runtime, "a", "/tool d_extra {}")
+
+
+async def test_server_killed_mid_call_then_back(tmp_path: Path) -> None:
+    async with runtime_for(write(tmp_path / "agents.yaml", STDIO)) as runtime:
+        source = runtime.snapshot.tool_sources["demo"]
+        pid = (await source.call_tool("d_pid", {}))["result"]
+        run = asyncio.create_task(ask(runtime, "a", '/tool d_slow {"seconds": 3}'))
+        await asyncio.sleep(0.5)
+        os.kill(pid, signal.SIGKILL)
+        answer = await asyncio.wait_for(run, 10)
+        assert '{"error": ' in answer and "closed the connection" in answer  # the run went on
+        answer = await ask(runtime, "a", '/tool d_add {"a": 1, "b": 1}')
+        assert '{"result": 2}' in answer
+        assert (await source.call_tool("d_pid", {}))["result"] != pid
+
+
+async def test_reload_keeps_replaces_and_removes_a_server(tmp_path: Path) -> None:
+    path = write(tmp_path / "agents.yaml", STDIO)
+    async with runtime_for(path) as runtime:
+        first = runtime.snapshot.tool_sources["demo"]
+        pid = (await first.call_tool("d_pid", {}))["result"]
+        # unchanged server, another agent added: same connection, same process
+        write(path, STDIO + "  - id: c\n    model: {provider: offline, model: e}\n")
+        assert await runtime.reload()
+        assert runtime.snapshot.tool_sources["demo"] is first
+        assert (await first.call_tool("d_pid", {}))["result"] == pid
+        # changed server: a new connection, the old one closed
+        write(path, STDIO.replace("timeout: 20s", "timeout: 21s"))
+        assert await runtime.reload()
+        second = runtime.snapshot.tool_sources["demo"]
+        assert second is not first
+        assert (await second.call_tool("d_pid", {}))["result"] != pid
+        await wait_for(lambda: first.unavailable() is not None, 10)
+        await wait_for(lambda: not _alive(pid), 10)  # the old server process ended
+        # removed: closed
+        write(path, "version: 1\nproviders: {offline: {type: echo}}\nagents:\n"
+              "  - id: a\n    model: {provider: offline, model: e}\n")  # fmt: skip
+        assert await runtime.reload()
+        assert not runtime.snapshot.tool_sources
+        await wait_for(lambda: second.unavailable() is not None, 10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_http_server_round_trip_and_restart(tmp_path: Path) -> None:
+    port = free_port()
+    config = (
+        HEAD
+        + f"""\
+  web:
+    type: mcp
+    url: http://127.0.0.1:{port}/mcp
+    headers: {{Authorization: "Bearer ${{DEMO_TOKEN}}"}}
+    allow: [add, slow]
+    connect_timeout: 20s
+agents:
+  - id: a
+    model: {{provider: offline, model: e}}
+    tools: [web]
+"""
+    )
+    with http_server(port):
+        async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
+            assert runtime.agent("a").toolbox.names == ["add", "slow"]
+            answer = await ask(runtime, "a", '/tool add {"a": 3, "b": 4}')
+            assert '{"result": 7}' in answer
+    with http_server(port) as proc:
+        async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
+            run = asyncio.create_task(ask(runtime, "a", '/tool slow {"seconds": 3}'))
+            await asyncio.sleep(0.5)
+            proc.kill()
+            proc.wait()
+            answer = await asyncio.wait_for(run, 20)
+            assert '{"error": ' in answer
+            with http_server(port):
+                answer = await ask(runtime, "a", '/tool add {"a": 1, "b": 2}')
+                assert '{"result": 3}' in answer
+
+
+async def test_a_server_that_cannot_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """/readyz names it and why; its agents answer a clear error; the others keep working;
+    no secret shows in any answer or log."""
+    caplog.set_level(logging.DEBUG)
+    config = STDIO.replace(f"command: {sys.executable}", "command: /no/such/mcp-server")
+    config = config.replace("connect_timeout: 30s", "connect_timeout: 2s").replace(
+        "  - id: b\n", "  - id: other\n"
+    )
+    config = config.replace("    tools: [demo.echo]\n", "")
+    path = write(tmp_path / "agents.yaml", config)
+    runtime = await Runtime.from_paths([path], watch=False)
+    async with serving(create_app(runtime)) as base, httpx.AsyncClient(base_url=base) as http:
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503
+        message = ready.json()["error"]["message"]
+        assert "'demo'" in message and "/no/such/mcp-server" in message
+        answer = await http.post("/v1/agents/a/runs", json={"message": "/tool d_add {}"})
+        assert answer.status_code == 503
+        assert answer.json()["error"]["type"] == "tool_unavailable"
+        assert "MCP server 'demo' is not connected" in answer.json()["error"]["message"]
+        other = await http.post("/v1/agents/other/runs", json={"message": "hello"})
+        assert other.status_code == 200
+        bodies = [ready.text, answer.text]
+        for route in ("/v1/config", "/v1/agents"):
+            bodies.append((await http.get(route)).text)
+    everything = "\n".join([*bodies, caplog.text])
+    assert SECRET not in everything
+
+
+def test_validate_offline_warns_and_does_not_import_mcp(tmp_path: Path) -> None:
+    path = write(tmp_path / "agents.yaml", STDIO.replace("    allow: [", "    #allow: ["))
+    code = (
+        "import sys\nfrom vel_runner.cli import main\nrc = main(['validate', sys.argv[1]])\n"
+        "assert 'mcp' not in sys.modules, 'validate imported mcp'\nsys.exit(rc)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "has no allow list" in done.stdout
+    assert ":8:" in done.stdout or "agents.yaml:5" in done.stdout  # at the YAML line
+
+
+def test_bad_declarations_are_schema_errors(tmp_path: Path) -> None:
+    from vel_runner.config.validate import check_config
+
+    both = STDIO.replace("    command:", "    url: http://x/mcp\n    command:")
+    _, issues = check_config([write(tmp_path / "agents.yaml", both)])
+    assert any(i.severity == "error" for i in issues)
+    neither = STDIO.replace(f"    command: {sys.executable}\n", "")
+    _, issues = check_config([write(tmp_path / "agents.yaml", neither)])
+    assert any(i.severity == "error" for i in issues)
+    unknown: Any = STDIO.replace("[demo.echo]", "[nodemo.echo]")
+    _, issues = check_config([write(tmp_path / "agents.yaml", unknown)])
+    assert any("nodemo.echo" in i.message for i in issues)
