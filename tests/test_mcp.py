@@ -266,3 +266,48 @@ def test_bad_declarations_are_schema_errors(tmp_path: Path) -> None:
     unknown: Any = STDIO.replace("[demo.echo]", "[nodemo.echo]")
     _, issues = check_config([write(tmp_path / "agents.yaml", unknown)])
     assert any("nodemo.echo" in i.message for i in issues)
+
+
+def test_validate_connect_lists_tools_and_reports_at_the_yaml_line(tmp_path: Path) -> None:
+    broken = (
+        "  broken:\n    type: mcp\n    command: /no/such/server\n"
+        f'    env: {{TOKEN: "{SECRET}"}}\n    allow: [x]\n    connect_timeout: 5s\n'
+    )
+    config = (
+        STDIO.replace("allow: [add, echo,", 'allow: [add, "nothing_*", echo,')
+        .replace("[demo.echo]", "[demo.echo, demo.nope, demo.delete_everything]")
+        .replace("agents:\n", broken + "agents:\n")
+    )
+    path = write(tmp_path / "agents.yaml", config)
+    lines = config.splitlines()
+
+    def line_of(text: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if text in line)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "vel_runner.cli", "validate", "--connect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert f":{line_of('nothing_*')}:" in _line_with(out, "'nothing_*' matches none")
+    assert f":{line_of('  broken:')}:" in _line_with(out, "'broken' cannot be used")
+    assert "/no/such/server" in out
+    assert f":{line_of('demo.nope')}:" in _line_with(out, "does not expose a tool 'nope'")
+    assert "'delete_everything'" in out  # denied, so not exposed to an agent naming it
+    assert "'demo' cannot be used" not in out
+    assert SECRET not in out + done.stderr
+    # without --connect the same file is valid offline (references are checked on connect)
+    offline = subprocess.run(
+        [sys.executable, "-m", "vel_runner.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert offline.returncode == 0, offline.stdout
+
+
+def _line_with(out: str, text: str) -> str:
+    return next((line for line in out.splitlines() if text in line), f"<no line with {text!r}>")

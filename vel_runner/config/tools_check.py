@@ -128,6 +128,65 @@ def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[Confi
     return issues
 
 
+async def connect_issues(config: Config) -> list[ConfigIssue]:
+    """``validate --connect``: start or reach each MCP server, list its tools, and report a
+    server that cannot be used, allow/deny entries that match none of its tools, and agents
+    that list ``server.tool`` for a tool the server does not expose."""
+    import asyncio
+
+    from ..tools.base import ToolCallError
+    from ..tools.mcp_source import MCPSource, matches
+
+    sources = {
+        name: MCPSource(name, decl) for name, decl in config.tools.items() if decl["type"] == "mcp"
+    }
+    outcomes = await asyncio.gather(
+        *(source.connect_once() for source in sources.values()), return_exceptions=True
+    )
+    issues: list[ConfigIssue] = []
+    reached: dict[str, MCPSource] = {}
+    for (name, source), outcome in zip(sources.items(), outcomes, strict=True):
+        origin = config.origin("tools", name)
+        if isinstance(outcome, ToolCallError):
+            issues.append(
+                origin.issue(
+                    (), f"MCP server {name!r} cannot be used: {outcome}", key=True, code="connect"
+                )
+            )
+            continue
+        if isinstance(outcome, BaseException):
+            raise outcome
+        reached[name] = source
+        for key in ("allow", "deny"):
+            for index, pattern in enumerate(config.tools[name].get(key, ())):
+                if not any(matches(tool, [pattern]) for tool in source.listed):
+                    issues.append(
+                        origin.issue(
+                            (key, index),
+                            f"{key} entry {pattern!r} matches none of the tools of {name!r}",
+                            hint=f"its tools: {', '.join(sorted(source.listed)) or 'none'}",
+                            severity="warning",
+                            code="connect",
+                        )
+                    )
+    for agent_id, agent in config.agents.items():
+        for index, tool in enumerate(agent.get("tools", ())):
+            server, dot, tool_name = tool.partition(".")
+            found = reached.get(server) if dot else None
+            if found is None or found.prefix + tool_name in {s.name for s in found.list_tools()}:
+                continue
+            exposed = sorted(s.name.removeprefix(found.prefix) for s in found.list_tools())
+            issues.append(
+                config.origin("agents", agent_id).issue(
+                    ("tools", index),
+                    f"MCP server {server!r} does not expose a tool {tool_name!r}",
+                    hint=f"it exposes: {', '.join(exposed) or 'nothing'} (after allow and deny)",
+                    code="connect",
+                )
+            )
+    return issues
+
+
 def _python_issues(
     config: Config, name: str, decl: Mapping[str, Any], origin: Origin
 ) -> list[ConfigIssue]:
@@ -211,4 +270,4 @@ def _path_back(
     return None
 
 
-__all__ = ["mcp_issues", "tool_issues"]
+__all__ = ["connect_issues", "mcp_issues", "tool_issues"]
