@@ -185,7 +185,7 @@ async def test_http_server_round_trip_and_restart(tmp_path: Path) -> None:
     type: mcp
     url: http://127.0.0.1:{port}/mcp
     headers: {{Authorization: "Bearer ${{DEMO_TOKEN}}"}}
-    allow: [add, slow]
+    allow: [add, slow, bearer_ok]
     connect_timeout: 20s
 agents:
   - id: a
@@ -195,9 +195,11 @@ agents:
     )
     with http_server(port):
         async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
-            assert runtime.agent("a").toolbox.names == ["add", "slow"]
+            assert runtime.agent("a").toolbox.names == ["add", "slow", "bearer_ok"]
             answer = await ask(runtime, "a", '/tool add {"a": 3, "b": 4}')
             assert '{"result": 7}' in answer
+            answer = await ask(runtime, "a", "/tool bearer_ok {}")  # the header reached it
+            assert '{"result": true}' in answer
     with http_server(port) as proc:
         async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
             run = asyncio.create_task(ask(runtime, "a", '/tool slow {"seconds": 3}'))
@@ -311,3 +313,44 @@ def test_validate_connect_lists_tools_and_reports_at_the_yaml_line(tmp_path: Pat
 
 def _line_with(out: str, text: str) -> str:
     return next((line for line in out.splitlines() if text in line), f"<no line with {text!r}>")
+
+
+def test_results_map_every_content_type() -> None:
+    """Structured content as JSON, text as text, isError as the error path, the rest
+    described (never dropped)."""
+    import mcp.types as t
+
+    from vel_runner.tools.base import ToolCallError
+    from vel_runner.tools.mcp_results import result_value
+
+    def result(*blocks: Any, **kw: Any) -> Any:
+        return t.CallToolResult(content=list(blocks), **kw)
+
+    text = t.TextContent(type="text", text="hello")
+    assert result_value(result(text), "x") == "hello"
+    assert result_value(result(text, structured_content={"n": 1}), "x") == {"n": 1}
+    with pytest.raises(ToolCallError, match=r"^hello$"):
+        result_value(result(text, is_error=True), "x")
+    with pytest.raises(ToolCallError, match="x failed"):
+        result_value(result(is_error=True), "x")
+    blob = t.BlobResourceContents(uri="file:///a.bin", mime_type="application/zip", blob="AAAA")
+    doc = t.TextResourceContents(uri="file:///a.txt", text="file text")
+    mixed = result_value(
+        result(
+            text,
+            t.ImageContent(type="image", data="AAAAAAAA", mime_type="image/png"),
+            t.AudioContent(type="audio", data="AAAA", mime_type="audio/wav"),
+            t.EmbeddedResource(type="resource", resource=doc),
+            t.EmbeddedResource(type="resource", resource=blob),
+            t.ResourceLink(type="resource_link", uri="file:///b", name="b", description="B"),
+        ),
+        "x",
+    )
+    assert mixed.splitlines() == [
+        "hello",
+        "[image image/png, about 6 bytes, not shown]",
+        "[audio audio/wav, about 3 bytes, not shown]",
+        "file text",
+        "[resource file:///a.bin (application/zip), not shown]",
+        "[resource link file:///b: B]",
+    ]

@@ -76,6 +76,14 @@ def pid() -> int:
 
 
 @server.tool()
+def bearer_ok(ctx: Context) -> bool:
+    """Did the HTTP request carry ``Bearer $DEMO_TOKEN`` (the server's own environment)?"""
+    request = ctx.request_context.request
+    header = request.headers.get("authorization", "") if request is not None else ""
+    return bool(os.environ.get("DEMO_TOKEN")) and header == f"Bearer {os.environ['DEMO_TOKEN']}"
+
+
+@server.tool()
 async def grow(ctx: Context) -> str:
     """Add the tool ``extra`` and tell the client its tool list changed."""
 

@@ -74,6 +74,12 @@ class MCPSource:
     def transport(self) -> str:
         return "http" if "url" in self.decl else "stdio"
 
+    @property
+    def session(self) -> Any:
+        """The SDK's ``ClientSession`` while connected (``None`` otherwise): for code that
+        needs the SDK itself (the benchmark compares against it on the same connection)."""
+        return self._session
+
     def secrets(self) -> list[str]:
         """Header and env values: never shown."""
         values = [*self.decl.get("headers", {}).values(), *self.decl.get("env", {}).values()]
@@ -168,6 +174,13 @@ class MCPSource:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def __aenter__(self) -> MCPSource:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def connect_once(self) -> None:
         """Connect, list the tools, disconnect (``vel-runner validate --connect``).
