@@ -22,8 +22,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..redact import redact
 from ..durations import parse_duration
+from ..redact import redact
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
 from .mcp_results import result_value
 
