@@ -278,7 +278,8 @@ def test_validate_connect_lists_tools_and_reports_at_the_yaml_line(tmp_path: Pat
     config = (
         STDIO.replace("allow: [add, echo,", 'allow: [add, "nothing_*", echo,')
         .replace("[demo.echo]", "[demo.echo, demo.nope, demo.delete_everything]")
-        .replace("agents:\n", broken + "agents:\n")
+        .replace("agents:\n", broken + "  d_add: {type: agent, agent: b}\nagents:\n")
+        .replace("tools: [demo]", "tools: [demo, d_add]")
     )
     path = write(tmp_path / "agents.yaml", config)
     lines = config.splitlines()
@@ -300,6 +301,8 @@ def test_validate_connect_lists_tools_and_reports_at_the_yaml_line(tmp_path: Pat
     assert f":{line_of('demo.nope')}:" in _line_with(out, "does not expose a tool 'nope'")
     assert "'delete_everything'" in out  # denied, so not exposed to an agent naming it
     assert "'demo' cannot be used" not in out
+    clash = _line_with(out, "gives the model a tool 'd_add'")
+    assert f":{line_of('tools: [demo, d_add]')}:" in clash and "as 'demo' does" in clash
     assert SECRET not in out + done.stderr
     # without --connect the same file is valid offline (references are checked on connect)
     offline = subprocess.run(

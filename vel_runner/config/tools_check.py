@@ -170,6 +170,7 @@ async def connect_issues(config: Config) -> list[ConfigIssue]:
                         )
                     )
     for agent_id, agent in config.agents.items():
+        issues.extend(_clashes(config, agent_id, reached))
         for index, tool in enumerate(agent.get("tools", ())):
             server, dot, tool_name = tool.partition(".")
             found = reached.get(server) if dot else None
@@ -184,6 +185,34 @@ async def connect_issues(config: Config) -> list[ConfigIssue]:
                     code="connect",
                 )
             )
+    return issues
+
+
+def _clashes(config: Config, agent_id: str, reached: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Two tools of one agent that the model would see under the same name."""
+    seen: dict[str, str] = {}
+    issues = []
+    for index, entry in enumerate(config.agents[agent_id].get("tools", ())):
+        server, dot, tool_name = entry.partition(".")
+        source = reached.get(server)
+        if source is not None:
+            exposed = [spec.name for spec in source.list_tools()]
+            names = [n for n in exposed if n == source.prefix + tool_name] if dot else exposed
+        elif dot or config.tools.get(entry, {}).get("type") == "mcp":
+            names = []  # a server that could not be reached: reported on its own
+        else:
+            names = [entry]  # a python or agent tool: the model sees its key
+        for name in names:
+            if name in seen:
+                issues.append(
+                    config.origin("agents", agent_id).issue(
+                        ("tools", index),
+                        f"{entry!r} gives the model a tool {name!r}, as {seen[name]!r} does",
+                        hint="give the MCP server a prefix, or deny one of the tools",
+                        code="connect",
+                    )
+                )
+            seen.setdefault(name, entry)
     return issues
 
 
