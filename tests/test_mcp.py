@@ -139,7 +139,13 @@ async def test_server_killed_mid_call_then_back(tmp_path: Path) -> None:
         assert '{"error": ' in answer and "closed the connection" in answer  # the run went on
         answer = await ask(runtime, "a", '/tool d_add {"a": 1, "b": 1}')
         assert '{"result": 2}' in answer
-        assert (await source.call_tool("d_pid", {}))["result"] != pid
+        second = (await source.call_tool("d_pid", {}))["result"]
+        assert second != pid
+        # killed while idle: the next call waits for the new process instead of failing
+        os.kill(second, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        answer = await ask(runtime, "a", '/tool d_add {"a": 2, "b": 2}')
+        assert '{"result": 4}' in answer
 
 
 async def test_reload_keeps_replaces_and_removes_a_server(tmp_path: Path) -> None:

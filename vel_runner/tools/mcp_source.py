@@ -19,7 +19,7 @@ import contextlib
 import fnmatch
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..durations import parse_duration
@@ -121,6 +121,15 @@ class MCPSource:
                 self.redact(f"MCP server {self.name!r} failed: {type(exc).__name__}: {exc}")
             ) from None
         return result_value(result, name)
+
+    def _ended(self) -> None:
+        """The server's message stream ended (a stdio server exited): reconnect now, and let
+        calls wait for it rather than fail on the dead session."""
+        if self._stop.is_set():
+            return
+        self._session = None
+        self._connected.clear()
+        self._broken.set()
 
     def _lost(self, session: Any) -> None:
         """The connection broke under a call: later calls wait for the owner to reconnect."""
@@ -272,9 +281,9 @@ class MCPSource:
             )
             errlog = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
             streams = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-        read, write = streams[0], streams[1]
+        read = EndWatch(streams[0], self._ended)
         session = await stack.enter_async_context(
-            ClientSession(read, write, message_handler=self._on_message)
+            ClientSession(read, streams[1], message_handler=self._on_message)
         )
         await session.initialize()
         return session
@@ -337,6 +346,46 @@ class MCPSource:
         text = str(exc) or type(exc).__name__
         where = self.decl.get("url") or self.decl.get("command")
         return self.redact(f"{type(exc).__name__}: {text} ({self.transport} {where})")
+
+
+class EndWatch:
+    """A transport's read stream that calls ``on_end`` when it ends, so an idle server that
+    exits is noticed at once (not at the next ping or call)."""
+
+    def __init__(self, stream: Any, on_end: Callable[[], None]) -> None:
+        self.stream = stream
+        self.on_end = on_end
+
+    @property
+    def last_context(self) -> Any:  # the SDK reads it when present
+        return getattr(self.stream, "last_context", None)
+
+    async def __aenter__(self) -> EndWatch:
+        await self.stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self.stream.__aexit__(*exc)
+
+    def __aiter__(self) -> EndWatch:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.stream.__anext__()
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.on_end()
+            raise
+
+    async def receive(self) -> Any:
+        return await self.__anext__()
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 class MCPToolView:
