@@ -19,13 +19,14 @@ import contextlib
 import fnmatch
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..durations import parse_duration
 from ..redact import redact
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
 from .mcp_results import result_value
+from .mcp_watch import EndWatch
 
 log = logging.getLogger("vel_runner.tools.mcp")
 
@@ -346,46 +347,6 @@ class MCPSource:
         text = str(exc) or type(exc).__name__
         where = self.decl.get("url") or self.decl.get("command")
         return self.redact(f"{type(exc).__name__}: {text} ({self.transport} {where})")
-
-
-class EndWatch:
-    """A transport's read stream that calls ``on_end`` when it ends, so an idle server that
-    exits is noticed at once (not at the next ping or call)."""
-
-    def __init__(self, stream: Any, on_end: Callable[[], None]) -> None:
-        self.stream = stream
-        self.on_end = on_end
-
-    @property
-    def last_context(self) -> Any:  # the SDK reads it when present
-        return getattr(self.stream, "last_context", None)
-
-    async def __aenter__(self) -> EndWatch:
-        await self.stream.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> Any:
-        return await self.stream.__aexit__(*exc)
-
-    def __aiter__(self) -> EndWatch:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.stream.__anext__()
-        except BaseException as exc:
-            if not isinstance(exc, asyncio.CancelledError):
-                self.on_end()
-            raise
-
-    async def receive(self) -> Any:
-        return await self.__anext__()
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
-
-    def close(self) -> None:
-        self.stream.close()
 
 
 class MCPToolView:
