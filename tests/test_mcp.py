@@ -258,22 +258,29 @@ def test_validate_offline_warns_and_does_not_import_mcp(tmp_path: Path) -> None:
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "has no allow list" in done.stdout
-    assert ":8:" in done.stdout or "agents.yaml:5" in done.stdout  # at the YAML line
+    assert "agents.yaml:5:3: tools.demo: warning: MCP server 'demo' has no allow list" in (
+        done.stdout
+    )  # at the server's key
 
 
-def test_bad_declarations_are_schema_errors(tmp_path: Path) -> None:
+def test_bad_declarations_are_errors_at_the_server(tmp_path: Path) -> None:
     from vel_runner.config.validate import check_config
 
+    def errors(text: str) -> list[str]:
+        _, issues = check_config([write(tmp_path / "agents.yaml", text)])
+        return [f"{i.line}: {i.message}" for i in issues if i.severity == "error"]
+
+    one_of = "5: MCP server 'demo' needs exactly one of url (streamable HTTP) and command"
     both = STDIO.replace("    command:", "    url: http://x/mcp\n    command:")
-    _, issues = check_config([write(tmp_path / "agents.yaml", both)])
-    assert any(i.severity == "error" for i in issues)
+    assert [e[: len(one_of)] for e in errors(both)] == [one_of]
     neither = STDIO.replace(f"    command: {sys.executable}\n", "")
-    _, issues = check_config([write(tmp_path / "agents.yaml", neither)])
-    assert any(i.severity == "error" for i in issues)
-    unknown: Any = STDIO.replace("[demo.echo]", "[nodemo.echo]")
-    _, issues = check_config([write(tmp_path / "agents.yaml", unknown)])
-    assert any("nodemo.echo" in i.message for i in issues)
+    assert [e[: len(one_of)] for e in errors(neither)] == [one_of]
+    headers = STDIO.replace("    env:", "    headers: {A: b}\n    env:")
+    assert errors(headers) == ["9: headers are for a server at a url"]
+    assert errors(STDIO.replace("[demo.echo]", "[nodemo.echo]")) == [
+        "21: tool 'nodemo.echo' is not declared"
+    ]
+    assert errors(STDIO.replace("prefix: d_", "prefix: 'bad prefix'"))  # schema pattern
 
 
 def test_validate_connect_lists_tools_and_reports_at_the_yaml_line(tmp_path: Path) -> None:

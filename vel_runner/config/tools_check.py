@@ -67,6 +67,8 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
         origin = config.origin("agents", agent_id)
         for index, tool in enumerate(agent.get("tools", ())):
             server, dot, _ = tool.partition(".")
+            if dot and ("tools", server) in config.skipped:
+                continue  # its server has schema errors, reported there
             if dot and server in config.tools and config.tools[server]["type"] == "mcp":
                 continue  # one tool of an MCP server: ``validate --connect`` checks it exists
             if tool in config.tools or not complete or ("tools", tool) in config.skipped:
@@ -88,6 +90,17 @@ def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[Confi
     """An MCP server's declaration, offline: timeouts, keys of the other transport, and a
     warning when nothing limits which tools the agents see."""
     issues = []
+    if ("url" in decl) == ("command" in decl):
+        issues.append(
+            origin.issue(
+                (),
+                f"MCP server {name!r} needs exactly one of url (streamable HTTP) and command "
+                "(a subprocess over stdio)",
+                hint="url: https://host/mcp/, or command: npx with args: [...]",
+                key=True,
+                code="schema",
+            )
+        )
     for key in ("timeout", "connect_timeout"):
         try:
             positive = parse_duration(decl[key]) > 0
@@ -96,13 +109,21 @@ def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[Confi
             continue
         if not positive:
             issues.append(origin.issue((key,), f"{key} must be greater than 0", code="schema"))
-    stdio_only = "url" in decl and [k for k in ("args", "env", "cwd") if decl.get(k)]
+    stdio_only = (
+        "url" in decl
+        and "command" not in decl
+        and [k for k in ("args", "env", "cwd") if decl.get(k)]
+    )
     for key in stdio_only or ():
         issues.append(
-            origin.issue((key,), f"{key} is for a server started by command, not one at a url")
+            origin.issue(
+                (key,), f"{key} is for a server started by command, not one at a url", code="schema"
+            )
         )
-    if "command" in decl and "headers" in decl:
-        issues.append(origin.issue(("headers",), "headers are for a server at a url"))
+    if "command" in decl and "url" not in decl and "headers" in decl:
+        issues.append(
+            origin.issue(("headers",), "headers are for a server at a url", code="schema")
+        )
     if importlib.util.find_spec("mcp") is None:  # finds, does not import: validate stays fast
         issues.append(
             origin.issue(
