@@ -281,6 +281,12 @@ def test_bad_declarations_are_errors_at_the_server(tmp_path: Path) -> None:
         "21: tool 'nodemo.echo' is not declared"
     ]
     assert errors(STDIO.replace("prefix: d_", "prefix: 'bad prefix'"))  # schema pattern
+    literal = STDIO.replace('"${DEMO_TOKEN}"}', '"sk-literal-1234", DEBUG: "1", ROOT: /srv/data}')
+    _, issues = check_config([write(tmp_path / "agents.yaml", literal)])
+    assert [(i.path, i.message, i.hint) for i in issues if i.code == "secret"] == [
+        ("tools.demo.env.DEMO_TOKEN", "a secret is written in the file",
+         'read it from the environment instead: "${DEMO_TOKEN}"')
+    ]  # fmt: skip
 
 
 def test_validate_connect_lists_tools_and_reports_at_the_yaml_line(tmp_path: Path) -> None:

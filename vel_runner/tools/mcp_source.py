@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..durations import parse_duration
-from ..redact import redact
+from ..redact import credentials_in, redact
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
 from .mcp_results import result_value
 from .mcp_watch import EndWatch
@@ -82,9 +82,9 @@ class MCPSource:
         return self._session
 
     def secrets(self) -> list[str]:
-        """Header and env values: never shown."""
+        """Header and env values, credentials in the url: never shown."""
         values = [*self.decl.get("headers", {}).values(), *self.decl.get("env", {}).values()]
-        return [str(v) for v in values]
+        return [*map(str, values), *credentials_in(self.decl.get("url", ""))]
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets())
