@@ -164,6 +164,7 @@ class MCPSource:
         :attr:`error` says why."""
         if self._task is None:
             self._stop.clear()
+            self._attempted.clear()
             self._task = asyncio.get_running_loop().create_task(
                 self._own(), name=f"mcp-{self.name}"
             )
