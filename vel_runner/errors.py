@@ -42,6 +42,13 @@ class StoreUnavailableError(VelError):
     """The session store cannot be reached (for example PostgreSQL is down)."""
 
 
+class ToolSourceUnavailableError(VelError):
+    """A tool source an agent needs cannot serve now (an MCP server that is down); the turn
+    stored nothing, and agents that do not use it keep working."""
+
+    error_type = "tool_unavailable"
+
+
 class SessionConflictError(VelError):
     """A session changed under a turn by a writer that ignores the session lock (a ``DELETE``
     in SQL, say); the turn stored nothing and can be retried."""

@@ -174,6 +174,7 @@ class Runtime:
             return
         self._started = True
         await open_stores(self.snapshot.stores.values())
+        await open_tool_sources(self.snapshot.tool_sources.values())
         await preload(self.snapshot.providers.values())
         if self._watch:
             from .config.reload import ConfigWatcher
@@ -195,7 +196,12 @@ class Runtime:
             unsubscribe()
         self._unsubscribe.clear()
         snapshot = self.snapshot
-        await close_all(snapshot.agents.values(), snapshot.providers.values(), snapshot.stores)
+        await close_all(
+            snapshot.agents.values(),
+            snapshot.providers.values(),
+            snapshot.stores,
+            snapshot.tool_sources.values(),
+        )
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -221,6 +227,7 @@ class Runtime:
                 built = await build_snapshot(self._paths, previous=old, clock=self.clock)
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
+                    await open_tool_sources(built.new_tool_sources.values())
                     await preload(built.new_providers.values())
             except Exception as exc:
                 if built is not None:
@@ -259,8 +266,10 @@ class Runtime:
         kept_providers = {id(provider) for provider in new.providers.values()}
         stores = {n: s for n, s in old.stores.items() if id(s) not in kept_stores}
         providers = [p for p in old.providers.values() if id(p) not in kept_providers]
+        kept_sources = {id(source) for source in new.tool_sources.values()}
+        sources = [s for s in old.tool_sources.values() if id(s) not in kept_sources]
         task = asyncio.get_running_loop().create_task(
-            self._retire(old, list(old.agents.values()), providers, stores)
+            self._retire(old, list(old.agents.values()), providers, stores, sources)
         )
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
@@ -271,6 +280,7 @@ class Runtime:
         agents: list[Agent],
         providers: list[Provider],
         stores: Mapping[str, SessionStore],
+        tool_sources: Sequence[Any] = (),
     ) -> None:
         """Close what only ``old`` used, once its leased turns finish (bounded wait)."""
         try:
@@ -281,7 +291,7 @@ class Runtime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), DRAIN_TIMEOUT)
         finally:
-            await close_all(agents, providers, stores)
+            await close_all(agents, providers, stores, tool_sources)
 
     # -- events ----------------------------------------------------------------------------
     def add_listener(self, callback: RuntimeListener) -> Callable[[], None]:
@@ -326,18 +336,35 @@ async def open_new_stores(built: Built) -> None:
             raise built.store_error(store.name, exc) from exc
 
 
+async def open_tool_sources(sources: Iterable[Any]) -> None:
+    """Connect MCP servers (concurrently). A server that fails does not raise: it keeps
+    being retried, ``/readyz`` names it and the agents that use it answer a clear error."""
+    await asyncio.gather(*(source.open() for source in sources))
+
+
 async def discard(built: Built) -> None:
     """Close what an unused build created for itself (never the instances it reused)."""
-    await close_all(built.new_agents, built.new_providers.values(), built.new_stores)
+    await close_all(
+        built.new_agents,
+        built.new_providers.values(),
+        built.new_stores,
+        built.new_tool_sources.values(),
+    )
 
 
 async def close_all(
-    agents: Iterable[Agent], providers: Iterable[Provider], stores: Mapping[str, SessionStore]
+    agents: Iterable[Agent],
+    providers: Iterable[Provider],
+    stores: Mapping[str, SessionStore],
+    tool_sources: Iterable[Any] = (),
 ) -> None:
-    """Close agents, then providers, then stores; log (never raise) what fails."""
+    """Close agents, then MCP servers, providers, stores; log (never raise) what fails."""
     for agent in agents:
         with _logged("agent", agent.id):
             await agent.aclose()
+    for source in tool_sources:
+        with _logged("MCP server", getattr(source, "name", "?")):
+            await source.aclose()
     for provider in providers:
         with _logged("provider", getattr(provider, "type", "?")):
             await provider.aclose()

@@ -32,3 +32,5 @@ class Snapshot:
     declarations: Mapping[tuple[str, str], Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False
     )
+    #: MCP servers by name (one connection each, shared by the agents that use them).
+    tool_sources: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -9,8 +9,8 @@ listed in :class:`Built` so the caller can open it, or close it if the swap does
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -37,6 +37,8 @@ class Built:
     new_agents: list[Agent]
     new_providers: dict[str, Provider]
     new_stores: dict[str, SessionStore]
+    #: MCP servers (not yet connected) this build created; reused ones keep their connection.
+    new_tool_sources: dict[str, Any] = field(default_factory=dict)
 
     def store_error(self, name: str, exc: BaseException) -> ConfigError:
         """A store that would not open, as a config error at its declaration (no secrets)."""
@@ -63,26 +65,42 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
     new_providers: dict[str, Provider] = {}
     new_stores: dict[str, SessionStore] = {}
     agents: dict[str, Agent] = {}
+    tool_sources: dict[str, Any] = {}
+    new_tool_sources: dict[str, Any] = {}
     issues: list[ConfigIssue] = []
+
+    def pick(section: str, name: str, decl: Any, make: Any, pool: dict[str, Any],
+             created: dict[str, Any], *extra: Any) -> Any:  # fmt: skip
+        """The instance ``name`` of ``section``: the previous snapshot's if its declaration is
+        unchanged (a pool, a connected MCP server...), else a new one (listed in ``created``)."""
+        if name not in pool:
+            pool[name] = _reuse_or_make(
+                previous, old_decls, section, name, decl, make, created, *extra
+            )
+            declarations[(section, name)] = decl
+        return pool[name]
+
+    def mcp_source(name: str) -> Any:
+        return pick(
+            "tool_sources", name, config.tools[name], _make_mcp_source, tool_sources,
+            new_tool_sources,
+        )  # fmt: skip
+
     for agent_id in tool_order(config):
         decl = config.agents[agent_id]
         provider_name, store_name = decl["model"]["provider"], decl["store"]
-        if provider_name not in providers:
-            providers[provider_name] = _reuse_or_make(
-                previous, old_decls, "providers", provider_name, config.providers[provider_name],
-                _make_provider, new_providers,
-            )  # fmt: skip
-            declarations[("providers", provider_name)] = config.providers[provider_name]
-        if store_name not in stores:
-            stores[store_name] = _reuse_or_make(
-                previous, old_decls, "stores", store_name, config.stores[store_name],
-                make_store, new_stores, config.environ, clock,
-            )  # fmt: skip
-            declarations[("stores", store_name)] = config.stores[store_name]
+        pick(
+            "providers", provider_name, config.providers[provider_name], _make_provider,
+            providers, new_providers,
+        )  # fmt: skip
+        pick(
+            "stores", store_name, config.stores[store_name], make_store, stores, new_stores,
+            config.environ, clock,
+        )  # fmt: skip
         try:
             agents[agent_id] = _make_agent(
                 decl, providers[provider_name], stores[store_name], config.stores[store_name],
-                _agent_tools(config, decl, agents),
+                _agent_tools(config, decl, agents, mcp_source),
             )  # fmt: skip
         except VelError as exc:
             issues.append(config.issue("agents", agent_id, f"agent {agent_id!r}: {exc}"))
@@ -94,8 +112,11 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
         files=list(config.files),
         providers=MappingProxyType(providers),
         declarations=MappingProxyType(declarations),
+        tool_sources=MappingProxyType(tool_sources),
     )
-    built = Built(snapshot, config, list(agents.values()), new_providers, new_stores)
+    built = Built(
+        snapshot, config, list(agents.values()), new_providers, new_stores, new_tool_sources
+    )
     if issues:
         raise ConfigError(issues)
     return built
@@ -136,6 +157,12 @@ def make_store(
     return create_store(decl["type"], dsn=dsn, name=name, **options)
 
 
+def _make_mcp_source(name: str, decl: Mapping[str, Any]) -> Any:
+    from ..tools.mcp_source import MCPSource
+
+    return MCPSource(name, decl)
+
+
 def make_context_manager(context: Mapping[str, Any]) -> ContextManager:
     """The spec's context manager for a ``context:`` block (mode names from the schema)."""
     mode = context["mode"]
@@ -167,15 +194,27 @@ def tool_order(config: Config) -> list[str]:
     return order
 
 
-def _agent_tools(config: Config, decl: Mapping[str, Any], built: Mapping[str, Agent]) -> list[Any]:
-    """The tool sources of an agent: the python tools validation built, and agent tools on
-    the agents built before this one."""
+def _agent_tools(
+    config: Config,
+    decl: Mapping[str, Any],
+    built: Mapping[str, Agent],
+    mcp_source: Callable[[str], Any],
+) -> list[Any]:
+    """The tool sources of an agent: the python tools validation built, agent tools on the
+    agents built before this one, and MCP servers (shared by the agents that use them)."""
     from ..tools import AgentTool
 
     sources: list[Any] = []
+    picked: dict[str, list[str]] = {}  # MCP server -> the tools listed as server.tool
     for name in decl.get("tools", ()):
+        server, dot, tool_name = name.partition(".")
+        if dot:
+            picked.setdefault(server, []).append(tool_name)
+            continue
         tool = config.tools[name]
-        if tool["type"] == "python":
+        if tool["type"] == "mcp":
+            sources.append(mcp_source(name))
+        elif tool["type"] == "python":
             sources.append(config.function_tools[name])
         else:
             sources.append(
@@ -186,6 +225,14 @@ def _agent_tools(config: Config, decl: Mapping[str, Any], built: Mapping[str, Ag
                     timeout=parse_duration(tool["timeout"]),
                 )
             )
+    if picked:
+        from ..tools.mcp_source import MCPToolView
+
+        whole = {id(source) for source in sources}
+        for server, names in picked.items():
+            source = mcp_source(server)
+            if id(source) not in whole:  # the whole server already covers these tools
+                sources.append(MCPToolView(source, names))
     return sources
 
 

@@ -3,8 +3,9 @@ people and CI.
 
 Every problem of every file in one run, each as ``file:line:col: path: message`` with a hint
 where one helps. Exit 0 valid (warnings allowed, unless ``--strict``), 1 invalid, 2 usage or
-I/O error (a file that cannot be read). Nothing here touches the network or a database, and
-only the standard library is imported at module level so the command starts fast.
+I/O error (a file that cannot be read). Nothing here touches the network or a database
+(except ``--connect``, which starts or reaches the MCP servers), and only the standard library
+is imported at module level so the command starts fast.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--strict", action="store_true", help="treat warnings as errors (exit 1 on any warning)"
     )
     parser.add_argument(
+        "--connect",
+        action="store_true",
+        help="also start or connect to each MCP server, list its tools and check allow, deny "
+        "and server.tool references against them",
+    )
+    parser.add_argument(
         "--each",
         action="store_true",
         help="validate each file on its own instead of merging them (pre-commit, linting)",
@@ -61,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         for group in groups:
             config, found = check_config(group)
             issues.extend(found)
+            if config is not None and args.connect:
+                issues.extend(_connected(config))
             if config is not None:
                 configs.append(config)
     except Exception as exc:  # a bug, not bad input: say so without a traceback or values
@@ -72,6 +81,15 @@ def run(args: argparse.Namespace) -> int:
     write = {"text": _text, "json": _json, "github": _github}[args.format]
     write(sys.stdout, issues, configs, paths, status)
     return status
+
+
+def _connected(config: Config) -> list[ConfigIssue]:
+    import asyncio
+
+    from .errors import issue_order
+    from .tools_check import connect_issues
+
+    return sorted(asyncio.run(connect_issues(config)), key=issue_order)
 
 
 def _text(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],

@@ -10,6 +10,7 @@ the runtime does not import and inspect them a second time.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +51,8 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
         origin = config.origin("tools", name)
         if decl["type"] == "python":
             issues.extend(_python_issues(config, name, decl, origin))
+        elif decl["type"] == "mcp":
+            issues.extend(mcp_issues(name, decl, origin))
         elif decl["agent"] not in config.agents and complete:
             issues.append(
                 origin.issue(
@@ -63,6 +66,11 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
     for agent_id, agent in config.agents.items():
         origin = config.origin("agents", agent_id)
         for index, tool in enumerate(agent.get("tools", ())):
+            server, dot, _ = tool.partition(".")
+            if dot and ("tools", server) in config.skipped:
+                continue  # its server has schema errors, reported there
+            if dot and server in config.tools and config.tools[server]["type"] == "mcp":
+                continue  # one tool of an MCP server: ``validate --connect`` checks it exists
             if tool in config.tools or not complete or ("tools", tool) in config.skipped:
                 continue
             issues.append(
@@ -70,11 +78,162 @@ def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
                     ("tools", index),
                     f"tool {tool!r} is not declared",
                     hint=did_you_mean(tool, sorted(config.tools), "declared tools")
-                    or "declare it under tools: (type python or agent)",
+                    or "declare it under tools: (type python, agent or mcp)",
                     code="reference",
                 )
             )
     issues.extend(_cycle_issues(config))
+    return issues
+
+
+def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[ConfigIssue]:
+    """An MCP server's declaration, offline: timeouts, keys of the other transport, and a
+    warning when nothing limits which tools the agents see."""
+    issues = []
+    if ("url" in decl) == ("command" in decl):
+        issues.append(
+            origin.issue(
+                (),
+                f"MCP server {name!r} needs exactly one of url (streamable HTTP) and command "
+                "(a subprocess over stdio)",
+                hint="url: https://host/mcp/, or command: npx with args: [...]",
+                key=True,
+                code="schema",
+            )
+        )
+    for key in ("timeout", "connect_timeout"):
+        try:
+            positive = parse_duration(decl[key]) > 0
+        except InvalidInputError as exc:
+            issues.append(origin.issue((key,), str(exc), code="schema"))
+            continue
+        if not positive:
+            issues.append(origin.issue((key,), f"{key} must be greater than 0", code="schema"))
+    stdio_only = (
+        "url" in decl
+        and "command" not in decl
+        and [k for k in ("args", "env", "cwd") if decl.get(k)]
+    )
+    for key in stdio_only or ():
+        issues.append(
+            origin.issue(
+                (key,), f"{key} is for a server started by command, not one at a url", code="schema"
+            )
+        )
+    if "command" in decl and "url" not in decl and "headers" in decl:
+        issues.append(
+            origin.issue(("headers",), "headers are for a server at a url", code="schema")
+        )
+    if importlib.util.find_spec("mcp") is None:  # finds, does not import: validate stays fast
+        issues.append(
+            origin.issue(
+                ("type",),
+                f"MCP server {name!r} needs the mcp package, which is not installed",
+                hint="pip install 'vel-runner[mcp]'",
+                severity="warning",
+                code="tool",
+            )
+        )
+    if "allow" not in decl:
+        issues.append(
+            origin.issue(
+                (),
+                f"MCP server {name!r} has no allow list: the agents see every tool it lists, "
+                "and that list can change under you",
+                hint='list the tools the agents need: allow: [search_issues, "list_*"]',
+                key=True,
+                severity="warning",
+                code="tool",
+            )
+        )
+    return issues
+
+
+async def connect_issues(config: Config) -> list[ConfigIssue]:
+    """``validate --connect``: start or reach each MCP server, list its tools, and report a
+    server that cannot be used, allow/deny entries that match none of its tools, and agents
+    that list ``server.tool`` for a tool the server does not expose."""
+    import asyncio
+
+    from ..tools.base import ToolCallError
+    from ..tools.mcp_source import MCPSource, matches
+
+    sources = {
+        name: MCPSource(name, decl) for name, decl in config.tools.items() if decl["type"] == "mcp"
+    }
+    outcomes = await asyncio.gather(
+        *(source.connect_once() for source in sources.values()), return_exceptions=True
+    )
+    issues: list[ConfigIssue] = []
+    reached: dict[str, MCPSource] = {}
+    for (name, source), outcome in zip(sources.items(), outcomes, strict=True):
+        origin = config.origin("tools", name)
+        if isinstance(outcome, ToolCallError):
+            issues.append(
+                origin.issue(
+                    (), f"MCP server {name!r} cannot be used: {outcome}", key=True, code="connect"
+                )
+            )
+            continue
+        if isinstance(outcome, BaseException):
+            raise outcome
+        reached[name] = source
+        for key in ("allow", "deny"):
+            for index, pattern in enumerate(config.tools[name].get(key, ())):
+                if not any(matches(tool, [pattern]) for tool in source.listed):
+                    issues.append(
+                        origin.issue(
+                            (key, index),
+                            f"{key} entry {pattern!r} matches none of the tools of {name!r}",
+                            hint=f"its tools: {', '.join(sorted(source.listed)) or 'none'}",
+                            severity="warning",
+                            code="connect",
+                        )
+                    )
+    for agent_id, agent in config.agents.items():
+        issues.extend(_clashes(config, agent_id, reached))
+        for index, tool in enumerate(agent.get("tools", ())):
+            server, dot, tool_name = tool.partition(".")
+            found = reached.get(server) if dot else None
+            if found is None or found.prefix + tool_name in {s.name for s in found.list_tools()}:
+                continue
+            exposed = sorted(s.name.removeprefix(found.prefix) for s in found.list_tools())
+            issues.append(
+                config.origin("agents", agent_id).issue(
+                    ("tools", index),
+                    f"MCP server {server!r} does not expose a tool {tool_name!r}",
+                    hint=f"it exposes: {', '.join(exposed) or 'nothing'} (after allow and deny)",
+                    code="connect",
+                )
+            )
+    return issues
+
+
+def _clashes(config: Config, agent_id: str, reached: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Two tools of one agent that the model would see under the same name."""
+    seen: dict[str, str] = {}
+    issues = []
+    for index, entry in enumerate(config.agents[agent_id].get("tools", ())):
+        server, dot, tool_name = entry.partition(".")
+        source = reached.get(server)
+        if source is not None:
+            exposed = [spec.name for spec in source.list_tools()]
+            names = [n for n in exposed if n == source.prefix + tool_name] if dot else exposed
+        elif dot or config.tools.get(entry, {}).get("type") == "mcp":
+            names = []  # a server that could not be reached: reported on its own
+        else:
+            names = [entry]  # a python or agent tool: the model sees its key
+        for name in names:
+            if name in seen:
+                issues.append(
+                    config.origin("agents", agent_id).issue(
+                        ("tools", index),
+                        f"{entry!r} gives the model a tool {name!r}, as {seen[name]!r} does",
+                        hint="give the MCP server a prefix, or deny one of the tools",
+                        code="connect",
+                    )
+                )
+            seen.setdefault(name, entry)
     return issues
 
 
@@ -161,4 +320,4 @@ def _path_back(
     return None
 
 
-__all__ = ["tool_issues"]
+__all__ = ["connect_issues", "mcp_issues", "tool_issues"]

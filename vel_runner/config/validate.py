@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ from .tools_check import tool_issues
 CONFIG_SUFFIXES = (".yaml", ".yml")
 BUILTIN_STORE = "memory"
 DSN_ENV = "POSTGRES_DSN"
+#: MCP header and env names that hold credentials (their values belong in the environment).
+_CREDENTIAL = re.compile(r"auth|token|key|secret|pass|cookie", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +242,9 @@ def _semantic_issues(config: Config, *, complete: bool = True) -> list[ConfigIss
         if _written_credentials(origin, "base_url", provider):
             example = '"https://user:${GATEWAY_PASSWORD}@host/v1"'
             issues.append(_literal_secret(origin, ("base_url",), example))
+    for name, tool in config.tools.items():
+        if tool["type"] == "mcp":
+            issues.extend(_mcp_secret_issues(config.origins[("tools", name)], tool))
     for name, store in config.stores.items():
         user = used_stores.get(name)
         if ("stores", name) not in config.origins:
@@ -382,6 +389,18 @@ def _env_issues(origin: Origin, user: str, *, unused: bool = False) -> list[Conf
             )
         )
     return issues
+
+
+def _mcp_secret_issues(origin: Origin, tool: Mapping[str, Any]) -> list[ConfigIssue]:
+    """MCP headers and env variables named like credentials (Authorization, *_TOKEN,
+    *_KEY...) whose value is written in the file rather than read from the environment."""
+    from_env = _env_subpaths(origin)
+    return [
+        _literal_secret(origin, (key, var), f'"${{{_SECRET_NAME.sub("_", var).upper()}}}"')
+        for key in ("headers", "env")
+        for var, value in tool.get(key, {}).items()
+        if (key, var) not in from_env and value and _CREDENTIAL.search(var)
+    ]
 
 
 def _literal_secret(origin: Origin, sub: DocPath, instead: str) -> ConfigIssue:

@@ -125,6 +125,9 @@ async def readyz(request: Request) -> JSONResponse:
     if failed:
         message = f"session store(s) unreachable: {', '.join(sorted(failed))}"
         return JSONResponse({"error": {"type": "not_ready", "message": message}}, 503)
+    down = [s.unavailable() for s in snapshot.tool_sources.values() if s.unavailable()]
+    if down:  # each reason names the MCP server and says why (never a secret)
+        return JSONResponse({"error": {"type": "not_ready", "message": "; ".join(down)}}, 503)
     return JSONResponse({"status": "ready", "config_version": snapshot.version})
 
 

@@ -21,6 +21,7 @@ from ..errors import (
     ProviderError,
     SessionConflictError,
     StoreUnavailableError,
+    ToolSourceUnavailableError,
     TurnCancelledError,
     UnknownAgentError,
     VelError,
@@ -77,7 +78,7 @@ def status_of(exc: VelError) -> int:
         return 422
     if isinstance(exc, (ProviderError, TurnCancelledError)):
         return 502
-    if isinstance(exc, StoreUnavailableError):
+    if isinstance(exc, (StoreUnavailableError, ToolSourceUnavailableError)):
         return 503
     if isinstance(exc, SessionConflictError):
         return 409
@@ -111,7 +112,7 @@ async def _vel_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         log.warning("%s %s -> %d %s", request.method, request.url.path, status, exc)
-    return error_response(status, str(exc))
+    return error_response(status, str(exc), getattr(exc, "error_type", None))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Tools: what an agent can call. Sources (Python functions, other agents, later MCP servers)
+"""Tools: what an agent can call. Sources (Python functions, other agents, MCP servers)
 list tools and call them; a :class:`Toolbox` holds an agent's sources and runs a step's calls.
 
 Nothing here imports pydantic until a function tool is built, so configs without tools stay
@@ -17,6 +17,7 @@ from .base import (
     ToolSource,
     ToolSpec,
 )
+from .mcp_source import MCPSource
 from .python import FunctionTool, import_function
 from .toolbox import Toolbox, as_source
 
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AgentTool",
     "FunctionTool",
+    "MCPSource",
     "ToolCall",
     "ToolCallError",
     "ToolDefinitionError",

@@ -60,36 +60,67 @@ class Toolbox:
         self.concurrency = concurrency
         self.sources = [as_source(tool) for tool in tools]
         self._by_name: dict[str, tuple[ToolSource, ToolSpec]] = {}
-        for source in self.sources:
-            for spec in source.list_tools():
-                if spec.name in self._by_name:
-                    raise ToolDefinitionError(
-                        f"two tools are named {spec.name!r}; give one another name"
-                    )
-                self._by_name[spec.name] = (source, spec)
-        self._openai = [spec.openai() for _, spec in self._by_name.values()]
+        self._openai: list[dict[str, Any]] = []
+        self._versions: tuple[int, ...] | None = None
+        self._index(strict=True)
         #: Calls run, and how many of them ended in an error result (for the dashboard).
         self.calls = 0
         self.errors = 0
 
+    def _index(self, *, strict: bool = False) -> None:
+        """(Re)build the name index when a source's tool list changed (MCP servers bump
+        ``tools_version``). At build time a clash is an error; later the first source wins."""
+        versions = tuple(getattr(source, "tools_version", 0) for source in self.sources)
+        if versions == self._versions:
+            return
+        by_name: dict[str, tuple[ToolSource, ToolSpec]] = {}
+        for source in self.sources:
+            for spec in source.list_tools():
+                if spec.name not in by_name:
+                    by_name[spec.name] = (source, spec)
+                elif strict:
+                    raise ToolDefinitionError(
+                        f"two tools are named {spec.name!r}; give one another name"
+                    )
+                else:
+                    log.warning("two tools are named %r; %r is left out", spec.name, source)
+        self._by_name, self._versions = by_name, versions
+        self._openai = [spec.openai() for _, spec in by_name.values()]
+
+    def unavailable(self) -> list[str]:
+        """Why some sources cannot serve now (an MCP server that is down), for a clear error."""
+        reasons = (getattr(source, "unavailable", lambda: None)() for source in self.sources)
+        return [reason for reason in reasons if reason]
+
+    @property
+    def dynamic(self) -> bool:
+        """Does some source's tool list change at run time (an MCP server)?"""
+        return any(hasattr(source, "tools_version") for source in self.sources)
+
     def __bool__(self) -> bool:
-        return bool(self._by_name)
+        self._index()
+        return bool(self._by_name) or self.dynamic
 
     def __len__(self) -> int:
+        self._index()
         return len(self._by_name)
 
     @property
     def names(self) -> list[str]:
+        self._index()
         return list(self._by_name)
 
     def specs(self) -> list[ToolSpec]:
+        self._index()
         return [spec for _, spec in self._by_name.values()]
 
     def openai_tools(self) -> list[dict[str, Any]]:
         """The ``tools`` of a chat completions request (a fresh list)."""
+        self._index()
         return list(self._openai)
 
     def owns(self, name: str) -> bool:
+        self._index()
         return name in self._by_name
 
     async def call(self, call: ToolCall) -> ToolResult:
@@ -100,6 +131,7 @@ class Toolbox:
         return result
 
     async def _call(self, call: ToolCall) -> ToolResult:
+        self._index()
         found = self._by_name.get(call.name)
         if found is None:
             return error_result(call, f"unknown tool {call.name!r}; tools: {self.names}")
