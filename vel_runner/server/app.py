@@ -130,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restore()
         if sweeper is not None:
             await sweeper.stop()
+        await app.state.chat_streams.close()
         if state.runtime is not None and state.close_runtime:
             await state.runtime.close()
 
@@ -177,7 +178,16 @@ def create_app(
     ``sweep``: delete the stores' expired sessions on their ``sweep`` schedules while the app
     runs (:mod:`vel_runner.sweeper`; ``vel-runner serve`` sets it).
     """
-    from . import routes_agents, routes_config, routes_openai, routes_sessions
+    from . import (
+        routes_agents,
+        routes_chat,
+        routes_config,
+        routes_conversations,
+        routes_openai,
+        routes_responses,
+        routes_sessions,
+    )
+    from .chat_streams import ChatStreams
 
     app = FastAPI(
         title="vel-runner",
@@ -195,10 +205,12 @@ def create_app(
         freeze_heap=freeze_heap,
         sweep=sweep,
     )
+    app.state.chat_streams = ChatStreams()
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
-    for module in (routes_agents, routes_sessions, routes_config, routes_openai):
+    routers = (routes_agents, routes_chat, routes_sessions, routes_config, routes_openai)
+    for module in (*routers, routes_responses, routes_conversations):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if api_key:
