@@ -36,7 +36,7 @@ from .tools.base import ToolCall
 from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
 from .tools.results import check_results_continue, tool_result_messages
 from .tools.toolbox import Toolbox
-from .turn_options import PLAIN, TurnOptions, answer_message
+from .turn_options import PLAIN, Delivered, TurnOptions, answer_message
 
 log = logging.getLogger(__name__)
 
@@ -80,35 +80,6 @@ class TurnResult:
     messages: tuple[Message, ...] = ()
     #: Why the model stopped, in the AI SDK's words (``stop``, ``length``, ``tool-calls``...).
     finish_reason: str = "stop"
-
-
-class _Delivered:
-    """The answer's text a stream's consumer took (the deltas since the last ``start-step``)."""
-
-    __slots__ = ("open_text", "parts", "pending")
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.pending = ""  # handed to the consumer, counted once it asks for the next event
-        self.open_text: str | None = None  # the id of a text part not ended yet
-
-    def track(self, event: events.Event) -> None:
-        """Note an event about to be handed to the consumer."""
-        kind = event["type"]
-        if kind == "start-step":
-            self.parts.clear()  # a finished tool step's text is in its stored message
-        elif kind == "text-start":
-            self.open_text = event["id"]
-        elif kind == "text-end":
-            self.open_text = None
-        elif kind == "text-delta":
-            self.pending = event["delta"]
-
-    def took(self) -> None:
-        """The consumer took the last event (it asks for the next one, or closed the stream)."""
-        if self.pending:
-            self.parts.append(self.pending)
-            self.pending = ""
 
 
 def _cancelled() -> BaseException:
@@ -275,7 +246,7 @@ class Agent:
         self, loop: ToolLoop, sid: str | None, inputs: list[Message], options: TurnOptions
     ) -> AsyncGenerator[events.Event]:
         yield events.start(loop.run_id, self.id, sid)
-        delivered = _Delivered()
+        delivered = Delivered()
         try:
             async with aclosing(self._turn(loop, sid, inputs, options, delivered)) as turn_events:
                 async for event in turn_events:
@@ -299,7 +270,7 @@ class Agent:
         sid: str | None,
         inputs: list[Message],
         options: TurnOptions,
-        delivered: _Delivered | None,
+        delivered: Delivered | None,
     ) -> AsyncGenerator[events.Event]:
         """The loop's events; then, for a session, the commit of everything the run added.
 
@@ -364,7 +335,7 @@ class Agent:
         return history[:-1], history[-1], []
 
     async def _keep_partial(
-        self, turn: SessionTurn, new: Sequence[Message], loop: ToolLoop, delivered: _Delivered
+        self, turn: SessionTurn, new: Sequence[Message], loop: ToolLoop, delivered: Delivered
     ) -> None:
         """A stopped stream keeps what its consumer showed: the user message, the finished
         tool steps and the partial answer (marked interrupted), so the next turn sees what the
