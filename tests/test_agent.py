@@ -23,6 +23,7 @@ from vel_runner.events import EVENT_TYPES
 from vel_runner.providers.base import Chunk, Completion
 from vel_runner.providers.echo import EchoProvider
 from vel_runner.storage.memory import MemoryStore
+from vel_runner.turn_options import TurnOptions
 
 ECHO = {"provider": "echo", "model": "echo-1"}
 
@@ -133,24 +134,135 @@ async def test_failed_stream_yields_error_event_then_raises_and_stores_nothing()
     with pytest.raises(ProviderError):
         async for event in agent.run_stream("hello", session_id="s"):
             seen.append(event)
-    assert seen[-1] == {"type": "error", "errorText": "upstream exploded"}
+    # the text part is closed, then the step and the message end with finishReason "error"
+    assert [e["type"] for e in seen[-4:]] == ["text-end", "error", "finish-step", "finish"]
+    assert seen[-3] == {"type": "error", "errorText": "upstream exploded"}
+    assert seen[-1]["finishReason"] == "error"
     assert sum(e["type"] == "text-delta" for e in seen) == 2
-    assert "finish" not in [e["type"] for e in seen]
     assert agent.ctxmgr.get_session_context("s") == []
 
 
-async def test_stream_closed_early_stores_nothing_and_frees_the_session() -> None:
+async def test_failure_before_the_first_delta_opens_no_text_part() -> None:
+    agent = Agent(id="a", model=ECHO, provider=FailingProvider(after=0))
+    seen = []
+    with pytest.raises(ProviderError):
+        async for event in agent.run_stream("hello", session_id="s"):
+            seen.append(event)
+    types = [e["type"] for e in seen]
+    assert types == ["start", "start-step", "error", "finish-step", "finish"]
+
+
+async def test_finish_carries_the_finish_reason() -> None:
+    agent = Agent(id="a", model=ECHO)
+    events = [e async for e in agent.run_stream("hi", session_id="s")]
+    assert events[-1]["finishReason"] == "stop"
+    assert (await agent.run_turn("again", session_id="s")).finish_reason == "stop"
+
+
+async def test_stream_closed_early_keeps_the_partial_answer_and_frees_the_session() -> None:
     agent = Agent(id="a", model=ECHO)
     stream = agent.run_stream("a long message to stream", session_id="s")
+    deltas = []
     async for event in stream:  # type: ignore[attr-defined]
         if event["type"] == "text-delta":
+            deltas.append(event["delta"])
+            if len(deltas) == 3:
+                break
+    await stream.aclose()  # type: ignore[attr-defined]
+    user, partial = agent.ctxmgr.get_session_context("s")
+    assert user["content"] == "a long message to stream"
+    assert partial["content"] == "".join(deltas) == "echo (1 messages):"
+    assert partial["metadata"] == {"interrupted": True}
+    assert partial["id"] == event["id"].removeprefix("text-")  # the start's messageId
+    # the session is not left locked: the next turn runs and sees the partial answer too
+    assert await asyncio.wait_for(agent.run("next", session_id="s"), 1) == (
+        "echo (3 messages): next"
+    )
+
+
+async def test_stream_cancelled_keeps_what_its_consumer_took() -> None:
+    agent = Agent(id="a", model={**ECHO, "delay": 0.05})
+    stream = agent.run_stream("one two three four five six", session_id="s")
+    taken: list[str] = []
+
+    async def consume() -> None:
+        async for event in stream:  # type: ignore[attr-defined]
+            if event["type"] == "text-delta":
+                taken.append(event["delta"])
+
+    task = asyncio.create_task(consume())
+    while len(taken) < 2:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stored = agent.ctxmgr.get_session_context("s")
+    assert stored[-1]["content"] == "".join(taken)
+    assert stored[-1]["metadata"] == {"interrupted": True}
+
+
+async def test_a_stream_stopped_before_any_text_stores_nothing() -> None:
+    agent = Agent(id="a", model=ECHO)
+    stream = agent.run_stream("hello", session_id="s")
+    async for event in stream:  # type: ignore[attr-defined]
+        if event["type"] == "start-step":
             break
     await stream.aclose()  # type: ignore[attr-defined]
     assert agent.ctxmgr.get_session_context("s") == []
-    # the session is not left locked: the next turn runs and sees an empty history
-    assert await asyncio.wait_for(agent.run("next", session_id="s"), 1) == (
-        "echo (1 messages): next"
-    )
+
+
+async def test_stored_messages_have_stable_ids_and_models_never_see_them() -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    class Recording(EchoProvider):
+        async def complete(self, messages: Any, *, model: str, settings: Any) -> Completion:
+            seen.append(list(messages))
+            return await super().complete(messages, model=model, settings=settings)
+
+    agent = Agent(id="a", model=ECHO, provider=Recording())
+    first = await agent.run_turn("one", session_id="s")
+    await agent.run_turn("two", session_id="s", options=TurnOptions(user_id="u2"))
+    stored = agent.ctxmgr.get_session_context("s")
+    assert stored[1]["id"] == first.run_id and stored[2]["id"] == "u2"
+    assert "id" not in stored[0]  # no id given: none stored (memory is per message)
+    assert all(set(m) == {"role", "content"} for m in seen[1])
+
+
+async def test_regenerate_answers_the_stored_user_message_again() -> None:
+    agent = Agent(id="a", model=ECHO, instructions="Be brief.")
+    await agent.run("one", session_id="s")
+    with pytest.raises(InvalidInputError, match="nothing to regenerate"):
+        await agent.run_turn("x", session_id="s", options=TurnOptions(regenerate=True))
+    record = agent.ctxmgr.get_session_context("s")
+    await agent.ctxmgr.aset_session_context("s", record[:1])
+    again = await agent.run_turn("ignored", session_id="s", options=TurnOptions(regenerate=True))
+    assert again.output == "echo (2 messages): one"
+    stored = agent.ctxmgr.get_session_context("s")
+    assert [m["content"] for m in stored] == ["one", "echo (2 messages): one"]
+    assert stored[0] == record[0] and stored[1]["id"] == again.run_id
+
+
+async def test_turn_instructions_add_to_the_agents_own() -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    class Recording(EchoProvider):
+        async def complete(self, messages: Any, *, model: str, settings: Any) -> Completion:
+            seen.append(list(messages))
+            return await super().complete(messages, model=model, settings=settings)
+
+    agent = Agent(id="a", model=ECHO, instructions="Be brief.", provider=Recording())
+    history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"}]
+    with pytest.raises(InvalidInputError, match="instructions contains a NUL"):
+        await agent.run_turn("hi", session_id="s", options=TurnOptions(instructions="a\x00"))
+    options = TurnOptions(instructions="Speak French.", history=history)
+    await agent.run_turn("hi", session_id="s", options=options)
+    assert seen[0][0] == {"role": "system", "content": "Be brief.\n\nSpeak French."}
+    assert [m["content"] for m in seen[0][1:]] == ["earlier", "ok", "hi"]
+    assert [m["content"] for m in agent.ctxmgr.get_session_context("s")][:3] == [
+        "earlier",
+        "ok",
+        "hi",
+    ]
 
 
 class AnsweringSlowly(EchoProvider):

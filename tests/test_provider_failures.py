@@ -90,8 +90,8 @@ async def test_a_401_quoting_the_key_on_every_route(
         assert (await http.get("/v1/sessions")).json()["total"] == 0
     assert plain.status_code == 502 and chat_plain.status_code == 502
     assert "Incorrect API key provided: ***" in plain.json()["error"]["message"]
-    assert sse_json(streamed.text)[-1]["type"] == "error"
-    assert "Incorrect API key provided: ***" in sse_json(streamed.text)[-1]["errorText"]
+    assert sse_json(streamed.text)[-3]["type"] == "error"  # then finish-step, finish(error)
+    assert "Incorrect API key provided: ***" in sse_json(streamed.text)[-3]["errorText"]
     assert "Incorrect API key provided: ***" in sse_json(chat_streamed.text)[-1]["error"]["message"]
     assert "Incorrect API key provided" in caplog.text
     for text in (plain.text, streamed.text, chat_plain.text, chat_streamed.text, caplog.text):
@@ -125,7 +125,8 @@ async def test_a_truncated_reply_stores_nothing(fake_openai: FakeOpenAI) -> None
             async for event in agent.run_stream("hi", "streamed"):
                 events.append(dict(event))
         assert [e["type"] for e in events if "delta" in e] == ["text-delta"] * 3
-        assert events[-1]["type"] == "error" and "finish" not in [e["type"] for e in events]
+        assert [e["type"] for e in events[-3:]] == ["error", "finish-step", "finish"]
+        assert events[-1]["finishReason"] == "error"
         assert await agent.store.get(agent.id, "plain") is None
         assert await agent.store.get(agent.id, "streamed") is None
     finally:
@@ -149,8 +150,9 @@ async def test_a_truncated_reply_on_every_route(fake_openai: FakeOpenAI) -> None
         assert (await http.get("/v1/sessions")).json()["total"] == 0
     assert plain.status_code == 502 and chat_plain.status_code == 502
     events = sse_json(streamed.text)
-    assert events[-1]["type"] == "error" and "finish" not in [e["type"] for e in events]
-    assert "before the reply was complete" in events[-1]["errorText"]
+    assert [e["type"] for e in events[-3:]] == ["error", "finish-step", "finish"]
+    assert events[-1]["finishReason"] == "error"
+    assert "before the reply was complete" in events[-3]["errorText"]
     frames = sse_json(chat_streamed.text)
     assert "before the reply was complete" in frames[-1]["error"]["message"]
     finishes = [c["finish_reason"] for f in frames for c in f.get("choices", [])]

@@ -107,8 +107,10 @@ async def test_provider_failure_is_502_and_stores_nothing(fake_openai, caplog) -
         )
         assert streamed.status_code == 200  # the failure happens after the stream started
         events = sse_json(streamed.text)
-        assert events[0]["type"] == "start" and events[-1]["type"] == "error"
-        assert "fake failure 500" in events[-1]["errorText"]
+        assert events[0]["type"] == "start" and events[-3]["type"] == "error"
+        assert "fake failure 500" in events[-3]["errorText"]
+        assert [e["type"] for e in events[-2:]] == ["finish-step", "finish"]
+        assert events[-1]["finishReason"] == "error"
         assert streamed.text.endswith("data: [DONE]\n\n")
         error_of(await http.get("/v1/agents/gpt/sessions/s"), 404, "not_found")
         assert (await http.get("/v1/sessions")).json()["total"] == 0

@@ -4,14 +4,23 @@ and the reply together.
 
 Turns on one session are serialized by the store (``store.turn``), so every turn sees the one
 before it; different sessions run in parallel. A turn that fails or is cancelled stores
-nothing: the commit happens only once the whole reply is there.
+nothing: the commit happens only once the whole reply is there. One exception, for chat
+front ends that keep what they showed: a *streamed* turn whose consumer goes away (a stopped
+answer, a closed tab) stores the user message with the part of the answer it delivered,
+marked ``{"metadata": {"interrupted": true}}``.
+
+A turn stores its answer under an ``id``, the turn's ``run_id`` (the ``start`` event's
+``messageId``), so clients can name it to regenerate or continue from it; the user message
+has the id the caller gave (``TurnOptions.user_id``: useChat's message id), if any.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -19,7 +28,7 @@ from uuid import uuid4
 from . import events
 from .context import ContextManager, split_window, transcript_line
 from .errors import InvalidInputError, TurnCancelledError, VelError
-from .messages import Message, check_session_id, check_text, pinned_count, user_text
+from .messages import Message, check_session_id, check_text, for_model, pinned_count, user_text
 from .observe import hooks
 from .providers import Provider, create_provider
 from .providers.base import Usage
@@ -28,6 +37,9 @@ from .tools.base import ToolCall
 from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
 from .tools.results import check_results_continue, tool_result_messages
 from .tools.toolbox import Toolbox
+from .turn_options import PLAIN, Delivered, TurnOptions, answer_message
+
+log = logging.getLogger(__name__)
 
 #: Keys of ``Agent(model={...})`` that configure the provider client.
 CLIENT_KEYS = frozenset({"api_key", "base_url", "timeout", "max_retries", "organization", "delay"})
@@ -67,6 +79,8 @@ class TurnResult:
     tool_calls: tuple[ToolCall, ...] = ()
     #: What the run added after the user message: tool calls, results, the answer.
     messages: tuple[Message, ...] = ()
+    #: Why the model stopped, in the AI SDK's words (``stop``, ``length``, ``tool-calls``...).
+    finish_reason: str = "stop"
 
 
 def _cancelled() -> BaseException:
@@ -174,6 +188,7 @@ class Agent:
         session_id: str | None = None,
         *,
         client_tools: Sequence[Mapping[str, Any]] = (),
+        options: TurnOptions = PLAIN,
     ) -> TurnResult:
         """Run one turn and return the reply with its usage, session id and run id.
 
@@ -182,12 +197,18 @@ class Agent:
         """
         run_id = uuid4().hex
         with hooks.turn(self.id, session_id, run_id):
-            inputs, sid = self._check_input(input, session_id)
+            inputs, sid = self._check_input(input, session_id, options)
             loop = self._loop(run_id, stream=False, client_tools=client_tools)
-            async for _ in self._turn(loop, sid, inputs):
+            async for _ in self._turn(loop, sid, inputs, options, None):
                 pass
         return TurnResult(
-            loop.text, loop.usage, sid, run_id, tuple(loop.client_calls), tuple(loop.new_messages)
+            loop.text,
+            loop.usage,
+            sid,
+            run_id,
+            tuple(loop.client_calls),
+            tuple(loop.new_messages),
+            events.finish_reason(loop.finish_reason),
         )
 
     def run_stream(
@@ -196,18 +217,23 @@ class Agent:
         session_id: str | None = None,
         *,
         client_tools: Sequence[Mapping[str, Any]] = (),
-    ) -> AsyncIterator[events.Event]:
+        options: TurnOptions = PLAIN,
+    ) -> AsyncGenerator[events.Event]:
         """Run one turn as a stream of events (see :mod:`vel_runner.events`).
 
-        Bad input raises here, before the stream starts.
+        Bad input raises here, before the stream starts. A consumer that stops early stores
+        the part of the answer it received: closing the stream (``aclose``) keeps every delta
+        it was handed; cancelling it (or throwing ``CancelledError`` in) keeps those it took
+        before asking for the next event.
         """
         run_id = uuid4().hex
         try:
-            inputs, sid = self._check_input(input, session_id)
+            inputs, sid = self._check_input(input, session_id, options)
         except InvalidInputError as exc:
             hooks.rejected(self.id, run_id, exc)
             raise
-        return self._stream(self._loop(run_id, stream=True, client_tools=client_tools), sid, inputs)
+        loop = self._loop(run_id, stream=True, client_tools=client_tools)
+        return self._stream(loop, sid, inputs, options)
 
     def _loop(
         self, run_id: str, *, stream: bool, client_tools: Sequence[Mapping[str, Any]] = ()
@@ -224,34 +250,54 @@ class Agent:
         )
 
     async def _stream(
-        self, loop: ToolLoop, sid: str | None, inputs: list[Message]
-    ) -> AsyncIterator[events.Event]:
+        self, loop: ToolLoop, sid: str | None, inputs: list[Message], options: TurnOptions
+    ) -> AsyncGenerator[events.Event]:
         yield events.start(loop.run_id, self.id, sid)
+        delivered = Delivered()
         try:
             with hooks.turn(self.id, sid, loop.run_id):
-                async for event in self._turn(loop, sid, inputs):
-                    yield event
+                turn = self._turn(loop, sid, inputs, options, delivered)
+                async with aclosing(turn) as turn_events:
+                    async for event in turn_events:
+                        try:
+                            yield event
+                        except asyncio.CancelledError:  # thrown in at an event nobody took
+                            delivered.pending = ""
+                            raise
         except VelError as exc:
-            yield events.error(str(exc))
+            if delivered.open_text is not None:
+                yield {"type": "text-end", "id": delivered.open_text}
+            for event in events.failed(str(exc), sid):
+                yield event
             raise
         yield {"type": "finish-step"}
-        yield events.finish(sid, loop.usage)
+        yield events.finish(sid, loop.usage, events.finish_reason(loop.finish_reason))
 
     async def _turn(
-        self, loop: ToolLoop, sid: str | None, inputs: list[Message]
-    ) -> AsyncIterator[events.Event]:
+        self,
+        loop: ToolLoop,
+        sid: str | None,
+        inputs: list[Message],
+        options: TurnOptions,
+        delivered: Delivered | None,
+    ) -> AsyncGenerator[events.Event]:
         """The loop's events; then, for a session, the commit of everything the run added.
 
         ``inputs`` is the user message, or the results of client tool calls (which continue
-        the session's last assistant message).
+        the session's last assistant message). A streamed turn (``delivered``) whose consumer
+        stops stores what it delivered (:meth:`_keep_partial`).
         """
         *before, last = inputs
         if sid is None or self.ctxmgr.stateless:
             if last.get("role") == "tool":
                 raise InvalidInputError("tool results continue a session: give a session_id")
-            messages = self._messages_for_llm(loop.run_id, sid, (), None, last)
-            async for event in self._steps(loop, messages):
-                yield event
+            history = [*options.history, *before]
+            messages = self._messages_for_llm(loop.run_id, sid, history, None, last, options)
+            async with aclosing(self._steps(loop, messages)) as steps:
+                async for event in steps:
+                    if delivered is not None:
+                        delivered.track(event)
+                    yield event
             return
         if not self._store_opened:
             await self._open_store()
@@ -259,14 +305,68 @@ class Agent:
         async with hooks.store_turn(loop.run_id, self.store, self.id, sid, window) as turn:
             if last.get("role") == "tool":
                 check_results_continue(turn.history, inputs)
-            history = [*turn.history, *before]
-            messages = self._messages_for_llm(loop.run_id, sid, history, turn.summary, last)
-            async for event in self._steps(loop, messages):
-                yield event
-            await self._commit(turn, [*inputs, *loop.new_messages], loop.usage)
+            history = [*turn.history, *options.history, *before]
+            new = [*options.history, *inputs]
+            if options.regenerate:
+                history, last, new = self._regenerated(turn.history)
+            messages = self._messages_for_llm(
+                loop.run_id, sid, history, turn.summary, last, options
+            )
+            try:
+                async with aclosing(self._steps(loop, messages)) as steps:
+                    async for event in steps:
+                        if delivered is None:
+                            yield event
+                            continue
+                        delivered.track(event)
+                        yield event
+                        delivered.took()
+            except GeneratorExit:  # closed: it took the delta it was handed, if any
+                if delivered is not None:
+                    delivered.took()
+                    await self._keep_partial(turn, new, loop, delivered)
+                raise
+            except asyncio.CancelledError:  # cancelled: it took what it asked for
+                if delivered is not None:
+                    await self._keep_partial(turn, new, loop, delivered)
+                raise
+            answered = [dict(m) for m in loop.new_messages]
+            if answered:
+                answered[-1]["id"] = loop.run_id
+            await self._commit(turn, [*new, *answered], loop.usage)
 
     @staticmethod
-    async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncIterator[events.Event]:
+    def _regenerated(history: list[Message]) -> tuple[list[Message], Message, list[Message]]:
+        """Regenerate: the model answers the session's last (user) message again."""
+        if not history or history[-1].get("role") != "user":
+            raise InvalidInputError(
+                "nothing to regenerate: the session does not end with a user message"
+            )
+        return history[:-1], history[-1], []
+
+    async def _keep_partial(
+        self, turn: SessionTurn, new: Sequence[Message], loop: ToolLoop, delivered: Delivered
+    ) -> None:
+        """A stopped stream keeps what its consumer showed: the user message, the finished
+        tool steps and the partial answer (marked interrupted), so the next turn sees what the
+        client sees."""
+        text = "".join(delivered.parts)
+        if not text:
+            return
+        done = list(loop.new_messages)
+        if done and done[-1].get("tool_calls"):  # its results never came: not a valid history
+            done.pop()
+        partial = answer_message(loop.run_id, text, interrupted=True)
+        task = asyncio.ensure_future(self._commit(turn, [*new, *done, partial], loop.usage))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            pass  # cancelled again: the commit carries on by itself
+        except Exception as exc:  # the stop wins; the partial answer is lost
+            log.warning("could not store the interrupted answer %s: %s", loop.run_id, exc)
+
+    @staticmethod
+    async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncGenerator[events.Event]:
         try:
             async for event in loop.run(messages):
                 yield event
@@ -275,12 +375,19 @@ class Agent:
 
     # -- the steps of a turn -----------------------------------------------------------------
     def _check_input(
-        self, input: Mapping[str, Any] | str, session_id: str | None
+        self, input: Mapping[str, Any] | str, session_id: str | None, options: TurnOptions
     ) -> tuple[list[Message], str | None]:
         sid = None if session_id is None else check_session_id(session_id)
+        if options.instructions is not None:
+            check_text(options.instructions, "instructions")
+        if options.regenerate and (sid is None or self.ctxmgr.stateless):
+            raise InvalidInputError("regenerate needs a session (session_id) the agent keeps")
         if isinstance(input, Mapping) and "tool_results" in input:
             return tool_result_messages(input["tool_results"]), sid
-        return [{"role": "user", "content": user_text(input)}], sid
+        user: Message = {"role": "user", "content": user_text(input)}
+        if options.user_id is not None:
+            user["id"] = options.user_id
+        return [user], sid
 
     async def _open_store(self) -> None:
         await self.store.open()
@@ -293,8 +400,12 @@ class Agent:
         history: Sequence[Message],
         summary: str | None,
         user: Message,
+        options: TurnOptions,
     ) -> list[Message]:
-        return self.ctxmgr.build_messages(run_id, sid, self.instructions, history, summary, user)
+        ctx = self.ctxmgr
+        instructions = "\n\n".join(filter(None, (self.instructions, options.instructions)))
+        messages = ctx.build_messages(run_id, sid, instructions or None, history, summary, user)
+        return [for_model(m) for m in messages]
 
     async def _commit(self, turn: SessionTurn, new: Sequence[Message], usage: Usage | None) -> None:
         tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)

@@ -6,7 +6,7 @@ One turn yields, in order::
 
     start        {"type": "start", "messageId": run_id, "messageMetadata": {...}}
     start-step   {"type": "start-step"}
-    text-start   {"type": "text-start", "id": text_id}
+    text-start   {"type": "text-start", "id": text_id}                  (with the first delta)
     text-delta   {"type": "text-delta", "id": text_id, "delta": "..."}     (one per chunk)
     text-end     {"type": "text-end", "id": text_id}
     finish-step  {"type": "finish-step"}
@@ -22,11 +22,15 @@ not declared in the client)::
 
 and the next model call starts its own ``start-step``. Text parts appear in a tool step only
 when the model wrote text there.
-    finish       {"type": "finish", "messageMetadata": {"usage": ..., "sessionId": ...}}
+    finish       {"type": "finish", "finishReason": "stop", "messageMetadata": {...}}
 
-``finish`` is sent only after the turn is stored. When a turn fails, the stream yields
-``{"type": "error", "errorText": "..."}`` instead of the remaining events (and the agent then
-raises the typed error). Over SSE the stream ends with ``data: [DONE]``.
+``messageId`` is the id the answer is stored under. ``finish`` is sent only after the turn is
+stored; its ``finishReason`` is ``stop``, ``length``, ``content-filter`` or ``tool-calls`` as
+the model ended. A failed turn ends ``error``, ``finish-step``, ``finish`` with
+``finishReason: "error"`` (an open text part is closed first), and the agent then raises the
+typed error. ``text-start`` waits for the model's first delta, so a model that fails before
+answering leaves no empty text part. Over SSE the stream ends with ``data: [DONE]``.
+``finishReason`` needs ``ai`` >= 5.0.92 on the client (older 5.0.x releases reject it).
 """
 
 from __future__ import annotations
@@ -104,9 +108,22 @@ def tool_output(call_id: str, output: Any, error: str | None) -> Event:
     }
 
 
-def finish(session_id: str | None, usage: Usage | None) -> Event:
+#: The AI SDK's finish reasons (``finish.finishReason``).
+FINISH_REASONS = frozenset({"stop", "length", "content-filter", "tool-calls", "error", "other"})
+
+
+def finish_reason(model_reason: str | None) -> str:
+    """The AI SDK's name for the reason a model gave (OpenAI's ``tool_calls`` -> ``tool-calls``)."""
+    if model_reason is None:
+        return "stop"
+    reason = model_reason.replace("_", "-")
+    return reason if reason in FINISH_REASONS else "other"
+
+
+def finish(session_id: str | None, usage: Usage | None, reason: str = "stop") -> Event:
     return {
         "type": "finish",
+        "finishReason": reason if reason in FINISH_REASONS else "other",
         "messageMetadata": {
             "sessionId": session_id,
             "usage": usage.as_dict() if usage is not None else None,
@@ -116,3 +133,8 @@ def finish(session_id: str | None, usage: Usage | None) -> Event:
 
 def error(text: str) -> Event:
     return {"type": "error", "errorText": text}
+
+
+def failed(text: str, session_id: str | None) -> list[Event]:
+    """How a failed turn ends its stream: the error, then the step and the message closed."""
+    return [error(text), {"type": "finish-step"}, finish(session_id, None, "error")]

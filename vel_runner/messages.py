@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import uuid4
 
 from .errors import InvalidInputError
 
@@ -118,6 +119,23 @@ def _bad_text(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return "\x00" in text
+
+
+#: Keys a stored message may carry for its clients (its stable ``id``, ``metadata`` such as
+#: ``interrupted``); models never see them.
+STORE_ONLY_KEYS = frozenset({"id", "metadata"})
+
+
+def new_message_id() -> str:
+    """A new stable id for a stored message."""
+    return f"msg_{uuid4().hex}"
+
+
+def for_model(message: Message) -> Message:
+    """``message`` without the keys only its clients use (OpenAI rejects unknown keys)."""
+    if STORE_ONLY_KEYS.isdisjoint(message):
+        return message
+    return {k: v for k, v in message.items() if k not in STORE_ONLY_KEYS}
 
 
 def check_session_id(session_id: object) -> str:

@@ -47,6 +47,8 @@ class Completion:
     text: str
     usage: Usage | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    #: Why the model stopped, in OpenAI's words (``stop``, ``length``, ``tool_calls``...).
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +66,13 @@ class ToolCallDelta:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A piece of a streamed reply: a text delta, a tool-call delta, or (last) the usage."""
+    """A piece of a streamed reply: a text delta, a tool-call delta, or (last) the usage; the
+    chunk that ends the reply may carry the model's ``finish_reason``."""
 
     delta: str = ""
     usage: Usage | None = None
     tool_call: ToolCallDelta | None = None
+    finish_reason: str | None = None
 
 
 @runtime_checkable

@@ -152,13 +152,15 @@ class OpenAIProvider:
             raise self._error(exc) from None  # the SDK's error may quote the key
         if not response.choices:
             raise ProviderError(f"model {model!r} returned no choices", provider=self.type)
-        message = response.choices[0].message
+        choice = response.choices[0]
+        message = choice.message
         calls = []
         for call in message.tool_calls or ():
             function = getattr(call, "function", None)  # custom (non-function) tools: skipped
             if function is not None:
                 calls.append(ToolCall(call.id or fallback_id(), function.name, function.arguments))
-        return Completion(message.content or "", _usage(response.usage), tuple(calls))
+        usage = _usage(response.usage)
+        return Completion(message.content or "", usage, tuple(calls), choice.finish_reason)
 
     async def stream(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
@@ -176,6 +178,7 @@ class OpenAIProvider:
         usage: Usage | None = None
         calls = ToolDeltas()
         finished = False
+        reason: str | None = None
         try:
             stream = await self.client.post(
                 CHAT_COMPLETIONS,
@@ -190,6 +193,7 @@ class OpenAIProvider:
                         usage = _usage(event.usage)
                     for choice in event.choices:
                         finished = finished or choice.finish_reason is not None
+                        reason = choice.finish_reason or reason
                         if choice.delta and choice.delta.content:
                             yield Chunk(choice.delta.content)
                         for raw in (choice.delta.tool_calls if choice.delta else None) or ():
@@ -202,7 +206,7 @@ class OpenAIProvider:
                 "finish_reason): a partial reply is not an answer",
                 provider=self.type,
             )
-        yield Chunk(usage=usage)
+        yield Chunk(usage=usage, finish_reason=reason)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

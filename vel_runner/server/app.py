@@ -100,6 +100,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sweeper is not None:
             await sweeper.stop()
         await stop_observers(state.observers, metrics=state.metrics)
+        await app.state.chat_streams.close()
         if state.runtime is not None and state.close_runtime:
             await state.runtime.close()
 
@@ -155,7 +156,16 @@ def create_app(
     ``metrics``: serve ``GET /metrics`` (behind the API key unless ``metrics_public``).
     ``log_format``: ``json`` logs each turn at INFO (plain: DEBUG).
     """
-    from . import routes_agents, routes_config, routes_openai, routes_sessions
+    from . import (
+        routes_agents,
+        routes_chat,
+        routes_config,
+        routes_conversations,
+        routes_openai,
+        routes_responses,
+        routes_sessions,
+    )
+    from .chat_streams import ChatStreams
 
     app = FastAPI(
         title="vel-runner",
@@ -175,10 +185,12 @@ def create_app(
         metrics=metrics,
         turn_log_level=logging.INFO if log_format == "json" else logging.DEBUG,
     )
+    app.state.chat_streams = ChatStreams()
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
-    for module in (routes_agents, routes_sessions, routes_config, routes_openai):
+    routers = (routes_agents, routes_chat, routes_sessions, routes_config, routes_openai)
+    for module in (*routers, routes_responses, routes_conversations):
         app.include_router(module.router)
     if metrics:
         app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["health"])

@@ -53,6 +53,18 @@ class ApiError(HTTPException):
         self.error_type = error_type or TYPE_BY_STATUS.get(status, "error")
 
 
+class OpenAIError(ApiError):
+    """An error of the OpenAI-compatible routes, in OpenAI's shape:
+    ``{"error": {"message", "type", "param", "code"}}``."""
+
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> None:
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        super().__init__(status, message, kind)
+        self.param, self.code = param, code
+
+
 def error_body(status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
     kind = error_type or TYPE_BY_STATUS.get(status, "error")
     request_id = REQUEST_ID.get()
@@ -127,7 +139,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route {request.method} {request.url.path}"
-    return error_response(exc.status_code, message, error_type, headers=exc.headers)
+    response = error_response(exc.status_code, message, error_type, headers=exc.headers)
+    if isinstance(exc, OpenAIError):
+        body = error_body(exc.status_code, message, error_type)
+        body["error"].update(param=exc.param, code=exc.code)
+        response = JSONResponse(body, exc.status_code, headers=exc.headers)
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

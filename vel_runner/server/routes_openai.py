@@ -184,7 +184,8 @@ async def openai_frames(
                 elif kind == "tool-input-delta" and event["toolCallId"] in client_calls:
                     delta = _call_delta(client_calls[event["toolCallId"]], event["inputTextDelta"])
                     yield data_frame(_chunk(run_id, model, created, **choice(delta)))
-                elif kind == "finish":
+                elif kind == "finish" and event.get("finishReason") != "error":
+                    # a failed turn's finish (it raises next) ends as the error below
                     reason = "tool_calls" if client_calls else "stop"
                     yield data_frame(_chunk(run_id, model, created, **choice({}, reason)))
                     usage = event["messageMetadata"].get("usage")

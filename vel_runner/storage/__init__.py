@@ -11,6 +11,8 @@ from typing import Any
 from ..errors import InvalidInputError
 from .base import (
     UNCHANGED,
+    MessageIndex,
+    MessageRef,
     SessionEvent,
     SessionInfo,
     SessionRecord,
@@ -56,6 +58,8 @@ def resolve_store(spec: str | SessionStore) -> SessionStore:
 __all__ = [
     "STORE_TYPES",
     "UNCHANGED",
+    "MessageIndex",
+    "MessageRef",
     "SessionEvent",
     "SessionInfo",
     "SessionRecord",

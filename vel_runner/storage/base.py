@@ -88,6 +88,25 @@ class SessionEvent:
 SessionListener = Callable[[SessionEvent], None]
 
 
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Where a stored message is: its session, and whether it is the session's last message."""
+
+    agent_id: str
+    session_id: str
+    latest: bool
+
+
+@runtime_checkable
+class MessageIndex(Protocol):
+    """A store that finds a stored message by its ``id`` through an index, not a scan (both
+    packaged stores; the Responses API's ``previous_response_id`` needs it)."""
+
+    async def find_message(self, message_id: str) -> MessageRef | None:
+        """The live message with this ``id``, or ``None``."""
+        ...
+
+
 class SessionTurn(Protocol):
     """What one turn reads from, and writes to, its session while it holds the session."""
 

@@ -12,12 +12,15 @@ The store is bounded: past ``max_sessions`` it evicts the least recently updated
 that is not in a turn (a cache's behaviour, which this store already has: it forgets
 everything on restart). Refusing new sessions instead would let one client that invents
 session ids lock every new user out until their sessions expire.
+
+A second dict indexes stored messages by their ``id`` (:meth:`MemoryStore.find_message`);
+messages leave it when they leave their session.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -27,6 +30,7 @@ from ..listeners import Listeners
 from ..messages import Message, pinned_count
 from .base import (
     UNCHANGED,
+    MessageRef,
     SessionEvent,
     SessionEventKind,
     SessionInfo,
@@ -117,10 +121,12 @@ class MemoryTurn:
             store._touch(self._key, session)
         messages = session.messages
         messages.extend(new_messages)
+        store._index(new_messages, self._key)
         if keep is not None:
             pinned = pinned_count(messages)
             excess = len(messages) - pinned - keep
             if excess > 0:
+                store._unindex(messages[pinned : pinned + excess])
                 del messages[pinned : pinned + excess]
         if summary is not UNCHANGED:
             session.summary = summary
@@ -149,6 +155,7 @@ class MemoryStore:
         self.max_sessions = max_sessions
         self.clock = clock
         self._sessions: dict[Key, _Session] = {}  # least recently updated first
+        self._message_ids: dict[str, Key] = {}
         self._locks = KeyedLocks()
         self._listeners: Listeners[SessionEvent] = Listeners()
         self._warned_full = False
@@ -177,7 +184,7 @@ class MemoryStore:
             return session
         if session.expires_at <= (now or self.clock()):
             if holder or not self._locks.busy(key):
-                del self._sessions[key]
+                self._remove(key)
                 self._emit("expired", key, 0)
             return None
         return session
@@ -210,8 +217,34 @@ class MemoryStore:
             )
             if victim is None:
                 return  # every other session is in a turn: evicted once those end
-            del self._sessions[victim]
+            self._remove(victim)
             self._emit("cleared", victim, 0)
+
+    def _remove(self, key: Key) -> None:
+        self._unindex(self._sessions.pop(key).messages)
+
+    def _index(self, messages: Iterable[Message], key: Key) -> None:
+        for message in messages:
+            message_id = message.get("id")
+            if isinstance(message_id, str):
+                self._message_ids[message_id] = key
+
+    def _unindex(self, messages: Iterable[Message]) -> None:
+        for message in messages:
+            message_id = message.get("id")
+            if isinstance(message_id, str):
+                self._message_ids.pop(message_id, None)
+
+    def find_message_sync(self, message_id: str) -> MessageRef | None:
+        key = self._message_ids.get(message_id)
+        session = None if key is None else self._live(key)
+        if key is None or session is None:
+            return None
+        return MessageRef(key[0], key[1], session.messages[-1].get("id") == message_id)
+
+    async def find_message(self, message_id: str) -> MessageRef | None:
+        """The session holding the message with this ``id`` (a dict lookup)."""
+        return self.find_message_sync(message_id)
 
     def _check_idle(self, key: Key, operation: str) -> None:
         """The sync twins cannot wait for a turn (it runs on the loop they would block)."""
@@ -230,7 +263,9 @@ class MemoryStore:
             kind = "created"
         else:
             self._touch(key, session)
+        self._unindex(session.messages)
         session.messages = [dict(m) for m in messages]
+        self._index(session.messages, key)
         session.summary = None
         session.updated_at = now
         session.expires_at = _expiry(now, ttl)
@@ -239,7 +274,7 @@ class MemoryStore:
     def _drop(self, key: Key) -> bool:
         existed = self._live(key, holder=True) is not None
         if existed:
-            del self._sessions[key]
+            self._remove(key)
             self._emit("cleared", key, 0)
         return existed
 
@@ -255,7 +290,7 @@ class MemoryStore:
             and not self._locks.busy(key)
         ]
         for key in keys:
-            del self._sessions[key]
+            self._remove(key)
             self._emit(kind, key, 0)
         return len(keys)
 

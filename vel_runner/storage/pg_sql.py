@@ -143,6 +143,18 @@ WHERE s.agent_id = %(a)s AND s.id = %(s)s
   AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
 """
 
+#: The live message with this id, through the index on ``message->>'id'`` (migration 0004):
+#: its session, and whether it is the session's newest message.
+FIND_MESSAGE = """
+SELECT m.agent_id, m.session_id, m.seq = s.seq
+FROM vel_messages m
+JOIN vel_sessions s ON s.agent_id = m.agent_id AND s.id = m.session_id
+WHERE m.message->>'id' = %(id)s AND m.seq > s.base_seq
+  AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
+ORDER BY m.seq DESC
+LIMIT 1
+"""
+
 CLEAR = """
 WITH gone AS (
     DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s

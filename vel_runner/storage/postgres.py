@@ -30,7 +30,14 @@ from ..listeners import Listeners
 from ..messages import Message
 from ..redact import describe_dsn, store_unavailable
 from . import pg_sql as q
-from .base import SessionEvent, SessionEventKind, SessionInfo, SessionListener, SessionRecord
+from .base import (
+    MessageRef,
+    SessionEvent,
+    SessionEventKind,
+    SessionInfo,
+    SessionListener,
+    SessionRecord,
+)
 from .exit_guard import ExitGuard
 from .pg_cache import Key
 from .pg_engine import PostgresTurn, TurnEngine
@@ -234,6 +241,12 @@ class PostgresStore:
             ttl=ttl,
             begin=False,  # lock_statements began the transaction
         )
+
+    async def find_message(self, message_id: str) -> MessageRef | None:
+        """The session holding the message with this ``id`` (an index lookup)."""
+        async with self._connection() as conn:
+            (rows,) = await run_async(conn, [(q.FIND_MESSAGE, {"id": message_id})])
+        return MessageRef(*rows[0]) if rows else None
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
         self._engine.forget((agent_id, session_id))

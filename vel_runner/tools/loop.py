@@ -68,6 +68,8 @@ class ToolLoop:
         self.client_names = {str((t.get("function") or {}).get("name")) for t in self.client_tools}
         self.text = ""
         self.usage: Usage | None = None
+        #: Why the model stopped its last step, in OpenAI's words (``None``: not said).
+        self.finish_reason: str | None = None
         self.new_messages: list[Message] = []
         self.client_calls: list[ToolCall] = []
         self.steps = 0
@@ -108,7 +110,7 @@ class ToolLoop:
             yield Chunk(completion.text)
         for call in completion.tool_calls:
             yield Chunk(tool_call=ToolCallDelta(call.id, call.name, call.arguments))
-        yield Chunk(usage=completion.usage)
+        yield Chunk(usage=completion.usage, finish_reason=completion.finish_reason)
 
     async def run(self, messages: Sequence[Message]) -> AsyncIterator[events.Event]:
         """The run's events, from the first ``start-step`` to the answer's ``text-end`` (the
@@ -143,6 +145,7 @@ class ToolLoop:
                         entry[1].append(delta.arguments)
                         yield events.tool_input_delta(delta.id, delta.arguments)
                 self.usage = add_usage(self.usage, chunk.usage)
+                self.finish_reason = chunk.finish_reason or self.finish_reason
             text = "".join(parts)
             found = [ToolCall(cid, name, "".join(args)) for cid, (name, args) in calls.items()]
             if not found or last:
@@ -174,6 +177,7 @@ class ToolLoop:
             self.client_calls = [c for c in found if c not in ours]
             if self.client_calls:
                 self.text = text
+                self.finish_reason = "tool_calls"
                 return
             sent = [*messages, *self.new_messages]
             yield {"type": "finish-step"}

@@ -1,4 +1,4 @@
--- vel-runner session storage, version 6: token usage per session.
+-- vel-runner session storage, version 5: token usage per session.
 --
 -- Every stored turn adds the tokens its model call reported (input and output) and one turn
 -- to its session. Sessions stored before this version read as zero.
