@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from helpers.node import run_node
 from helpers.server import echo_agent, served_agents
-from js_clients import run_node
 
 
 @pytest.fixture

@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from helpers.fake_openai import FakeOpenAI
+from helpers.node import SCHEMAS, node_harness
 from helpers.server import echo_agent, served_agents, sse_json
 from openai import AsyncOpenAI
 
 from vel_runner import Agent
 
-JS = Path(__file__).resolve().parent / "js"
+JS = SCHEMAS
 CLIENT_TOOL = {
     "type": "function",
     "function": {
@@ -72,9 +71,8 @@ async def stream_run(url: str, agent: str, message: str, sid: str) -> list[dict[
 
 
 def validate_with_ai_sdk(chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Node's verdict on ``chunks`` for each pinned ``ai`` version (skips without node)."""
-    if shutil.which("node") is None or not (JS / "node_modules" / "ai5").exists():
-        pytest.skip("node or tests/js/node_modules missing: run `npm ci` in tests/js")
+    """Node's verdict on ``chunks`` for each pinned ``ai`` version."""
+    node_harness(JS)
     result = subprocess.run(
         ["node", "validate.mjs"],
         input=json.dumps(chunks), capture_output=True, text=True, cwd=JS, timeout=60,
@@ -112,8 +110,7 @@ async def test_the_validator_catches_a_bad_chunk(server: str) -> None:
         {"type": "tool-output-available", "output": 1},  # no toolCallId
         {"type": "tool-input-start", "toolCallId": "x", "toolName": "t", "extra": 1},
     ]
-    if shutil.which("node") is None or not (JS / "node_modules" / "ai5").exists():
-        pytest.skip("node or tests/js/node_modules missing")
+    node_harness(JS)
     result = subprocess.run(
         ["node", "validate.mjs"],
         input=json.dumps(broken), capture_output=True, text=True, cwd=JS, timeout=60,

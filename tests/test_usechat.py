@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers.node import run_node
 from helpers.server import echo_agent, served_agents, sse_json
-from js_clients import run_node
 
 from vel_runner import Agent
 
