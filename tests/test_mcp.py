@@ -377,3 +377,43 @@ def test_results_map_every_content_type() -> None:
         "[resource file:///a.bin (application/zip), not shown]",
         "[resource link file:///b: B]",
     ]
+
+
+async def test_an_idle_http_server_restarted_between_calls_is_reconnected_not_an_error(
+    tmp_path: Path,
+) -> None:
+    """The server dies while idle (no ping has noticed yet) and comes back: the next call
+    reconnects and works instead of failing on the dead connection."""
+    port = free_port()
+    config = (
+        HEAD
+        + f"""\
+  web:
+    type: mcp
+    url: http://127.0.0.1:{port}/mcp
+    headers: {{Authorization: "Bearer ${{DEMO_TOKEN}}"}}
+    allow: [add]
+    connect_timeout: 20s
+agents:
+  - id: a
+    model: {{provider: offline, model: e}}
+    tools: [web]
+"""
+    )
+    with http_server(port) as proc:
+        async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
+            assert '{"result": 7}' in await ask(runtime, "a", '/tool add {"a": 3, "b": 4}')
+            proc.kill()
+            proc.wait()
+            with http_server(port) as again:
+                answer = await ask(runtime, "a", '/tool add {"a": 1, "b": 2}')
+                assert '{"result": 3}' in answer, answer
+                again.kill()
+                again.wait()
+            # Down while idle: a call that meets it down is an error result the model reads
+            # (the run goes on); once the server is back the next call works.
+            answer = await ask(runtime, "a", '/tool add {"a": 2, "b": 2}')
+            assert '{"error": ' in answer, answer
+            with http_server(port):
+                answer = await ask(runtime, "a", '/tool add {"a": 2, "b": 2}')
+                assert '{"result": 4}' in answer, answer

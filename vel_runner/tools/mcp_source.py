@@ -39,6 +39,17 @@ INSTALL = "pip install 'vel-runner[mcp]'"
 PING_INTERVAL = 5.0
 
 
+#: What the SDK's HTTP client reports when the server no longer knows the session (HTTP 404):
+#: the request was refused unrun, so it is safe to make again on a new session.
+SESSION_GONE = frozenset({"Session not found", "Session terminated"})
+
+
+def _session_gone(exc: Any) -> bool:
+    from mcp_types import INVALID_REQUEST
+
+    return bool(exc.code == INVALID_REQUEST and exc.message in SESSION_GONE)
+
+
 def matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
@@ -108,7 +119,16 @@ class MCPSource:
         from mcp_types import CONNECTION_CLOSED
 
         try:
-            result = await session.call_tool(found[0], dict(arguments))
+            try:
+                result = await session.call_tool(found[0], dict(arguments))
+            except MCPError as exc:
+                if not _session_gone(exc):
+                    raise
+                # The server restarted while the connection was idle (no ping noticed yet)
+                # and did not run the call: reconnect, then make it once more.
+                self._lost(session)
+                session = await self._live_session()
+                result = await session.call_tool(found[0], dict(arguments))
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 self._lost(session)
