@@ -37,6 +37,8 @@ BACKOFF = (0.1, 10.0)
 INSTALL = "pip install 'vel-runner[mcp]'"
 #: Seconds between liveness pings of an idle connection.
 PING_INTERVAL = 5.0
+#: Seconds :meth:`MCPSource.aclose` waits for the connection to end, then again once cancelled.
+CLOSE_TIMEOUT = 5.0
 
 
 #: What the SDK's HTTP client reports when the server no longer knows the session (HTTP 404):
@@ -119,16 +121,21 @@ class MCPSource:
         from mcp_types import CONNECTION_CLOSED
 
         try:
-            try:
-                result = await session.call_tool(found[0], dict(arguments))
-            except MCPError as exc:
-                if not _session_gone(exc):
-                    raise
-                # The server restarted while the connection was idle (no ping noticed yet)
-                # and did not run the call: reconnect, then make it once more.
-                self._lost(session)
-                session = await self._live_session()
-                result = await session.call_tool(found[0], dict(arguments))
+            async with asyncio.timeout(self.timeout):  # direct callers are bounded too
+                try:
+                    result = await session.call_tool(found[0], dict(arguments))
+                except MCPError as exc:
+                    if not _session_gone(exc):
+                        raise
+                    # The server restarted while the connection was idle (no ping noticed
+                    # yet) and did not run the call: reconnect, then make it once more.
+                    self._lost(session)
+                    session = await self._live_session()
+                    result = await session.call_tool(found[0], dict(arguments))
+        except TimeoutError:
+            raise ToolCallError(
+                f"MCP server {self.name!r}: {name!r} did not answer within {self.timeout:g} s"
+            ) from None
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 self._lost(session)
@@ -198,13 +205,15 @@ class MCPSource:
             return
         self._stop.set()
         self.error = "closed"
-        try:
-            async with asyncio.timeout(5):
-                await task
-        except TimeoutError:
+        # Bounded both ways: a transport whose shutdown never ends (a server that ignores its
+        # closed stdin) must not hang the caller, and the caller's own cancellation is never
+        # swallowed here.
+        done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+        if not done:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+            if not done:
+                log.warning("MCP server %r did not close in time; left behind", self.name)
 
     async def __aenter__(self) -> MCPSource:
         await self.open()
