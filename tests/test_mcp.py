@@ -76,6 +76,25 @@ def http_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
+def http_config(port: int, allow: str) -> str:
+    """One agent ``a`` using the demo server over HTTP on ``port`` (tools ``allow``)."""
+    return (
+        HEAD
+        + f"""\
+  web:
+    type: mcp
+    url: http://127.0.0.1:{port}/mcp
+    headers: {{Authorization: "Bearer ${{DEMO_TOKEN}}"}}
+    allow: [{allow}]
+    connect_timeout: 20s
+agents:
+  - id: a
+    model: {{provider: offline, model: e}}
+    tools: [web]
+"""
+    )
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -185,21 +204,7 @@ def _alive(pid: int) -> bool:
 
 async def test_http_server_round_trip_and_restart(tmp_path: Path) -> None:
     port = free_port()
-    config = (
-        HEAD
-        + f"""\
-  web:
-    type: mcp
-    url: http://127.0.0.1:{port}/mcp
-    headers: {{Authorization: "Bearer ${{DEMO_TOKEN}}"}}
-    allow: [add, slow, bearer_ok]
-    connect_timeout: 20s
-agents:
-  - id: a
-    model: {{provider: offline, model: e}}
-    tools: [web]
-"""
-    )
+    config = http_config(port, "add, slow, bearer_ok")
     with http_server(port):
         async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
             assert runtime.agent("a").toolbox.names == ["add", "slow", "bearer_ok"]
@@ -385,21 +390,7 @@ async def test_an_idle_http_server_restarted_between_calls_is_reconnected_not_an
     """The server dies while idle (no ping has noticed yet) and comes back: the next call
     reconnects and works instead of failing on the dead connection."""
     port = free_port()
-    config = (
-        HEAD
-        + f"""\
-  web:
-    type: mcp
-    url: http://127.0.0.1:{port}/mcp
-    headers: {{Authorization: "Bearer ${{DEMO_TOKEN}}"}}
-    allow: [add]
-    connect_timeout: 20s
-agents:
-  - id: a
-    model: {{provider: offline, model: e}}
-    tools: [web]
-"""
-    )
+    config = http_config(port, "add")
     with http_server(port) as proc:
         async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
             assert '{"result": 7}' in await ask(runtime, "a", '/tool add {"a": 3, "b": 4}')

@@ -4,39 +4,18 @@ streamed, ``previous_response_id``, ``conversation``, ``store: false``, ``instru
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import openai
 import pytest
-from helpers.server import echo_agent, served_agents
+from helpers.server import echo_agent, served_agents, stored_messages, upstream_agent
 from openai import AsyncOpenAI
-
-from vel_runner import Agent
 
 
 @pytest.fixture
 async def server(fake_openai) -> AsyncIterator[str]:
-    gpt = Agent(
-        "gpt",
-        model={
-            "provider": "openai",
-            "model": "fake-model",
-            "api_key": "sk-upstream",
-            "base_url": fake_openai.base_url,
-        },
-        instructions="Be brief.",
-    )
-    broken = Agent(
-        "broken",
-        model={
-            "provider": "openai",
-            "model": "status-500",
-            "api_key": "sk-upstream",
-            "base_url": fake_openai.base_url,
-            "max_retries": 0,
-        },
-    )
+    gpt = upstream_agent("gpt", fake_openai.base_url, instructions="Be brief.")
+    broken = upstream_agent("broken", fake_openai.base_url, "status-500", max_retries=0)
     async with served_agents(echo_agent("echo"), gpt, broken) as url:
         yield url
 
@@ -45,12 +24,6 @@ async def server(fake_openai) -> AsyncIterator[str]:
 async def client(server: str) -> AsyncIterator[AsyncOpenAI]:
     async with AsyncOpenAI(base_url=f"{server}/v1", api_key="unused", max_retries=0) as client:
         yield client
-
-
-async def session_of(server: str, agent: str, sid: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=server) as http:
-        response = await http.get(f"/v1/agents/{agent}/sessions/{sid}")
-    return response.json()["messages"] if response.status_code == 200 else []
 
 
 async def test_plain_response_then_previous_response_id(client: AsyncOpenAI) -> None:
@@ -128,7 +101,7 @@ async def test_conversations_keep_the_history(client: AsyncOpenAI, server: str) 
     assert fetched.id == conversation.id
     deleted = await client.conversations.delete(conversation.id)
     assert deleted.deleted
-    assert await session_of(server, "echo", conversation.id) == []
+    assert await stored_messages(server, "echo", conversation.id) == []
     with pytest.raises(openai.NotFoundError):
         await client.conversations.retrieve(conversation.id)
 
@@ -216,4 +189,4 @@ async def test_a_failed_model_stores_nothing(client: AsyncOpenAI, server: str) -
     )
     kinds = [event.type async for event in stream]
     assert kinds[-1] == "response.failed"
-    assert await session_of(server, "broken", conversation.id) == []
+    assert await stored_messages(server, "broken", conversation.id) == []

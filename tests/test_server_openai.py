@@ -7,35 +7,16 @@ from collections.abc import AsyncIterator
 import httpx
 import openai
 import pytest
-from helpers.server import echo_agent, served_agents
+from helpers.server import echo_agent, served_agents, upstream_agent
 from openai import AsyncOpenAI
-
-from vel_runner import Agent
 
 API_KEY = "vel-openai-test-key"
 
 
 @pytest.fixture
 async def server(fake_openai) -> AsyncIterator[str]:
-    gpt = Agent(
-        "gpt",
-        model={
-            "provider": "openai",
-            "model": "fake-model",
-            "api_key": "sk-upstream",
-            "base_url": fake_openai.base_url,
-        },
-    )
-    broken = Agent(
-        "broken",
-        model={
-            "provider": "openai",
-            "model": "status-500",
-            "api_key": "sk-upstream",
-            "base_url": fake_openai.base_url,
-            "max_retries": 0,
-        },
-    )
+    gpt = upstream_agent("gpt", fake_openai.base_url)
+    broken = upstream_agent("broken", fake_openai.base_url, "status-500", max_retries=0)
     async with served_agents(echo_agent("echo"), gpt, broken, api_key=API_KEY) as url:
         yield url
 

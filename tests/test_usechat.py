@@ -4,37 +4,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 from helpers.node import run_node
-from helpers.server import echo_agent, served_agents, sse_json
+from helpers.server import echo_agent, served_agents, sse_json, stored_messages, upstream_agent
 
 from vel_runner import Agent
 
 
 @pytest.fixture
 async def server(fake_openai) -> AsyncIterator[str]:
-    broken = Agent(
-        "broken",
-        model={
-            "provider": "openai",
-            "model": "status-500",
-            "api_key": "sk-upstream",
-            "base_url": fake_openai.base_url,
-            "max_retries": 0,
-        },
-    )
+    broken = upstream_agent("broken", fake_openai.base_url, "status-500", max_retries=0)
     slow = Agent("slow", model={"provider": "echo", "model": "echo-1", "delay": 0.15})
     async with served_agents(echo_agent("assistant"), slow, broken) as url:
         yield url
-
-
-async def stored(base: str, agent: str, chat: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=base) as http:
-        response = await http.get(f"/v1/agents/{agent}/sessions/{chat}")
-        return response.json()["messages"] if response.status_code == 200 else []
 
 
 async def test_two_turns_then_regenerate(server: str) -> None:
@@ -51,7 +35,7 @@ async def test_two_turns_then_regenerate(server: str) -> None:
     again = result["regenerated"]
     assert [m["text"] for m in again["messages"]] == [m["text"] for m in two["messages"]]
     assert again["messages"][3]["id"] != two["messages"][3]["id"]  # a new answer replaced it
-    messages = await stored(server, "assistant", "chat-turns")
+    messages = await stored_messages(server, "assistant", "chat-turns")
     # the server holds what the client shows, under the same ids
     assert [(m["id"], m["content"]) for m in messages] == [
         (m["id"], m["text"]) for m in again["messages"]
@@ -65,13 +49,13 @@ async def test_stop_keeps_the_partial_answer_on_both_sides(server: str) -> None:
     shown = stopped[-1]["text"]
     assert shown.startswith("echo (1")
     assert not shown.endswith("eight")
-    messages = await stored(server, "slow", "chat-stop")
+    messages = await stored_messages(server, "slow", "chat-stop")
     assert messages[1]["content"] == shown
     assert messages[1]["id"] == stopped[-1]["id"]
     assert messages[1]["metadata"] == {"interrupted": True}
     # the next turn sees the same history on both sides: the partial answer counts
     assert result["next"]["messages"][-1]["text"] == "echo (3 messages): next"
-    assert len(await stored(server, "slow", "chat-stop")) == 4
+    assert len(await stored_messages(server, "slow", "chat-stop")) == 4
 
 
 async def test_resume_answers_204_when_nothing_is_in_flight(server: str) -> None:
@@ -97,7 +81,7 @@ async def test_resume_replays_and_follows_an_answer_in_flight(server: str) -> No
     assert result["reloaded"]["messages"][-1]["text"] == full
     assert result["reloaded"]["messages"][-1]["id"] == result["first"]["messages"][-1]["id"]
     assert len(result["shownBeforeReload"].split()) < len(full.split())
-    assert [m["content"] for m in await stored(server, "slow", "chat-live")] == [
+    assert [m["content"] for m in await stored_messages(server, "slow", "chat-live")] == [
         "alpha beta gamma delta epsilon",
         full,
     ]
@@ -106,7 +90,7 @@ async def test_resume_replays_and_follows_an_answer_in_flight(server: str) -> No
 async def test_a_failed_answer_ends_in_error_and_stores_nothing(server: str) -> None:
     result = await run_node("usechat.mjs", server, "failure")
     assert result["status"] == "error" and "HTTP 500" in result["error"]
-    assert await stored(server, "broken", "chat-broken") == []
+    assert await stored_messages(server, "broken", "chat-broken") == []
     body = {
         "id": "wire-broken",
         "messages": [{"role": "user", "parts": [{"type": "text", "text": "x"}]}],
@@ -149,5 +133,5 @@ async def test_chat_stream_wire_format(server: str) -> None:
         assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
         events = sse_json(response.text)
     assert events[0]["type"] == "start" and events[-1]["finishReason"] == "stop"
-    messages = await stored(server, "assistant", "wire")
+    messages = await stored_messages(server, "assistant", "wire")
     assert messages[0]["id"] == "u1" and messages[1]["id"] == events[0]["messageId"]

@@ -28,6 +28,35 @@ def echo_agent(agent_id: str = "echo", **options: Any) -> Agent:
     return Agent(agent_id, model={"provider": "echo", "model": "echo-1"}, **options)
 
 
+def upstream_agent(
+    agent_id: str,
+    base_url: str,
+    model: str = "fake-model",
+    *,
+    instructions: str | None = None,
+    **model_options: Any,
+) -> Agent:
+    """An openai-provider agent on the fake upstream (``status-500`` as ``model``: it fails)."""
+    return Agent(
+        agent_id,
+        model={
+            "provider": "openai",
+            "model": model,
+            "api_key": "sk-upstream",
+            "base_url": base_url,
+            **model_options,
+        },
+        instructions=instructions,
+    )
+
+
+async def stored_messages(base: str, agent: str, session_id: str) -> list[dict[str, Any]]:
+    """The session's stored messages, read over HTTP (``[]`` when it does not exist)."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.get(f"/v1/agents/{agent}/sessions/{session_id}")
+    return response.json()["messages"] if response.status_code == 200 else []
+
+
 async def start_uvicorn(
     app: Any, port: int, **options: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
