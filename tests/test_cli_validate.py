@@ -61,7 +61,7 @@ def test_errors_are_listed_with_positions_and_hints(tmp_path: Path) -> None:
         "    hint: did you mean 'offline'? declared providers: offline",
         f"{path}:9:5: agents[1].colour: unknown key 'colour'",
         "    hint: allowed keys: context, description, generation, id, instructions, max_steps, "
-        "model, parallel_tool_calls, store, tool_concurrency, tools, ttl",
+        "model, output, parallel_tool_calls, store, tool_concurrency, tools, ttl",
         "invalid: 2 errors, 0 warnings",
     ]
     assert "Traceback" not in result.stderr

@@ -33,6 +33,7 @@ from .observe import hooks
 from .providers import Provider, create_provider
 from .providers.base import Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
+from .structured_output import OutputSpec, as_output_spec
 from .tools.base import ToolCall
 from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
 from .tools.results import check_results_continue, tool_result_messages
@@ -109,6 +110,7 @@ class Agent:
         max_steps: int = DEFAULT_MAX_STEPS,
         parallel_tool_calls: bool = True,
         tool_concurrency: int = 4,
+        output: Mapping[str, Any] | type | OutputSpec | None = None,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise InvalidInputError(f"agent id must be a non-empty string, got {id!r}")
@@ -147,6 +149,8 @@ class Agent:
             raise InvalidInputError(f"tools must be a list, got {type(tools).__name__}")
         self.toolbox = Toolbox(tools, parallel=parallel_tool_calls, concurrency=tool_concurrency)
         self.max_steps = max_steps
+        #: The shape of the answers (structured output), or ``None`` for text.
+        self.output = as_output_spec(output)
         self.id = id
         self.model_name = model_name
         self.provider_name = provider_name

@@ -56,3 +56,14 @@ class SessionConflictError(VelError):
 
 class UnknownAgentError(VelError, LookupError):
     """No agent with that id is loaded."""
+
+
+class InvalidOutputError(VelError):
+    """The model's answer did not follow the agent's output schema, even after one repair
+    attempt (the validation error sent back to it); the turn stored nothing.
+
+    The model's fault, not the caller's: a 502, like a provider that answered nonsense.
+    """
+
+    status = 502
+    error_type = "invalid_output"

@@ -18,6 +18,9 @@ name containing ``always-tool`` calls the first offered tool at every step. Stre
 arguments come in three pieces, OpenAI style (``index`` on every delta, ``id`` and name on the
 first); a model name containing ``noindex`` streams Ollama style (no ``index``, the whole call
 in one delta), ``noid`` leaves out every ``id``.
+A request with a ``response_format`` (structured output) gets JSON: the last user message as
+it is when it is JSON (so a test scripts the model's answer, valid or not), else
+``{"fake": "<the plain reply>"}``.
 ``latency`` (seconds) delays every answer (and each streamed chunk is sent immediately after).
 """
 
@@ -66,6 +69,9 @@ def _tool_calls(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _reply_text(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
+    last_user = next(
+        (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
+    )
     if messages and messages[-1].get("role") == "tool":
         results = []
         for message in reversed(messages):
@@ -76,11 +82,16 @@ def _reply_text(body: dict[str, Any]) -> str:
             c["id"]: c["function"]["name"] for m in messages for c in (m.get("tool_calls") or ())
         }
         said = "; ".join(f"{calls.get(r['tool_call_id'], '?')} -> {r['content']}" for r in results)
-        return f"fake results: {said}"
-    last_user = next(
-        (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
-    )
-    return f"fake reply to: {last_user} ({len(messages)} messages)"
+        text = f"fake results: {said}"
+    else:
+        text = f"fake reply to: {last_user} ({len(messages)} messages)"
+    if not body.get("response_format"):
+        return text
+    try:
+        json.loads(last_user)
+    except ValueError:
+        return json.dumps({"fake": text})
+    return str(last_user)
 
 
 class FakeOpenAI:

@@ -100,7 +100,7 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
         try:
             agents[agent_id] = _make_agent(
                 decl, providers[provider_name], stores[store_name], config.stores[store_name],
-                _agent_tools(config, decl, agents, mcp_source),
+                _agent_tools(config, decl, agents, mcp_source), config.outputs.get(agent_id),
             )  # fmt: skip
         except VelError as exc:
             issues.append(config.issue("agents", agent_id, f"agent {agent_id!r}: {exc}"))
@@ -203,6 +203,7 @@ def _agent_tools(
     """The tool sources of an agent: the python tools validation built, agent tools on the
     agents built before this one, and MCP servers (shared by the agents that use them)."""
     from ..tools import AgentTool
+    from ..tools.approval_rule import ApprovalRule
 
     sources: list[Any] = []
     picked: dict[str, list[str]] = {}  # MCP server -> the tools listed as server.tool
@@ -223,6 +224,7 @@ def _agent_tools(
                     name=name,
                     description=tool.get("description"),
                     timeout=parse_duration(tool["timeout"]),
+                    approval=ApprovalRule.from_decl(tool),
                 )
             )
     if picked:
@@ -242,6 +244,7 @@ def _make_agent(
     store: SessionStore,
     store_decl: Mapping[str, Any],
     tools: list[Any],
+    output: Any = None,
 ) -> Agent:
     ttl_source = decl["ttl"] if "ttl" in decl else store_decl.get("ttl")
     return Agent(
@@ -257,6 +260,7 @@ def _make_agent(
         max_steps=decl.get("max_steps", 10),
         parallel_tool_calls=decl.get("parallel_tool_calls", True),
         tool_concurrency=decl.get("tool_concurrency", 4),
+        output=output,
     )
 
 

@@ -178,8 +178,9 @@ async def connect_issues(config: Config) -> list[ConfigIssue]:
         if isinstance(outcome, BaseException):
             raise outcome
         reached[name] = source
-        for key in ("allow", "deny"):
-            for index, pattern in enumerate(config.tools[name].get(key, ())):
+        for key in ("allow", "deny", "approval"):
+            patterns = config.tools[name].get(key, ())
+            for index, pattern in enumerate(() if isinstance(patterns, str) else patterns):
                 if not any(matches(tool, [pattern]) for tool in source.listed):
                     issues.append(
                         origin.issue(
@@ -240,6 +241,7 @@ def _clashes(config: Config, agent_id: str, reached: Mapping[str, Any]) -> list[
 def _python_issues(
     config: Config, name: str, decl: Mapping[str, Any], origin: Origin
 ) -> list[ConfigIssue]:
+    from ..tools.approval_rule import ApprovalRule
     from ..tools.base import ToolDefinitionError
     from ..tools.python import FunctionTool, import_function
 
@@ -249,6 +251,10 @@ def _python_issues(
         return [origin.issue(("timeout",), str(exc), code="schema")]
     if timeout <= 0:
         return [origin.issue(("timeout",), "timeout must be greater than 0", code="schema")]
+    try:
+        approval = ApprovalRule.from_decl(decl)
+    except InvalidInputError:
+        return []  # a bad approval_timeout: approval_check reports it
     folder = str(Path(origin.file).resolve().parent)
     try:
         func = import_function(decl["function"], [folder])
@@ -258,6 +264,7 @@ def _python_issues(
             description=decl.get("description"),
             timeout=timeout,
             bind=decl.get("bind"),
+            approval=approval,
         )
     except ToolDefinitionError as exc:
         text = str(exc)

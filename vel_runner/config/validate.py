@@ -25,9 +25,11 @@ from typing import Any
 from ..durations import parse_duration
 from ..errors import InvalidInputError
 from ..redact import credentials_in
+from .approval_check import approval_issues
 from .errors import ConfigError, ConfigIssue, DocPath, issue_order
 from .interpolate import written_text
 from .loader import Document, load_document
+from .output_check import output_issues
 from .schema import did_you_mean, schema_issues, with_defaults
 from .tools_check import tool_issues
 
@@ -70,11 +72,14 @@ class Config:
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The python tools, built while checking (see :mod:`vel_runner.config.tools_check`).
     function_tools: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The agents' structured output specs, built while checking (:mod:`.output_check`).
+    outputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
         """Short hash of the resolved config: equal configs have equal versions."""
-        parts = [self.providers, self.stores, self.agents, self.tools]
+        schemas = {agent: spec.schema for agent, spec in self.outputs.items()}  # $ref files
+        parts = [self.providers, self.stores, self.agents, self.tools, schemas]
         body = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()[:12]
 
@@ -132,6 +137,8 @@ def check_config(
     config = _merge(docs, [str(f) for f in files], issues, env)
     issues.extend(_semantic_issues(config, complete=complete))
     issues.extend(tool_issues(config, complete=complete))
+    issues.extend(approval_issues(config))
+    issues.extend(output_issues(config))
     issues.sort(key=issue_order)
     if any(issue.severity == "error" for issue in issues):
         return None, issues

@@ -7,6 +7,9 @@ Tools, offline: when the request offers tools (and ``tool_choice`` is not ``"non
 line ``/tool NAME {json arguments}`` of the last user message becomes a call of tool NAME
 (several lines: parallel calls). Given the results, it echoes them:
 ``echo (N messages): NAME -> <result>``.
+
+Structured output, offline: a request with a ``response_format`` gets JSON (the user's message
+when it is JSON, else an object built from the schema: see :mod:`.echo_output`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from ..messages import Message
 from ..tools.base import ToolCall
 from .base import Chunk, Completion, ToolCallDelta, Usage
+from .echo_output import structured_answer
 
 TOOL_COMMAND = "/tool "
 
@@ -76,11 +80,13 @@ class EchoProvider:
     def __init__(self, *, delay: float = 0.0, **_ignored: Any) -> None:
         self.delay = float(delay)
 
-    def _reply(self, messages: Sequence[Message]) -> tuple[str, Usage]:
+    def _reply(self, messages: Sequence[Message], settings: Mapping[str, Any]) -> tuple[str, Usage]:
+        user = _last_user_text(messages)
         said = _results_text(messages)
-        if said is None:
-            said = _last_user_text(messages)
-        text = f"echo ({len(messages)} messages): {said}"
+        text = f"echo ({len(messages)} messages): {user if said is None else said}"
+        response_format = settings.get("response_format")
+        if isinstance(response_format, Mapping):
+            text = structured_answer(response_format, user, text) or text
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
         return text, Usage(prompt_tokens=prompt_words, completion_tokens=len(text.split()))
 
@@ -88,7 +94,7 @@ class EchoProvider:
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> Completion:
         calls = _tool_calls(messages, settings)
-        text, usage = self._reply(messages)
+        text, usage = self._reply(messages, settings)
         if self.delay:
             await asyncio.sleep(self.delay)
         if calls:
@@ -99,7 +105,7 @@ class EchoProvider:
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> AsyncIterator[Chunk]:
         calls = _tool_calls(messages, settings)
-        text, usage = self._reply(messages)
+        text, usage = self._reply(messages, settings)
         if calls:
             for call in calls:
                 half = len(call.arguments) // 2

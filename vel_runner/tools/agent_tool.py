@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from .approval_rule import ApprovalRule, ApprovalSetting
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
 
 
@@ -29,9 +30,12 @@ class AgentTool:
         name: str | None = None,
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        approval: ApprovalSetting = None,
+        approval_timeout: float | None = None,
     ) -> None:
         self.agent = agent
         tool_name = name or agent.id.replace("-", "_").replace(".", "_")
+        rule = ApprovalRule.parse(approval, approval_timeout)
         self.spec = ToolSpec(
             name=tool_name,
             description=description or f"Ask the {agent.id} agent; it answers in text.",
@@ -44,6 +48,8 @@ class AgentTool:
                 "additionalProperties": False,
             },
             timeout=float(timeout),
+            approval=rule is not None and rule.applies(tool_name),
+            approval_timeout=rule.timeout if rule is not None else None,
         )
 
     def __repr__(self) -> str:

@@ -43,6 +43,10 @@ class ToolSpec:
     parameters: Mapping[str, Any]
     timeout: float = DEFAULT_TIMEOUT
     strict: bool = True
+    #: Its calls wait for a person's approval before they run (the turn ends pending).
+    approval: bool = False
+    #: Seconds a pending approval waits (``None``: as long as its session lives).
+    approval_timeout: float | None = None
 
     def openai(self) -> dict[str, Any]:
         """The tool in the chat completions ``tools`` format."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..durations import parse_duration
 from ..redact import credentials_in, redact
+from .approval_rule import ApprovalRule
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
 from .mcp_results import result_value
 from .mcp_watch import EndWatch
@@ -67,6 +68,7 @@ class MCPSource:
         self.prefix: str = decl.get("prefix", "")
         self.timeout = parse_duration(decl.get("timeout", DEFAULT_TIMEOUT))
         self.connect_timeout = parse_duration(decl.get("connect_timeout", "10s"))
+        self.approval = ApprovalRule.from_decl(decl)
         #: Why the server is not connected (``None`` while it is); never holds a secret.
         self.error: str | None = "not connected yet"
         #: Every tool the server listed (unfiltered), by its own name.
@@ -361,6 +363,8 @@ class MCPSource:
                     parameters=tool.input_schema or {"type": "object", "properties": {}},
                     timeout=self.timeout,
                     strict=False,
+                    approval=self.approval is not None and self.approval.applies(tool_name),
+                    approval_timeout=self.approval.timeout if self.approval else None,
                 ),
             )
         self.listed, self._specs = listed, specs

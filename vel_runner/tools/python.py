@@ -17,6 +17,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .approval_rule import ApprovalRule, ApprovalSetting
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
 from .schema import parse_docstring, strict_schema
 
@@ -32,6 +33,8 @@ class FunctionTool:
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         bind: Mapping[str, Any] | None = None,
+        approval: ApprovalSetting = None,
+        approval_timeout: float | None = None,
     ) -> None:
         from pydantic import ConfigDict, Field, create_model
         from pydantic.fields import FieldInfo
@@ -99,11 +102,14 @@ class FunctionTool:
         tool_name = str(name or getattr(func, "__name__", ""))
         if not tool_name.isidentifier():
             raise ToolDefinitionError(f"tool name {tool_name!r} must be an identifier")
+        rule = ApprovalRule.parse(approval, approval_timeout)
         self.spec = ToolSpec(
             name=tool_name,
             description=description if description is not None else summary,
             parameters=parameters,
             timeout=float(timeout),
+            approval=rule is not None and rule.applies(tool_name),
+            approval_timeout=rule.timeout if rule is not None else None,
         )
 
     def __repr__(self) -> str:
@@ -140,6 +146,15 @@ def import_function(target: str, search_path: Sequence[str] = ()) -> Callable[..
 
     ``search_path`` directories (the config's directory) are tried ahead of ``sys.path``.
     """
+    value = import_attribute(target, search_path)
+    if not callable(value):
+        raise ToolDefinitionError(f"{target!r} is a {type(value).__name__}, not a function")
+    return typing.cast(Callable[..., Any], value)
+
+
+def import_attribute(target: str, search_path: Sequence[str] = ()) -> Any:
+    """Whatever ``module:attribute`` names (a function, a class...), imported as
+    :func:`import_function` does."""
     import sys
 
     module_name, sep, attribute = target.partition(":")
@@ -164,6 +179,4 @@ def import_function(target: str, search_path: Sequence[str] = ()) -> Callable[..
             raise ToolDefinitionError(
                 f"{module_name!r} has no attribute {attribute!r} (it has: {', '.join(public)})"
             ) from None
-    if not callable(value):
-        raise ToolDefinitionError(f"{target!r} is a {type(value).__name__}, not a function")
-    return typing.cast(Callable[..., Any], value)
+    return value

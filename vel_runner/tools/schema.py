@@ -1,11 +1,14 @@
-"""JSON Schemas for tools: from a function's type hints (pydantic), made acceptable to OpenAI's
-strict mode (``strict: true`` makes the model's arguments always match the schema).
+"""JSON Schemas for OpenAI's strict mode: tool parameters made from a function's type hints
+(pydantic), and hand-written schemas (an agent's structured ``output``) checked as they are.
 
-Strict mode wants every object closed (``additionalProperties: false``) with every property
-required. A parameter with a default therefore becomes required and nullable: the model sends
-``null`` to mean "use the default", and the call leaves the argument out. What strict mode
-cannot express at all (a free-form ``dict``, ``Any``, a tuple) is a definition error that names
-the parameter, so ``vel-runner validate`` reports it at the tool's line.
+Strict mode (``strict: true`` makes the model's arguments, or its answer, always match the
+schema) wants every object closed (``additionalProperties: false``) with every property
+required. A generated schema is made so: a parameter with a default becomes required and
+nullable, the model sends ``null`` to mean "use the default", and the call leaves the argument
+out. A hand-written schema is never rewritten behind its author's back (that would change what
+it means); :func:`strict_problems` names what to change instead. What strict mode cannot
+express at all (a free-form ``dict``, ``Any``, a tuple) is a problem either way, named by its
+place, so ``vel-runner validate`` reports it at the declaration's line.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def strict_schema(
     ``defaulted`` are the top-level properties that have defaults: they become nullable.
     """
     problems: list[str] = []
-    out = _walk(schema, "", problems)
+    out = _walk(schema, "", problems, close=True)
     for name in defaulted:
         prop = out["properties"].get(name)
         if prop is None:
@@ -44,15 +47,34 @@ def strict_schema(
     return out, problems
 
 
+def strict_problems(schema: Mapping[str, Any]) -> list[str]:
+    """What strict mode would refuse in a hand-written ``schema``, which is used as it is: the
+    same checks as :func:`strict_schema`, plus that every object is already closed with every
+    property required, and that the root is an object (what OpenAI accepts at the root)."""
+    problems: list[str] = []
+    if schema.get("type") != "object":
+        problems.append("the root must be an object (type: object) with properties")
+    _walk(schema, "", problems, close=False, root="the root object")
+    return problems
+
+
 def _nullable(schema: Mapping[str, Any]) -> bool:
     if schema.get("type") == "null":
         return True
     return any(_nullable(s) for s in schema.get("anyOf", ()))
 
 
-def _walk(node: Any, where: str, problems: list[str]) -> Any:
+def _walk(
+    node: Any, where: str, problems: list[str], *, close: bool, root: str = "the arguments"
+) -> Any:
+    """``node`` with titles and null defaults left out, each problem added to ``problems``
+    (named by its property path, or ``root``).
+
+    ``close``: close every object and require all its properties (a generated schema);
+    otherwise report an object that is not so (a hand-written one).
+    """
     if isinstance(node, list):
-        return [_walk(item, where, problems) for item in node]
+        return [_walk(item, where, problems, close=close, root=root) for item in node]
     if not isinstance(node, Mapping):
         return node
     out: dict[str, Any] = {}
@@ -61,30 +83,53 @@ def _walk(node: Any, where: str, problems: list[str]) -> Any:
             continue
         if key in ("properties", "$defs"):
             out[key] = {
-                name: _walk(sub, f"{where}.{name}" if key == "properties" else name, problems)
+                name: _walk(
+                    sub,
+                    f"{where}.{name}" if key == "properties" else name,
+                    problems,
+                    close=close,
+                    root=root,
+                )
                 for name, sub in value.items()
             }
         elif key == "default" and value is None:
             continue
         else:
-            out[key] = _walk(value, where, problems)
-    label = where.lstrip(".") or "the arguments"
+            out[key] = _walk(value, where, problems, close=close, root=root)
+    label = where.lstrip(".") or root
     for key, hint in UNSUPPORTED.items():
         if key in out:
             problems.append(f"{label}: strict mode does not support '{key}' ({hint})")
-    is_object = out.get("type") == "object"
-    if is_object:
+    kind = out.get("type")
+    if kind == "object" or (isinstance(kind, list) and "object" in kind):
         extra = out.get("additionalProperties")
         if "properties" not in out or (extra not in (None, False)):
             problems.append(
                 f"{label}: a free-form object (dict) is not allowed in strict mode "
-                "(use a pydantic model or TypedDict with named fields)"
+                "(give it named properties: a pydantic model or TypedDict)"
             )
-        out["additionalProperties"] = False
-        out["required"] = list(out.get("properties", {}))
+        if close:
+            out["additionalProperties"] = False
+            out["required"] = list(out.get("properties", {}))
+        else:
+            _check_closed(out, label, problems)
     elif not ({"type", "$ref", "anyOf", "enum", "const"} & out.keys()) and where:
         problems.append(f"{label}: a value of any type is not allowed in strict mode (give a type)")
     return out
+
+
+def _check_closed(node: Mapping[str, Any], label: str, problems: list[str]) -> None:
+    """A hand-written object must say ``additionalProperties: false`` and require every
+    property (strict mode's rule; an optional property is written as nullable instead)."""
+    if "properties" in node and "additionalProperties" not in node:
+        problems.append(f"{label}: strict mode needs additionalProperties: false on every object")
+    required = node.get("required", ())
+    missing = [name for name in node.get("properties", {}) if name not in required]
+    if missing:
+        problems.append(
+            f"{label}: strict mode needs every property in required; missing "
+            f'{", ".join(missing)} (for an optional one, allow null: type: [string, "null"])'
+        )
 
 
 _SECTION = re.compile(r"^(Args|Arguments|Parameters|Params)\s*:?$")
