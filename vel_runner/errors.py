@@ -67,3 +67,21 @@ class InvalidOutputError(VelError):
 
     status = 502
     error_type = "invalid_output"
+
+
+class ApprovalNotFoundError(VelError, LookupError):
+    """An answer names an approval the session does not have (a 404 naming it)."""
+
+    status = 404
+    error_type = "approval_not_found"
+
+
+class ApprovalStateError(VelError):
+    """An answer names an approval that can no longer be answered: answered already (by
+    another request, process or person) or expired. A 409 naming it; nothing ran."""
+
+    status = 409
+
+    def __init__(self, message: str, *, error_type: str = "approval_answered") -> None:
+        super().__init__(message)
+        self.error_type = error_type

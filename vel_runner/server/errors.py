@@ -17,7 +17,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import (
+    ApprovalNotFoundError,
+    ApprovalStateError,
     InvalidInputError,
+    InvalidOutputError,
     ProviderError,
     SessionConflictError,
     StoreUnavailableError,
@@ -84,6 +87,8 @@ def error_response(
 
 def status_of(exc: VelError) -> int:
     """The HTTP status for a vel-runner error."""
+    if isinstance(exc, (InvalidOutputError, ApprovalNotFoundError, ApprovalStateError)):
+        return exc.status
     if isinstance(exc, UnknownAgentError):
         return 404
     if isinstance(exc, InvalidInputError):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..approvals import PendingApproval
 from ..clock import utc_now
 from ..messages import Message
 
@@ -104,6 +105,16 @@ class MessageIndex(Protocol):
 
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The live message with this ``id``, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class ApprovalIndex(Protocol):
+    """A store that lists the tool calls waiting for a person in its live sessions (both
+    packaged stores: the dashboard and ``GET /v1/approvals`` need it)."""
+
+    async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
+        """Every pending approval (of ``agent_id``'s sessions), by agent and session."""
         ...
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
+from ..approvals import PendingApproval, awaits_approval, pending
 from ..clock import Clock, utc_now
 from ..errors import InvalidInputError, SessionConflictError
 from ..listeners import Listeners
@@ -241,6 +242,18 @@ class MemoryStore:
         if key is None or session is None:
             return None
         return MessageRef(key[0], key[1], session.messages[-1].get("id") == message_id)
+
+    async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
+        """The approvals waiting in live sessions (only tails that can hold one are read)."""
+        now = self.clock()
+        return [
+            PendingApproval(key[0], key[1], approval, session.expires_at)
+            for key, session in sorted(self._sessions.items())
+            if (agent_id is None or key[0] == agent_id)
+            and awaits_approval(session.messages)
+            and (session.expires_at is None or session.expires_at > now)
+            for approval in pending(session.messages)
+        ]
 
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The session holding the message with this ``id`` (a dict lookup)."""

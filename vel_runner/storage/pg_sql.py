@@ -155,6 +155,26 @@ ORDER BY m.seq DESC
 LIMIT 1
 """
 
+#: The messages that asked for approvals and are still their live session's last assistant
+#: message (only tool results after them), with those results: the candidates for pending
+#: approvals (migration 0006's partial index finds them).
+PENDING_APPROVALS = """
+SELECT m.agent_id, m.session_id, s.expires_at, m.message,
+       (SELECT COALESCE(json_agg(t.message ORDER BY t.seq), '[]'::json)
+        FROM vel_messages t
+        WHERE t.agent_id = m.agent_id AND t.session_id = m.session_id AND t.seq > m.seq)
+FROM vel_messages m
+JOIN vel_sessions s ON s.agent_id = m.agent_id AND s.id = m.session_id
+WHERE m.message -> 'metadata' ? 'approvals' AND m.seq > s.base_seq
+  AND (%(a)s::text IS NULL OR m.agent_id = %(a)s)
+  AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
+  AND NOT EXISTS (
+      SELECT 1 FROM vel_messages n
+      WHERE n.agent_id = m.agent_id AND n.session_id = m.session_id AND n.seq > m.seq
+        AND n.message ->> 'role' <> 'tool')
+ORDER BY m.agent_id, m.session_id
+"""
+
 CLEAR = """
 WITH gone AS (
     DELETE FROM vel_sessions WHERE agent_id = %(a)s AND id = %(s)s

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from ..approvals import PendingApproval, pending
 from ..errors import StoreUnavailableError
 from ..listeners import Listeners
 from ..messages import Message
@@ -247,6 +248,16 @@ class PostgresStore:
         async with self._connection() as conn:
             (rows,) = await run_async(conn, [(q.FIND_MESSAGE, {"id": message_id})])
         return MessageRef(*rows[0]) if rows else None
+
+    async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
+        """The approvals waiting in live sessions (migration 0006's index finds them)."""
+        async with self._connection() as conn:
+            (rows,) = await run_async(conn, [(q.PENDING_APPROVALS, {"a": agent_id})])
+        return [
+            PendingApproval(agent, session, approval, expires)
+            for agent, session, expires, message, after in rows
+            for approval in pending([message, *after])
+        ]
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
         self._engine.forget((agent_id, session_id))
