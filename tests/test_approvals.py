@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers.approvals import waiting_step
 from helpers.waiting import wait_until
 
 from vel_runner.approvals import (
@@ -37,21 +38,8 @@ SPECS = {
 }
 
 
-def step(*calls: ToolCall, now: datetime = NOW) -> list[dict]:
-    """What a turn stores when the model calls ``calls``: the assistant message (with its
-    approvals) and the results of the calls that needed none."""
-    assistant = {
-        "role": "assistant",
-        "content": "On it.",
-        "tool_calls": [c.message_part() for c in calls],
-        "metadata": {"approvals": request_metadata(calls, SPECS, now)},
-    }
-    ran = [
-        {"role": "tool", "tool_call_id": c.id, "content": "ok"}
-        for c in calls
-        if not SPECS[c.name].approval
-    ]
-    return [{"role": "user", "content": "clean up"}, assistant, *ran]
+def step(*calls: ToolCall) -> list[dict]:
+    return waiting_step(list(calls), SPECS, now=NOW)
 
 
 WIPE = ToolCall("call_1", "wipe", '{"path": "/tmp/x"}')
@@ -109,14 +97,14 @@ def test_unknown_answered_and_expired_approvals_are_refused_by_name() -> None:
     wipe, drop = pending(history)
     with pytest.raises(ApprovalNotFoundError, match="no pending approval 'apr_nope'") as missing:
         settle(history, [ApprovalAnswer("apr_nope", True)], NOW)
-    assert (missing.value.status, missing.value.error_type) == (404, "approval_not_found")
+    assert (missing.value.http_status, missing.value.error_type) == (404, "approval_not_found")
     answered = [*history, *settle(history, [ApprovalAnswer(drop.id, False)], NOW).results]
     with pytest.raises(ApprovalStateError, match=f"approval '{drop.id}' was already answered"):
         settle(answered, [ApprovalAnswer(drop.id, True)], NOW)
     late = NOW + timedelta(minutes=11)
     with pytest.raises(ApprovalStateError, match=f"approval '{wipe.id}' \\(wipe\\) expired") as e:
         settle(history, [ApprovalAnswer(wipe.id, True)], late)
-    assert (e.value.status, e.value.error_type) == (409, "approval_expired")
+    assert (e.value.http_status, e.value.error_type) == (409, "approval_expired")
     # nothing is settled when one answer of several is refused
     with pytest.raises(ApprovalStateError):
         settle(history, [ApprovalAnswer(drop.id, True), ApprovalAnswer(wipe.id, True)], late)
@@ -198,7 +186,10 @@ async def test_both_stores_list_pending_approvals_of_live_sessions(store: Sessio
     async with store.turn("ops", "s1") as turn:
         await turn.commit(settled.results)
     left = await store.pending_approvals("ops")
-    assert [(p.session_id, p.approval.id) for p in left] == [("s1", wipe.id), ("s2", s2.approval.id)]
+    assert [(p.session_id, p.approval.id) for p in left] == [
+        ("s1", wipe.id),
+        ("s2", s2.approval.id),
+    ]
     async with store.turn("ops", "s1") as turn:
         closed = close_pending(turn.history, NOW)
         await turn.commit([*closed, {"role": "user", "content": "never mind"}])

@@ -128,7 +128,7 @@ def test_the_repair_message_and_the_error_say_what_was_wrong() -> None:
     assert "only the JSON that follows the ticket schema" in repair["content"]
     error = spec.failure(problem)
     assert isinstance(error, InvalidOutputError) and isinstance(error, VelError)
-    assert (error.status, error.error_type) == (502, "invalid_output")
+    assert (error.http_status, error.error_type) == (502, "invalid_output")
     assert "even after one repair attempt" in str(error) and "nothing was stored" in str(error)
 
 

@@ -65,14 +65,16 @@ class InvalidOutputError(VelError):
     The model's fault, not the caller's: a 502, like a provider that answered nonsense.
     """
 
-    status = 502
+    http_status = 502
+    outcome = "invalid_output"
     error_type = "invalid_output"
 
 
 class ApprovalNotFoundError(VelError, LookupError):
     """An answer names an approval the session does not have (a 404 naming it)."""
 
-    status = 404
+    http_status = 404
+    outcome = "invalid"
     error_type = "approval_not_found"
 
 
@@ -80,7 +82,8 @@ class ApprovalStateError(VelError):
     """An answer names an approval that can no longer be answered: answered already (by
     another request, process or person) or expired. A 409 naming it; nothing ran."""
 
-    status = 409
+    http_status = 409
+    outcome = "conflict"
 
     def __init__(self, message: str, *, error_type: str = "approval_answered") -> None:
         super().__init__(message)

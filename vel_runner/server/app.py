@@ -158,6 +158,7 @@ def create_app(
     """
     from . import (
         routes_agents,
+        routes_approvals,
         routes_chat,
         routes_config,
         routes_conversations,
@@ -190,7 +191,7 @@ def create_app(
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     routers = (routes_agents, routes_chat, routes_sessions, routes_config, routes_openai)
-    for module in (*routers, routes_responses, routes_conversations):
+    for module in (*routers, routes_responses, routes_conversations, routes_approvals):
         app.include_router(module.router)
     if metrics:
         app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["health"])

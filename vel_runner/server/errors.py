@@ -88,7 +88,7 @@ def error_response(
 def status_of(exc: VelError) -> int:
     """The HTTP status for a vel-runner error."""
     if isinstance(exc, (InvalidOutputError, ApprovalNotFoundError, ApprovalStateError)):
-        return exc.status
+        return exc.http_status
     if isinstance(exc, UnknownAgentError):
         return 404
     if isinstance(exc, InvalidInputError):

@@ -230,3 +230,55 @@ class ServerEvent:
         if isinstance(agent, str) and isinstance(session, str):
             return f"{agent}/{session}"
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalInfo:
+    """One tool call waiting for a person, as ``GET /v1/approvals`` lists it."""
+
+    id: str
+    agent_id: str
+    session_id: str
+    tool: str
+    input: Any
+    requested_at: datetime | None
+    expires_at: datetime | None
+
+    @property
+    def session_key(self) -> str:
+        return f"{self.agent_id}/{self.session_id}"
+
+    @classmethod
+    def parse(cls, raw: object) -> ApprovalInfo:
+        data = _object(raw, "an approval")
+        return cls(
+            id=_field(data, "id", str),
+            agent_id=_field(data, "agent_id", str),
+            session_id=_field(data, "session_id", str),
+            tool=_field(data, "tool", str),
+            input=data.get("input"),
+            requested_at=_time(data, "requested_at"),
+            expires_at=_time(data, "expires_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What a run answered (``POST /v1/agents/{id}/runs``): finished with ``output``, or
+    waiting again for the ``approvals`` still pending."""
+
+    status: str
+    output: str
+    pending: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, raw: object) -> RunOutcome:
+        data = _object(raw, "a run")
+        waiting = data.get("approvals") or ()
+        return cls(
+            status=str(data.get("status") or "completed"),
+            output=str(data.get("output") or ""),
+            pending=tuple(
+                str(a.get("id")) for a in waiting if isinstance(a, Mapping) and a.get("id")
+            ),
+        )

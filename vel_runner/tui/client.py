@@ -17,10 +17,12 @@ import httpx
 
 from .api_types import (
     AgentInfo,
+    ApprovalInfo,
     BadResponse,
     ConfigInfo,
     ErrorResponse,
     MonitorError,
+    RunOutcome,
     ServerEvent,
     ServerUnreachable,
     SessionDetail,
@@ -32,6 +34,8 @@ from .api_types import (
 PAGE_SIZE = 10_000
 #: The server pings ``/v1/events`` every 15 s; three missed pings mean the stream is dead.
 EVENTS_READ_TIMEOUT = 45.0
+#: An answered approval runs the tool and the model's next steps before the reply comes.
+RUN_READ_TIMEOUT = 300.0
 #: The first item ``events()`` yields once the stream is open (not a server event).
 CONNECTED = "connected"
 
@@ -109,6 +113,24 @@ class ApiClient:
         if not isinstance(count, int):
             raise BadResponse(f"POST /v1/sessions/cleanup returned {data!r:.80}")
         return count
+
+    async def approvals(self) -> list[ApprovalInfo]:
+        """Every tool call waiting for a person (``GET /v1/approvals``)."""
+        data = await self._request("GET", "/v1/approvals")
+        return [ApprovalInfo.parse(item) for item in _list(data, "approvals")]
+
+    async def answer_approval(
+        self, approval: ApprovalInfo, *, approved: bool, reason: str | None = None
+    ) -> RunOutcome:
+        """Approve or deny ``approval`` through the runs API; the run then goes on (the
+        approved call runs, the model answers) and this returns how it ended."""
+        answer: dict[str, Any] = {"id": approval.id, "approved": approved}
+        if reason:
+            answer["reason"] = reason
+        body = {"session_id": approval.session_id, "approvals": [answer]}
+        path = f"/v1/agents/{quote(approval.agent_id, safe='')}/runs"
+        timeout = httpx.Timeout(10.0, read=RUN_READ_TIMEOUT)
+        return RunOutcome.parse(await self._request("POST", path, json=body, timeout=timeout))
 
     async def events(self) -> AsyncIterator[ServerEvent]:
         """The ``/v1/events`` SSE stream, led by a ``connected`` item once it is open.

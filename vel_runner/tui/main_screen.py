@@ -20,11 +20,12 @@ from textual.widgets import DataTable, Footer, Input
 
 from .agents_summary import AgentsSummary
 from .api_types import MonitorError, ServerEvent, ServerUnreachable, SessionSummary, Unauthorized
+from .approvals_screen import ApprovalsScreen, pending_count
 from .cleanup_screen import CleanupPlan, CleanupScreen
 from .client import CONNECTED
 from .confirm_screen import ConfirmScreen
 from .detail_screen import DetailScreen
-from .live_state import LiveState
+from .live_state import TURN_EVENTS, LiveState
 from .palette import Command, DashboardCommands
 from .rows import COLUMN_KEYS, COLUMNS, HEADERS
 from .sessions_table import SessionsTable
@@ -66,6 +67,7 @@ class MainScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("c,delete", "clear_session", "Clear session"),
         Binding("x", "cleanup", "Clean up"),
+        Binding("a", "approvals", "Approvals"),
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("r", "refresh", "Refresh", show=False),
@@ -78,6 +80,8 @@ class MainScreen(Screen[None]):
         self.live = LiveState()
         self.status = Status(url="")
         self.last_result = ""
+        #: Tool calls waiting for a person (the header shows the count).
+        self.approvals = 0
         self.events_connected = False
         self._wake = asyncio.Event()
         self._ticks = 0
@@ -101,6 +105,11 @@ class MainScreen(Screen[None]):
                 "Clean up inactive sessions",
                 "delete sessions inactive for longer than a duration (asks first)",
                 self.action_cleanup,
+            ),
+            (
+                "Approvals",
+                "tool calls waiting for a person: approve or deny them",
+                self.action_approvals,
             ),
             ("Filter sessions", "by agent or session id", self.action_filter),
             ("Clear filter", "show every session again", self.action_clear_filter),
@@ -166,8 +175,8 @@ class MainScreen(Screen[None]):
         """One full listing; any failure becomes the header's state, never an exception."""
         client = self.host.client
         try:
-            sessions, agents, config = await asyncio.gather(
-                client.sessions(), client.agents(), client.config()
+            sessions, agents, config, self.approvals = await asyncio.gather(
+                client.sessions(), client.agents(), client.config(), pending_count(client)
             )
         except Unauthorized as error:
             self._set_state("unauthorized", str(error))
@@ -185,7 +194,7 @@ class MainScreen(Screen[None]):
 
     def _set_state(self, state: str, detail: str) -> None:
         last = self.live.last_data_at
-        self.status = Status(self.status.url, state, detail, self.live.config, last)
+        self.status = Status(self.status.url, state, detail, self.live.config, last, self.approvals)
         self.render_all()
 
     @work(group="events", exit_on_error=False)
@@ -215,6 +224,16 @@ class MainScreen(Screen[None]):
             self.wake()
         else:
             self.schedule_render()
+        if event.session_key is not None and event.kind not in TURN_EVENTS:
+            self.count_approvals()  # a turn may have asked for one, an answer settled one
+
+    @work(exclusive=True, group="approvals-count", exit_on_error=False)
+    async def count_approvals(self) -> None:
+        try:
+            self.approvals = await pending_count(self.host.client)
+        except MonitorError:
+            return  # the refresh loop reports an unreachable server
+        self.render_all()
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -233,6 +252,7 @@ class MainScreen(Screen[None]):
             self.status.detail,
             self.live.config,
             self.live.last_data_at,
+            self.approvals,
         )
         self.query_one(StatusHeader).update_status(self.status, now)
         self.query_one(AgentsSummary).show(
@@ -334,6 +354,10 @@ class MainScreen(Screen[None]):
         self.live.sessions.pop(session.key, None)
         self.report(f"Cleared {session.key}." if deleted else f"{session.key} was already gone.")
         self.wake()
+
+    def action_approvals(self) -> None:
+        host = self.host
+        self.app.push_screen(ApprovalsScreen(host.client, host.clock, host.refresh_interval))
 
     def action_cleanup(self) -> None:
         def planned(plan: CleanupPlan | None) -> None:

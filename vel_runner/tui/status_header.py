@@ -35,6 +35,8 @@ class Status:
     detail: str = ""
     config: ConfigInfo | None = None
     last_data_at: datetime | None = None
+    #: Tool calls waiting for a person (shown only when there are some).
+    approvals: int = 0
 
 
 class StatusHeader(Static):
@@ -51,6 +53,11 @@ class StatusHeader(Static):
             text.append(f" — {status.detail}", style=colour)
         if status.state in {"disconnected", "error"} and status.last_data_at is not None:
             text.append(f"  (showing data from {ago(status.last_data_at, now)})", style="dim")
+        if status.approvals:
+            plural = "s" if status.approvals > 1 else ""
+            text.append(
+                f"  ⚠ {status.approvals} approval{plural} waiting (a)", style="bold black on yellow"
+            )
         text.append("\n")
         config = status.config
         if config is None:
