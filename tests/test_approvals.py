@@ -108,6 +108,11 @@ def test_unknown_answered_and_expired_approvals_are_refused_by_name() -> None:
     # nothing is settled when one answer of several is refused
     with pytest.raises(ApprovalStateError):
         settle(history, [ApprovalAnswer(drop.id, True), ApprovalAnswer(wipe.id, True)], late)
+    # answering the live one closes the expired one the person left unanswered
+    settled = settle(history, [ApprovalAnswer(drop.id, True)], late)
+    assert [a.id for a, _ in settled.run] == [drop.id] and settled.remaining == []
+    (lapsed,) = settled.results
+    assert lapsed["tool_call_id"] == "call_1" and "expired" in lapsed["content"]
 
 
 def test_what_nobody_answered_is_closed_when_the_session_runs_again() -> None:

@@ -158,8 +158,9 @@ class ApprovalAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What answering does: the approved calls to run, the denial results to store, and the
-    approvals still pending afterwards (the turn ends again while there are any)."""
+    """What answering does: the approved calls to run, the results to store for the others
+    (denied, or expired unanswered), and the approvals still pending afterwards (the turn ends
+    again while there are any)."""
 
     run: list[tuple[Approval, ApprovalAnswer]]
     results: list[Message]
@@ -239,7 +240,9 @@ def settle(
         else:
             denial = f"{DENIED}; reason: {answer.reason}" if answer.reason else DENIED
             results.append(not_run_result(approval, denial, approved=False, reason=answer.reason))
-    return Settlement(run, results, list(waiting.values()))
+    lapsed = [a for a in waiting.values() if a.expired(now)]  # unanswered, and now too late
+    results.extend(not_run_result(a, EXPIRED, approved=False) for a in lapsed)
+    return Settlement(run, results, [a for a in waiting.values() if not a.expired(now)])
 
 
 def close_pending(messages: Sequence[Message], now: datetime) -> list[Message]:
