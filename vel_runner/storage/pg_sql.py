@@ -157,7 +157,7 @@ LIMIT 1
 
 #: The messages that asked for approvals and are still their live session's last assistant
 #: message (only tool results after them), with those results: the candidates for pending
-#: approvals (migration 0006's partial index finds them).
+#: approvals (migration 0007's partial index finds them).
 PENDING_APPROVALS = """
 SELECT m.agent_id, m.session_id, s.expires_at, m.message,
        (SELECT COALESCE(json_agg(t.message ORDER BY t.seq), '[]'::json)

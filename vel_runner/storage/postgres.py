@@ -250,7 +250,7 @@ class PostgresStore:
         return MessageRef(*rows[0]) if rows else None
 
     async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
-        """The approvals waiting in live sessions (migration 0006's index finds them)."""
+        """The approvals waiting in live sessions (migration 0007's index finds them)."""
         async with self._connection() as conn:
             (rows,) = await run_async(conn, [(q.PENDING_APPROVALS, {"a": agent_id})])
         return [

@@ -1,4 +1,4 @@
--- vel-runner session storage, version 6: find the tool calls that wait for a person.
+-- vel-runner session storage, version 7: find the tool calls that wait for a person.
 --
 -- A call that needs approval is stored pending in its session: the assistant message that
 -- made it carries metadata.approvals, and it stays pending until a tool message answers it
