@@ -23,6 +23,9 @@ Message = dict[str, Any]
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 MAX_SESSION_ID_LENGTH = 256
+#: A stored message's ``id`` is indexed (PostgreSQL: a btree, whose rows hold ~2.7 kB), so
+#: ids are bounded like session ids.
+MAX_MESSAGE_ID_LENGTH = 256
 MAX_MESSAGE_CHARS = 1_000_000
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -204,10 +207,23 @@ def check_messages(messages: object) -> list[Message]:
         if "content" not in message and "tool_calls" not in message:
             raise InvalidInputError(f"messages[{index}] has no 'content'")
         _check_tool_fields(message, f"messages[{index}]")
+        if isinstance(message.get("id"), str):
+            check_message_id(message["id"], f"messages[{index}].id")
         copy = dict(message)
         check_json(copy, f"messages[{index}]")
         checked.append(copy)
     return checked
+
+
+def check_message_id(message_id: str, where: str = "id") -> str:
+    """Return ``message_id`` if a store can index it: at most :data:`MAX_MESSAGE_ID_LENGTH`
+    characters (a longer one is the caller's error, not an outage of the database whose index
+    refuses it)."""
+    if len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        raise InvalidInputError(
+            f"{where} is {len(message_id)} characters long; the limit is {MAX_MESSAGE_ID_LENGTH}"
+        )
+    return message_id
 
 
 def _check_tool_fields(message: Mapping[str, Any], where: str) -> None:

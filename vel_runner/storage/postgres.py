@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,6 +31,8 @@ from ..messages import Message
 from ..redact import describe_dsn, store_unavailable
 from . import pg_sql as q
 from .base import (
+    UNCHANGED,
+    HistoryEdit,
     MessageRef,
     SessionEvent,
     SessionEventKind,
@@ -40,6 +42,7 @@ from .base import (
 )
 from .exit_guard import ExitGuard
 from .pg_cache import Key
+from .pg_edit import edit_session
 from .pg_engine import PostgresTurn, TurnEngine
 from .pg_events import NotifyRelay
 from .pg_migrate import apply_migrations
@@ -227,6 +230,7 @@ class PostgresStore:
         messages: list[Message],
         dumped: list[str],
         ttl: float | None,
+        summary: str | None = None,  # set drops it; an edit keeps it (UNCHANGED)
     ) -> Plan:
         row = LockedRow.parse(locked[2])
         key = {"a": agent_id, "s": session_id}
@@ -238,15 +242,47 @@ class PostgresStore:
             origin=self._origin,
             notify=self.notify,
             replace=True,
+            summary=summary,
             ttl=ttl,
             begin=False,  # lock_statements began the transaction
         )
+
+    async def edit(
+        self,
+        agent_id: str,
+        session_id: str,
+        change: HistoryEdit,
+        *,
+        ttl: float | None = None,
+    ) -> list[Message] | None:
+        """See :meth:`SessionStore.edit`; one transaction (:mod:`.pg_edit`)."""
+
+        def plan(locked: list[Rows], kept: list[Message], dumped: list[str]) -> Plan:
+            return self._plan_replace(
+                agent_id, session_id, locked, kept, dumped, ttl, summary=UNCHANGED
+            )
+
+        key = (agent_id, session_id)
+        self._engine.forget(key)
+        async with self._connection() as conn:
+            kept, written = await edit_session(conn, agent_id, session_id, change, plan)
+        if written is not None:
+            self._emit_plan(key, written)
+        return kept
 
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The session holding the message with this ``id`` (an index lookup)."""
         async with self._connection() as conn:
             (rows,) = await run_async(conn, [(q.FIND_MESSAGE, {"id": message_id})])
         return MessageRef(*rows[0]) if rows else None
+
+    async def find_messages(self, message_ids: Collection[str]) -> dict[str, MessageRef]:
+        """:meth:`find_message` for many ids, in one query."""
+        if not message_ids:
+            return {}
+        async with self._connection() as conn:
+            (rows,) = await run_async(conn, [(q.FIND_MESSAGES, {"ids": list(message_ids)})])
+        return {row[0]: MessageRef(*row[1:]) for row in rows}
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
         self._engine.forget((agent_id, session_id))
