@@ -22,6 +22,7 @@ from ..messages import MAX_SESSION_ID_LENGTH, Message
 from ..turn_options import TurnOptions
 from .chat_streams import ChatStreams
 from .errors import ApiError
+from .message_lookup import unclaimed_id
 from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .sse import sse_response
 from .state import state_of
@@ -120,7 +121,8 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
             await previous.stop()  # a new message ends the answer in flight (it keeps its part)
         if regenerate:
             await drop_answer(agent, body.id, body.messageId)
-        options = TurnOptions(regenerate=regenerate, user_id=last.id)
+        user_id = await unclaimed_id(state_of(request), agent, body.id, last.id)
+        options = TurnOptions(regenerate=regenerate, user_id=user_id)
         events = agent.run_stream({"message": text}, body.id, options=options)
         run = await streams.start(agent_id, body.id, events, lease)
         started = True  # the run holds (and releases) the lease
