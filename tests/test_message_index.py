@@ -10,6 +10,7 @@ import pytest
 from helpers.stores import STORE_KINDS, msg, opened_store
 
 from vel_runner.storage import MessageIndex, MessageRef, SessionStore
+from vel_runner.storage import pg_sql as q
 from vel_runner.storage.postgres import PostgresStore
 
 
@@ -67,9 +68,7 @@ async def test_the_database_index_survives_restarts_and_is_used(fresh_postgres_d
     await second.close()
     with psycopg.connect(fresh_postgres_dsn) as conn:
         conn.execute("SET enable_seqscan = off")  # a tiny table: make the planner show its pick
-        plan = conn.execute(
-            "EXPLAIN SELECT 1 FROM vel_messages WHERE message->>'id' = 'r1'"
-        ).fetchall()
+        plan = conn.execute(f"EXPLAIN {q.FIND_MESSAGES}", {"ids": ["r1"]}).fetchall()
     assert "vel_messages_message_id_idx" in " ".join(row[0] for row in plan)
 
 

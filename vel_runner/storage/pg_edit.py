@@ -10,30 +10,29 @@ it changes nothing; the transaction is rolled back then.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from ..messages import Message
 from . import pg_sql as q
-from .base import HistoryEdit
-from .pg_plan import Plan, dump_messages, edit_statements, to_record
-from .pg_run import Rows, run_async
-
-#: Plans the write of the kept messages: ``(locked rows, messages, their JSON) -> Plan``.
-PlanReplace = Callable[[list[Rows], list[Message], list[str]], Plan]
+from .base import UNCHANGED, HistoryEdit
+from .pg_cache import Key
+from .pg_plan import LockedRow, Plan, dump_messages, edit_statements, plan_write, to_record
+from .pg_run import run_async
 
 
 async def edit_session(
     conn: psycopg.AsyncConnection[Any],
-    agent_id: str,
-    session_id: str,
+    key: Key,
     change: HistoryEdit,
-    plan_replace: PlanReplace,
+    origin: str,
+    notify: bool,
+    ttl: float | None,
 ) -> tuple[list[Message] | None, Plan | None]:
     """The messages stored afterwards (``None``: no session) and the write's plan (``None``:
-    nothing written)."""
+    nothing written). ``origin``, ``notify``: the store's, for the change's notification."""
+    agent_id, session_id = key
     results = await run_async(conn, edit_statements(agent_id, session_id))
     record = to_record(agent_id, session_id, results[3])  # None when absent or expired
     plan = None
@@ -43,7 +42,18 @@ async def edit_session(
         kept = [dict(m) for m in change([dict(m) for m in record.messages])]
         if kept == record.messages:
             return kept, None
-        write = plan_replace(results, kept, dump_messages(kept))
+        write = plan_write(
+            {"a": agent_id, "s": session_id},
+            LockedRow.parse(results[2]),
+            kept,
+            dump_messages(kept),
+            origin=origin,
+            notify=notify,
+            replace=True,
+            summary=UNCHANGED,  # unlike set, an edit keeps the summary
+            ttl=ttl,
+            begin=False,  # edit_statements began the transaction
+        )
         await run_async(conn, write.statements)
         plan = write
         return kept, plan

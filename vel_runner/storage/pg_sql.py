@@ -147,20 +147,10 @@ WHERE s.agent_id = %(a)s AND s.id = %(s)s
   AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
 """
 
-#: The live message with this id, through the index on ``message->>'id'`` (migration 0004):
-#: its session, and whether it is the session's newest message. Should two sessions hold the
-#: id (a copy), the older session keeps it: a newer one never re-points it.
-FIND_MESSAGE = """
-SELECT m.agent_id, m.session_id, m.seq = s.seq
-FROM vel_messages m
-JOIN vel_sessions s ON s.agent_id = m.agent_id AND s.id = m.session_id
-WHERE m.message->>'id' = %(id)s AND m.seq > s.base_seq
-  AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
-ORDER BY s.created_at, m.agent_id, m.session_id, m.seq DESC
-LIMIT 1
-"""
-
-#: ``FIND_MESSAGE`` for a list of ids: one row per id found.
+#: The live messages with these ids, through the index on ``message->>'id'`` (migration
+#: 0004): one row per id found, with its session and whether it is the session's newest
+#: message. Should two sessions hold an id (a copy), the older session keeps it: a newer one
+#: never re-points it.
 FIND_MESSAGES = """
 SELECT DISTINCT ON (m.message->>'id') m.message->>'id', m.agent_id, m.session_id, m.seq = s.seq
 FROM vel_messages m

@@ -31,7 +31,6 @@ from ..messages import Message
 from ..redact import describe_dsn, store_unavailable
 from . import pg_sql as q
 from .base import (
-    UNCHANGED,
     HistoryEdit,
     MessageRef,
     SessionEvent,
@@ -230,7 +229,6 @@ class PostgresStore:
         messages: list[Message],
         dumped: list[str],
         ttl: float | None,
-        summary: str | None = None,  # set drops it; an edit keeps it (UNCHANGED)
     ) -> Plan:
         row = LockedRow.parse(locked[2])
         key = {"a": agent_id, "s": session_id}
@@ -242,7 +240,7 @@ class PostgresStore:
             origin=self._origin,
             notify=self.notify,
             replace=True,
-            summary=summary,
+            summary=None,  # a set drops the summary
             ttl=ttl,
             begin=False,  # lock_statements began the transaction
         )
@@ -255,26 +253,18 @@ class PostgresStore:
         *,
         ttl: float | None = None,
     ) -> list[Message] | None:
-        """See :meth:`SessionStore.edit`; one transaction (:mod:`.pg_edit`)."""
-
-        def plan(locked: list[Rows], kept: list[Message], dumped: list[str]) -> Plan:
-            return self._plan_replace(
-                agent_id, session_id, locked, kept, dumped, ttl, summary=UNCHANGED
-            )
-
+        """See :meth:`SessionStore.edit`: one transaction (:mod:`.pg_edit`)."""
         key = (agent_id, session_id)
         self._engine.forget(key)
         async with self._connection() as conn:
-            kept, written = await edit_session(conn, agent_id, session_id, change, plan)
-        if written is not None:
-            self._emit_plan(key, written)
+            kept, plan = await edit_session(conn, key, change, self._origin, self.notify, ttl)
+        if plan is not None:
+            self._emit_plan(key, plan)
         return kept
 
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The session holding the message with this ``id`` (an index lookup)."""
-        async with self._connection() as conn:
-            (rows,) = await run_async(conn, [(q.FIND_MESSAGE, {"id": message_id})])
-        return MessageRef(*rows[0]) if rows else None
+        return (await self.find_messages([message_id])).get(message_id)
 
     async def find_messages(self, message_ids: Collection[str]) -> dict[str, MessageRef]:
         """:meth:`find_message` for many ids, in one query."""
