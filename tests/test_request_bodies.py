@@ -226,3 +226,26 @@ async def test_a_long_message_id_is_the_callers_error_in_every_store(
     assert "is 3000 characters long; the limit is 256" in response.json()["error"]["message"]
     assert await store.get("lib", "s") is None
     assert await store.get("echo", "s") is None
+
+
+async def test_json_nested_too_deep_to_serve_again_is_not_stored(
+    store: SessionStore, http: httpx.AsyncClient
+) -> None:
+    """300 levels parse, but no JSON encoder of the server writes them back: stored, the
+    session would answer 500 for ever. Refused (422) before anything is written."""
+    for depth in (101, 300):
+        body = f'{{"messages": [{{"role": "user", "content": "x", "extra": {nested(depth)}}}]}}'
+        response = await http.put(
+            "/v1/agents/echo/sessions/deep",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert "nested more than 100 levels deep" in response.json()["error"]["message"]
+        assert (await http.get("/v1/agents/echo/sessions/deep")).status_code == 404
+    fine = f'{{"messages": [{{"role": "user", "content": "x", "extra": {nested(90)}}}]}}'
+    response = await http.put(
+        "/v1/agents/echo/sessions/deep", content=fine, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert (await http.get("/v1/agents/echo/sessions/deep")).status_code == 200
