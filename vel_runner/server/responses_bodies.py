@@ -147,19 +147,21 @@ class ConversationRequest(BaseModel):
 
 
 def item_messages(items: Sequence[InputMessage]) -> list[Message]:
-    """Message items as messages to store, each with an id (the client's, or a new one)."""
-    return [
-        {
-            "role": item.role,
-            "content": (
-                item.content
-                if isinstance(item.content, str)
-                else "".join(part.text for part in item.content)
-            ),
-            "id": item.id or new_message_id(),
-        }
-        for item in items
-    ]
+    """Message items as messages to store, with the client's id when it gave one."""
+    messages: list[Message] = []
+    for item in items:
+        content = item.content
+        text = content if isinstance(content, str) else "".join(p.text for p in content)
+        message: Message = {"role": item.role, "content": text}
+        if item.id:
+            message["id"] = item.id
+        messages.append(message)
+    return messages
+
+
+def with_ids(messages: Sequence[Message]) -> list[Message]:
+    """``messages``, each without a string id given a new one (stored items all have one)."""
+    return [m if isinstance(m.get("id"), str) else {**m, "id": new_message_id()} for m in messages]
 
 
 def input_messages(value: str | list[InputMessage]) -> tuple[list[Message], Message]:

@@ -23,7 +23,7 @@ from .errors import OpenAIError
 from .message_lookup import unclaimed
 from .models import SessionId
 from .openai_route import OpenAIRoute
-from .responses_bodies import ConversationRequest, MessageId, item_messages
+from .responses_bodies import ConversationRequest, MessageId, item_messages, with_ids
 from .responses_format import conversation_items
 from .state import state_of
 
@@ -81,7 +81,7 @@ async def create_conversation(body: ConversationRequest, request: Request) -> di
     if named is not None:
         agent = agents[named]
         messages = await unclaimed(state, agent, conversation_id, item_messages(body.items))
-        await agent.store.set(agent.id, conversation_id, messages, ttl=agent.ttl)
+        await agent.store.set(agent.id, conversation_id, with_ids(messages), ttl=agent.ttl)
     return conversation_object(conversation_id, time.time(), body.metadata)
 
 

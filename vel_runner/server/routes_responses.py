@@ -30,7 +30,7 @@ from ..turn_options import TurnOptions
 from .errors import OpenAIError
 from .message_lookup import unclaimed
 from .openai_route import OpenAIRoute, openai_error
-from .responses_bodies import ResponseId, ResponsesRequest, input_messages
+from .responses_bodies import ResponseId, ResponsesRequest, input_messages, with_ids
 from .responses_format import response_frames, response_object, text_of
 from .sse import sse_response
 from .state import ServerState, state_of
@@ -113,9 +113,10 @@ async def create_response(body: ResponsesRequest, request: Request) -> Response:
     streaming = False
     try:
         sid, history = await locate(state, agent, body)
-        *before, user = [*history, *earlier, user]
+        given = [*history, *earlier, user]
         if sid is not None:  # ids another session holds (a copy, a client's) get new ones
-            *before, user = await unclaimed(state, agent, sid, [*before, user])
+            given = await unclaimed(state, agent, sid, given)
+        *before, user = with_ids(given)
         options = TurnOptions(instructions=body.instructions, history=before, user_id=user["id"])
         turn_input = {"message": user["content"]}
         if body.stream:
