@@ -11,6 +11,8 @@ import pytest
 from helpers.stores import STORE_KINDS, msg, opened_store
 from helpers.waiting import wait_until
 
+from vel_runner import Agent
+from vel_runner.errors import InvalidInputError
 from vel_runner.messages import Message
 from vel_runner.storage import SessionEvent, SessionStore
 
@@ -151,3 +153,17 @@ async def test_concurrent_edits_apply_one_after_the_other(store: SessionStore) -
         await asyncio.gather(*(store.edit("a", sid, drop_r1) for _ in range(3)))
         assert sorted(removed) == [False, False, True], trial
         assert await contents(store, sid) == ["q0", "a0", "q1", "q2", "a2"], trial
+
+
+async def test_the_library_edit_checks_what_the_change_returns(store: SessionStore) -> None:
+    agent = Agent("a", {"provider": "echo", "model": "e"}, session_storage=store, ttl=60)
+    await exchange(store, "s", 1)
+    with pytest.raises(InvalidInputError, match=r"messages\[0\].content contains a NUL"):
+        await agent.ctxmgr.aedit_session("s", lambda stored: [msg("user", "bad \x00")])
+    assert await contents(store, "s") == ["q1", "a1"]
+    kept = await agent.ctxmgr.aedit_session("s", lambda stored: stored[:1])
+    assert kept == [msg("user", "q1", "u1")]
+    assert await agent.ctxmgr.aget_session_context("s") == kept
+    assert await agent.ctxmgr.aedit_session("nobody", lambda stored: []) is None
+    with pytest.raises(InvalidInputError, match="session_id"):
+        await agent.ctxmgr.aedit_session(" padded", lambda stored: stored)
