@@ -26,7 +26,7 @@ from helpers.waiting import wait_until
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
-from vel_runner.tools import ToolCall
+from vel_runner.tools import ToolCall, ToolCallError
 
 SERVER = DEMO
 SECRET = "sk-mcp-very-secret-4242"
@@ -395,3 +395,16 @@ async def test_an_idle_http_server_restarted_between_calls_is_reconnected_not_an
             with http_server(port):
                 answer = await ask(runtime, "a", '/tool add {"a": 2, "b": 2}')
                 assert '{"result": 4}' in answer, answer
+
+
+async def test_server_errors_say_which_tool_the_model_called(tmp_path: Path) -> None:
+    """The server names its tool by its own name ("Error executing tool fail"); with a prefix
+    the model called another name: the error result says which."""
+    async with runtime_for(write(tmp_path / "agents.yaml", STDIO)) as runtime:
+        source = runtime.snapshot.tool_sources["demo"]
+        with pytest.raises(ToolCallError) as caught:
+            await source.call_tool("d_fail", {"reason": "nope"})
+        text = str(caught.value)
+        assert text == "Error executing tool fail (tool 'd_fail' is 'fail' on MCP server 'demo')"
+        answer = await ask(runtime, "a", '/tool d_fail {"reason": "nope"}')
+        assert "tool 'd_fail' is 'fail' on MCP server 'demo'" in answer

@@ -259,3 +259,32 @@ async def test_connect_timeout_defaults_to_30s_and_its_error_says_what_to_raise(
     assert "no answer within 1s" in str(caught.value)
     assert "raise tools.u.connect_timeout" in str(caught.value)
     await wait_until(lambda: not processes_with(tag), 10, what="the probe's server to end")
+
+
+@pytest.mark.slow
+async def test_six_python_servers_start_at_once_within_the_default_timeout(
+    tmp_path: Path,
+) -> None:
+    """Three of the demo server and three of mcp-server-time (from PyPI), started together on
+    this machine with the default connect_timeout (10 s was too short on 2 cores): all
+    connected, and each answers through the agent."""
+    entries = []
+    for n in range(3):
+        entries.append(
+            f"  demo{n}:\n    type: mcp\n    command: {sys.executable}\n"
+            f"    args: [{DEMO}, stdio]\n    allow: [add]\n    prefix: d{n}_\n"
+        )
+        entries.append(
+            f"  time{n}:\n    type: mcp\n    command: {sys.executable}\n"
+            f"    args: [-m, mcp_server_time, --local-timezone, UTC]\n"
+            f"    allow: [get_current_time]\n    prefix: t{n}_\n"
+        )
+    names = [f"{kind}{n}" for n in range(3) for kind in ("demo", "time")]
+    async with runtime_for(tmp_path, HEAD + "".join(entries) + agents(*names)) as runtime:
+        sources = runtime.snapshot.tool_sources
+        assert {n: s.unavailable() for n, s in sources.items()} == dict.fromkeys(names)
+        assert all(s.connect_timeout == 30 for s in sources.values())
+        async with runtime.lease("a") as agent:
+            answer = await agent.run({"message": '/tool t2_get_current_time {"timezone": "UTC"}'})
+            assert '"timezone": "UTC"' in answer or "UTC" in answer, answer
+            assert '{"result": 3}' in await agent.run({"message": '/tool d1_add {"a": 1, "b": 2}'})
