@@ -166,7 +166,7 @@ async def test_sigterm_to_serve_stops_fast_and_leaves_no_process(tmp_path: Path,
     with a stubborn one as well, within the SDK's kill escalation, and nothing is left."""
     fine = f"  fine:\n    type: mcp\n    command: {sys.executable}\n"
     fine += f"    args: [{DEMO}, stdio, {tag}]\n"
-    for extra, budget in (("", 3.5), (unruly("stubborn", tag, *STUBBORN), 8.0)):
+    for extra, budget in (("", 4.5), (unruly("stubborn", tag, *STUBBORN), 8.0)):
         path = tmp_path / "agents.yaml"
         path.write_text(HEAD + fine + "    allow: [add]\n" + extra + agents("fine"))
         server = ServerProcess("--config", str(path))

@@ -47,6 +47,8 @@ async def start_unless_stopped(start: Callable[[], Awaitable[object]]) -> bool:
     try:
         with on_stop_signals(stop):
             await start()
+        if stopped:  # the signal came as the start ended: take its cancellation here
+            await asyncio.sleep(0)
     except asyncio.CancelledError:
         if not stopped:
             raise

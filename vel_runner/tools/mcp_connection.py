@@ -13,12 +13,8 @@ scopes never cross tasks. Requests from any task go through the session's messag
 - **No orphans.** Closing lets the SDK's own bounded stdio shutdown run to its end (stdin
   closed, SIGTERM to the process group, then SIGKILL); it is never cancelled half way. A start
   still under way is cut short with one cancellation, which unwinds into that same shutdown.
-- **Bounded noise.** ``notifications/tools/list_changed`` relists with at most one listing in
-  flight and one pending, however many arrive; a server that stays down logs a WARNING when
-  that starts (or its reason changes), then only every :data:`REMIND_EVERY` seconds.
-
-``mcp`` is imported only when a connection is made.
-"""
+- **Bounded noise**: relists are coalesced (:mod:`.mcp_relist`), failures logged by incident
+  (:mod:`.mcp_incidents`)."""
 
 from __future__ import annotations
 
@@ -32,13 +28,15 @@ from typing import Any, TypeVar
 from ..durations import parse_duration
 from ..redact import credentials_in, redact
 from .base import ToolCallError
+from .mcp_incidents import Incidents
+from .mcp_relist import Relister
+from .mcp_transport import list_all_tools, open_session, session_gone
 from .mcp_watch import EndWatch
 
 log = logging.getLogger("vel_runner.tools.mcp")
 
 T = TypeVar("T")
 
-INSTALL = "pip install 'vel-runner[mcp]'"
 #: ``connect_timeout`` when a declaration does not say: Python servers started six at once on
 #: two cores took more than 10 s.
 DEFAULT_CONNECT_TIMEOUT = "30s"
@@ -48,43 +46,10 @@ BACKOFF = (0.1, 10.0)
 PING_INTERVAL = 5.0
 #: A request that meets the server down starts a new attempt at most this often (seconds).
 RETRY_ON_CALL = 1.0
-#: While a server stays down (or keeps dropping), its WARNING repeats at most this often.
-REMIND_EVERY = 600.0
-#: A connection that lasted this long before it broke ends an incident: the next failure
-#: warns again and the backoff starts over.
-STABLE_AFTER = 10.0
-#: ``tools/list_changed`` relists at most this often (seconds): a burst becomes one listing.
-RELIST_EVERY = 0.5
 #: Seconds :meth:`MCPConnection.aclose` waits for the owner to leave. It covers the SDK's own
 #: stdio shutdown (stdin closed, 2 s, SIGTERM to the group, 2 s, SIGKILL, 2 s) so that is
 #: never cut short; only an HTTP close that hangs runs into it.
 CLOSE_TIMEOUT = 10.0
-
-#: What the SDK's HTTP client reports when the server no longer knows the session (HTTP 404):
-#: the request was refused unrun, so it is safe to make again on a new session.
-SESSION_GONE = frozenset({"Session not found", "Session terminated"})
-
-
-def session_gone(exc: Any) -> bool:
-    """Is this ``MCPError`` the server saying it no longer knows the session?"""
-    from mcp_types import INVALID_REQUEST
-
-    return bool(exc.code == INVALID_REQUEST and exc.message in SESSION_GONE)
-
-
-async def list_all_tools(session: Any) -> dict[str, Any]:
-    """Every tool the server lists (all pages), by its own name."""
-    from mcp.types import PaginatedRequestParams
-
-    listed: dict[str, Any] = {}
-    cursor: str | None = None
-    while True:
-        params = PaginatedRequestParams(cursor=cursor) if cursor else None
-        page = await session.list_tools(params=params)
-        listed.update((tool.name, tool) for tool in page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            return listed
 
 
 class MCPConnection:
@@ -119,14 +84,9 @@ class MCPConnection:
         self._attempt_end: asyncio.Future[None] | None = None
         self._deadline: asyncio.Timeout | None = None
         self._last_attempt = 0.0
-        self._up_since: float | None = None
-        self._last_lasted: float | None = None
+        self._incidents = Incidents(name)
         self._in_flight = 0
-        self._relister: asyncio.Task[None] | None = None
-        self._relist_pending = False
-        self._listed_at = 0.0
-        self._warned_at: float | None = None
-        self._warned_reason: str | None = None
+        self._relister = Relister(name, self._list_again)
 
     @property
     def transport(self) -> str:
@@ -148,7 +108,7 @@ class MCPConnection:
     @property
     def relisting(self) -> bool:
         """Is a tool listing (after list_changed) under way?"""
-        return self._relister is not None and not self._relister.done()
+        return self._relister.running
 
     def unavailable(self) -> str | None:
         """Why the server cannot be used now (``None``: connected, or reconnecting after a
@@ -206,7 +166,8 @@ class MCPConnection:
         """The session, after waiting for an attempt under way (or one this call starts when
         the server is down)."""
         if self._task is None:
-            raise ToolCallError(f"MCP server {self.name!r} is not opened")
+            state = "closed" if self.state == "closed" else "not opened"
+            raise ToolCallError(f"MCP server {self.name!r} is {state}")
         if self._session is None:
             if self.state == "down" and time.monotonic() - self._last_attempt >= RETRY_ON_CALL:
                 self._wake.set()  # try now rather than at the end of the backoff
@@ -260,8 +221,7 @@ class MCPConnection:
         self.state, self.error = "closed", "closed"
         if self._deadline is not None:  # connecting: one cancellation, into the SDK's shutdown
             self._deadline.reschedule(asyncio.get_running_loop().time())
-        if self._relister is not None:
-            self._relister.cancel()
+        self._relister.cancel()
         done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
         if not done:
             task.cancel()
@@ -300,7 +260,7 @@ class MCPConnection:
             except Exception as exc:
                 if self._stop.is_set():
                     break
-                self._settle()
+                self._incidents.ended()
                 self._failed(self.reason(exc))
             finally:
                 self._session = self._watch = None
@@ -324,48 +284,24 @@ class MCPConnection:
         finally:
             self._deadline = None
         self.listings += 1
-        self._listed_at = time.monotonic()
+        self._relister.listed()
         self._on_tools(listed)
         return session
 
     def _up(self, session: Any) -> bool:
         """Connected: publish the session. ``True`` when the server is flapping (its last
-        connection broke soon after it was made), which keeps the backoff and the log down."""
-        flapping = self._last_lasted is not None and self._last_lasted < STABLE_AFTER
+        connection broke soon after it was made), which keeps the backoff down."""
         self._session, self.error, self.state = session, None, "connected"
-        self._up_since = time.monotonic()
         self._broken.clear()
         self._wake.clear()
-        level = logging.DEBUG if flapping else logging.INFO
-        log.log(level, "MCP server %r connected (attempt %d)", self.name, self.attempts)
+        flapping = self._incidents.up(self.attempts)
         self._end_attempt()
         return flapping
 
-    def _settle(self) -> None:
-        """A connection ended: one that lasted ends the incident (the next failure warns)."""
-        if self._up_since is None:
-            return
-        self._last_lasted = time.monotonic() - self._up_since
-        if self._last_lasted >= STABLE_AFTER:
-            self._warned_at = None
-        self._up_since = None
-
     def _failed(self, reason: str) -> None:
         self.state, self.error = "down", reason
-        self._incident(f"MCP server {self.name!r} is down: {reason} (retrying)", reason)
-
-    def _incident(self, message: str, reason: str) -> None:
-        """Log a failure: WARNING when an incident starts or its reason changes, then at most
-        every :data:`REMIND_EVERY`; DEBUG in between."""
-        now = time.monotonic()
-        repeat = self._warned_at is not None and reason == self._warned_reason
-        if repeat and now - self._warned_at < REMIND_EVERY:  # type: ignore[operator]
-            log.debug("%s (attempt %d)", message, self.attempts)
-            return
-        if repeat:
-            message = f"{message}; still failing after {self.attempts} attempts"
-        log.warning("%s", message)
-        self._warned_at, self._warned_reason = now, reason
+        message = f"MCP server {self.name!r} is down: {reason} (retrying)"
+        self._incidents.failure(message, reason, self.attempts)
 
     def _end_attempt(self) -> None:
         """Wake whoever waits for the attempt that just ended; the next one gets a new future."""
@@ -401,9 +337,9 @@ class MCPConnection:
                 if stop in done:
                     return
                 if broken in done:
-                    self._settle()
+                    self._incidents.ended()
                     lost = f"MCP server {self.name!r}: connection lost, reconnecting"
-                    self._incident(lost, "lost")
+                    self._incidents.failure(lost, "lost", self.attempts)
                     return
         finally:
             stop.cancel()
@@ -431,72 +367,30 @@ class MCPConnection:
 
     # -- the SDK -----------------------------------------------------------------------------
     async def _connect(self, stack: contextlib.AsyncExitStack) -> Any:
-        try:
-            from mcp import ClientSession
-        except ImportError:
-            raise ToolCallError(f"MCP servers need the mcp package: {INSTALL}") from None
-
-        if "url" in self.decl:
-            import httpx2
-            from mcp.client.streamable_http import streamable_http_client
-
-            client = httpx2.AsyncClient(  # the SDK's default timeouts, our headers
-                headers=dict(self.decl.get("headers", {})), timeout=httpx2.Timeout(30, read=300)
-            )
-            await stack.enter_async_context(client)
-            streams = await stack.enter_async_context(
-                streamable_http_client(self.decl["url"], http_client=client)
-            )
-        else:
-            import os
-
-            from mcp.client.stdio import StdioServerParameters, stdio_client
-
-            params = StdioServerParameters(
-                command=self.decl["command"],
-                args=list(self.decl.get("args", ())),
-                env=dict(self.decl.get("env", {})),
-                cwd=self.decl.get("cwd"),
-            )
-            errlog = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
-            streams = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-        watch = EndWatch(streams[0], self._ended)
-        session = await stack.enter_async_context(
-            ClientSession(watch, streams[1], message_handler=self._on_message)
-        )
-        await session.initialize()
-        self._watch = watch
+        session, self._watch = await open_session(self.decl, stack, self._on_message, self._ended)
         return session
 
     async def _on_message(self, message: Any) -> None:
         if getattr(message, "method", None) == "notifications/tools/list_changed":
-            self._relist_pending = True
-            if self._relister is None or self._relister.done():
-                loop = asyncio.get_running_loop()
-                self._relister = loop.create_task(self._relist(), name=f"mcp-{self.name}-relist")
+            self._relister.notify()
 
-    async def _relist(self) -> None:
-        """List the tools again while a list_changed is pending: one listing in flight, and
-        the notifications that arrive meanwhile make one more, not one each; at most one
-        listing every :data:`RELIST_EVERY` seconds."""
-        while self._relist_pending and (session := self._session) is not None:
-            wait = self._listed_at + RELIST_EVERY - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # let a burst of notifications gather into one
-                continue
-            self._relist_pending = False
-            self._in_flight += 1
-            try:
-                async with asyncio.timeout(self.connect_timeout):
-                    listed = await list_all_tools(session)
-            except Exception as exc:
-                log.debug("MCP server %r: listing tools failed: %s", self.name, self.reason(exc))
-                return
-            finally:
-                self._in_flight -= 1
-            self.listings += 1
-            self._listed_at = time.monotonic()
-            self._on_tools(listed)
+    async def _list_again(self) -> bool:
+        """One listing after list_changed (``False``: not connected, or it failed)."""
+        session = self._session
+        if session is None:
+            return False
+        self._in_flight += 1
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                listed = await list_all_tools(session)
+        except Exception as exc:
+            log.debug("MCP server %r: listing tools failed: %s", self.name, self.reason(exc))
+            return False
+        finally:
+            self._in_flight -= 1
+        self.listings += 1
+        self._on_tools(listed)
+        return True
 
     def reason(self, exc: BaseException) -> str:
         """A short, redacted reason for a failed connection."""
@@ -514,10 +408,4 @@ class MCPConnection:
         return self.redact(f"{type(exc).__name__}: {text} ({self.transport} {where})")
 
 
-__all__ = [
-    "DEFAULT_CONNECT_TIMEOUT",
-    "INSTALL",
-    "MCPConnection",
-    "list_all_tools",
-    "session_gone",
-]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "MCPConnection"]
