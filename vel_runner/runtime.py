@@ -338,7 +338,8 @@ async def open_new_stores(built: Built) -> None:
 
 async def open_tool_sources(sources: Iterable[Any]) -> None:
     """Connect MCP servers (concurrently). A server that fails does not raise: it keeps
-    being retried, ``/readyz`` names it and the agents that use it answer a clear error."""
+    being retried, ``/readyz`` names it (degraded), and the agents that use it keep working:
+    their calls to it are error results the model reads."""
     await asyncio.gather(*(source.open() for source in sources))
 
 
@@ -358,19 +359,23 @@ async def close_all(
     stores: Mapping[str, SessionStore],
     tool_sources: Iterable[Any] = (),
 ) -> None:
-    """Close agents, then MCP servers, providers, stores; log (never raise) what fails."""
+    """Close agents, then MCP servers (all at once: each may wait seconds for a stubborn
+    process), providers, stores; log (never raise) what fails."""
     for agent in agents:
         with _logged("agent", agent.id):
             await agent.aclose()
-    for source in tool_sources:
-        with _logged("MCP server", getattr(source, "name", "?")):
-            await source.aclose()
+    await asyncio.gather(*(_close_source(source) for source in tool_sources))
     for provider in providers:
         with _logged("provider", getattr(provider, "type", "?")):
             await provider.aclose()
     for name, store in stores.items():
         with _logged("store", name):
             await store.close()
+
+
+async def _close_source(source: Any) -> None:
+    with _logged("MCP server", getattr(source, "name", "?")):
+        await source.aclose()
 
 
 @contextlib.contextmanager

@@ -111,7 +111,8 @@ async def healthz() -> dict[str, str]:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the config is loaded and every store answers a ping."""
+    """Readiness: the config is loaded and every store answers a ping (``degraded``, still
+    200, names the MCP servers that are down)."""
     state = state_of(request)
     if state.runtime is None or state.draining.is_set():
         reason = "shutting down" if state.draining.is_set() else "configuration not loaded"
@@ -126,9 +127,12 @@ async def readyz(request: Request) -> JSONResponse:
     if failed:
         message = f"session store(s) unreachable: {', '.join(sorted(failed))}"
         return JSONResponse({"error": {"type": "not_ready", "message": message}}, 503)
-    down = [s.unavailable() for s in snapshot.tool_sources.values() if s.unavailable()]
-    if down:  # each reason names the MCP server and says why (never a secret)
-        return JSONResponse({"error": {"type": "not_ready", "message": "; ".join(down)}}, 503)
+    # An MCP server that is down degrades its agents (calls to it are error results the
+    # model reads) without stopping them: still ready, and each reason names the server.
+    down = {name: why for name, s in snapshot.tool_sources.items() if (why := s.unavailable())}
+    if down:
+        body = {"status": "degraded", "config_version": snapshot.version, "tool_sources_down": down}
+        return JSONResponse(body)
     return JSONResponse({"status": "ready", "config_version": snapshot.version})
 
 

@@ -128,13 +128,19 @@ async def _serve_one(settings: ServeSettings) -> bool:
 
     from ..runtime import Runtime
     from .app import create_app
+    from .stop_signals import close_despite_signals, start_unless_stopped
 
     runtime = await Runtime.from_paths(settings.paths, watch=settings.reload)
     try:
-        await runtime.start()  # open the stores now: an unreachable database is a clear error
+        # open the stores now (an unreachable database is a clear error) and start the MCP
+        # servers; a SIGTERM meanwhile stops them all and exits cleanly
+        started = await start_unless_stopped(runtime.start)
     except BaseException:
-        await runtime.close()
+        await close_despite_signals(runtime.close)
         raise
+    if not started:
+        await close_despite_signals(runtime.close)
+        return True
     app = create_app(
         runtime,
         api_key=settings.api_key,
@@ -149,7 +155,7 @@ async def _serve_one(settings: ServeSettings) -> bool:
     try:
         await server.serve()
     finally:
-        await runtime.close()
+        await close_despite_signals(runtime.close)
     return bool(server.started)
 
 

@@ -38,6 +38,7 @@ def agent_info(agent: Agent) -> dict[str, Any]:
         "tools": agent.toolbox.names,
         "tool_calls": agent.toolbox.calls,
         "tool_errors": agent.toolbox.errors,
+        "tools_unavailable": agent.toolbox.unavailable(),  # MCP servers down, and why
     }
 
 

@@ -134,7 +134,9 @@ class Toolbox:
         self._index()
         found = self._by_name.get(call.name)
         if found is None:
-            return error_result(call, f"unknown tool {call.name!r}; tools: {self.names}")
+            down = "; ".join(self.unavailable())  # its server may be down: say so
+            text = f"unknown tool {call.name!r}; tools: {self.names}"
+            return error_result(call, f"{text} ({down})" if down else text)
         source, spec = found
         try:
             arguments = json.loads(call.arguments) if call.arguments.strip() else {}
