@@ -67,6 +67,8 @@ class MCPSource:
         self.prefix: str = decl.get("prefix", "")
         self.timeout = parse_duration(decl.get("timeout", DEFAULT_TIMEOUT))
         self.connect_timeout = parse_duration(decl.get("connect_timeout", "10s"))
+        #: The cap on a result of this server's tools (``None``: the calling agent's).
+        self.max_result_chars: int | None = decl.get("max_result_chars")
         #: Why the server is not connected (``None`` while it is); never holds a secret.
         self.error: str | None = "not connected yet"
         #: Every tool the server listed (unfiltered), by its own name.
@@ -389,6 +391,10 @@ class MCPToolView:
     @property
     def tools_version(self) -> int:
         return self.source.tools_version
+
+    @property
+    def max_result_chars(self) -> int | None:
+        return self.source.max_result_chars
 
     def unavailable(self) -> str | None:
         return self.source.unavailable()
