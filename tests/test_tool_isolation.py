@@ -225,3 +225,48 @@ async def test_a_thread_limit_must_be_positive() -> None:
 
     with pytest.raises(ToolDefinitionError, match="threads must be a positive integer"):
         FunctionTool(tool, threads=0)
+
+
+async def test_exits_and_interrupts_in_any_tool_are_error_results() -> None:
+    def sync_exit() -> str:
+        """Exits."""
+        raise SystemExit(2)
+
+    async def async_interrupt() -> str:
+        """Ctrl-C, from a coroutine."""
+        raise KeyboardInterrupt
+
+    async def generator_exit() -> str:
+        """What closing a generator raises."""
+        raise GeneratorExit
+
+    helper = Agent("helper", model=ECHO, tools=[sync_exit])
+    agent = Agent("a", model=ECHO, tools=[sync_exit, async_interrupt, generator_exit, helper])
+    answer = await agent.run(
+        "/tool sync_exit {}\n/tool async_interrupt {}\n/tool generator_exit {}\n"
+        '/tool helper {"input": "/tool sync_exit {}"}',
+        session_id="s",
+    )
+    assert "sync_exit -> " in answer and "SystemExit(2): the tool tried to stop" in answer
+    assert "KeyboardInterrupt(): the tool tried to stop the process" in answer
+    assert "GeneratorExit(): the tool tried to stop the process" in answer
+    assert "helper -> echo (3 messages): sync_exit -> " in answer  # inside an agent tool too
+    assert len(await agent.ctxmgr.aget_session_context("s")) == 7
+
+
+async def test_tool_counts_outlive_a_reload(tmp_path: Path) -> None:
+    from vel_runner.runtime import Runtime
+
+    path = tmp_path / "agents.yaml"
+    head = "version: 1\nproviders:\n  offline: {type: echo}\ntools:\n"
+    calc = "  calc: {type: python, function: 'vel_runner.demo_tools:calculate'}\n"
+    agents = "agents:\n  - id: a\n    model: {provider: offline, model: e}\n    tools: [calc]\n"
+    path.write_text(head + calc + agents)
+    async with await Runtime.from_paths([path], watch=False, close_grace=0) as runtime:
+        await runtime.agent("a").run(
+            '/tool calc {"expression": "1/0"}\n/tool calc {"expression": "2"}'
+        )
+        path.write_text(head + calc + agents + "    instructions: Be brief.\n")
+        assert await runtime.reload()
+        tally = runtime.agent("a").toolbox.tally
+        assert (tally.calls, tally.errors) == (2, 1)
