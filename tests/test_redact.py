@@ -238,3 +238,14 @@ def test_dsn_secrets_cover_the_part_the_driver_takes_for_the_host() -> None:
     assert redact(message, dsn_secrets(dsn)) == (
         "failed to resolve host '***@127.0.0.1': Name or service not known"
     )
+
+
+def test_remembered_secrets_are_hidden_everywhere_but_placeholders_are_not() -> None:
+    from vel_runner.redact import redact, remember_secrets, remembered_secrets
+
+    remember_secrets(["gw-token-7788-remembered", "unused", None, ""])
+    assert "gw-token-7788-remembered" in remembered_secrets()
+    assert "unused" not in remembered_secrets()  # a placeholder key, not a word to hide
+    assert redact("refused gw-token-7788-remembered; the key is unused") == (
+        "refused ***; the key is unused"
+    )

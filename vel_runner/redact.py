@@ -44,9 +44,15 @@ _API_KEY = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_*-]{6,}")
 _remembered: set[str] = set()
 
 
+#: Secrets remembered for every text are at least this long: a placeholder key such as
+#: ``unused`` or ``ollama`` would otherwise turn that word into ``***`` in every message
+#: (real keys and tokens are far longer; DSN passwords are also found by their shape).
+MIN_REMEMBERED_LENGTH = 8
+
+
 def remember_secrets(secrets: Iterable[str | None]) -> None:
     """Hide ``secrets`` in everything :func:`redact` cleans from now on, in this process."""
-    _remembered.update(s for s in secrets if s and _long_enough(s))
+    _remembered.update(s for s in secrets if s and len(s) >= MIN_REMEMBERED_LENGTH)
 
 
 def remembered_secrets() -> frozenset[str]:
