@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -156,6 +157,11 @@ async def test_stuck_sync_tools_starve_neither_other_tools_nor_the_reload(
         assert agents["a"]["tool_calls_stuck"] == {"stuck": held}
         assert agents["a"]["tool_calls"] == calls + 1  # counted across the reload
         assert agents["b"]["tool_calls_stuck"] == {}
+    # and they do not hold the process: it exits on SIGTERM while they still run
+    started = time.monotonic()
+    server.signal(signal.SIGTERM)
+    code = await asyncio.to_thread(server.wait, 30)
+    assert time.monotonic() - started < 15 and code in (0, -signal.SIGTERM), server.output()
 
 
 def test_the_dashboard_says_how_many_calls_are_stuck() -> None:
