@@ -206,16 +206,20 @@ def run(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _logging_restored() -> Iterator[None]:
-    """Give the root logger back as it was when serving ends: the command configures it for
-    the process, and a caller (an embedding, a test) may run it in its own."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
+    """Give the loggers the command configures (root, vel_runner's, uvicorn's) back as they
+    were when serving ends: it configures them for the process, and a caller (an embedding,
+    a test) may run it in its own."""
+    names = ["", *_log_config("info")["loggers"]]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
     try:
         yield
     finally:
         logging.captureWarnings(False)
-        root.setLevel(level)
-        root.handlers[:] = handlers
+        for logger, (level, handlers, propagate, disabled) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate, logger.disabled = propagate, disabled
 
 
 def _serve(settings: ServeSettings) -> int:
