@@ -276,3 +276,13 @@ async def test_tool_counts_outlive_a_reload(tmp_path: Path) -> None:
         assert await runtime.reload()
         tally = runtime.agent("a").toolbox.tally
         assert (tally.calls, tally.errors) == (2, 1)
+
+
+async def test_threads_are_shared_per_tool_and_function() -> None:
+    def lookup(q: str) -> str:
+        """Looks up."""
+        return q
+
+    first, again = FunctionTool(lookup), FunctionTool(lookup)  # a reload builds it again
+    assert first.threads is again.threads
+    assert FunctionTool(lookup, name="other").threads is not first.threads
