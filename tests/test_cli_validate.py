@@ -60,8 +60,9 @@ def test_errors_are_listed_with_positions_and_hints(tmp_path: Path) -> None:
         f"{path}:6:23: agents[0].model.provider: provider 'ofline' is not declared",
         "    hint: did you mean 'offline'? declared providers: offline",
         f"{path}:9:5: agents[1].colour: unknown key 'colour'",
-        "    hint: allowed keys: context, description, generation, id, instructions, max_steps, "
-        "model, parallel_tool_calls, store, tool_concurrency, tools, ttl",
+        "    hint: allowed keys: context, description, generation, id, instructions, "
+        "max_result_chars, max_steps, model, parallel_tool_calls, store, tool_concurrency, "
+        "tools, ttl",
         "invalid: 2 errors, 0 warnings",
     ]
     assert "Traceback" not in result.stderr

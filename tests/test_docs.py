@@ -74,23 +74,26 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
 
 
+async def run_blocks(doc: str, namespace: dict[str, Any]) -> int:
+    """Run docs/``doc``'s Python blocks in order in ``namespace``; how many there were."""
+    blocks = python_blocks((REPO / "docs" / doc).read_text(encoding="utf-8"))
+    for number, block in enumerate(blocks, 1):
+        code = compile(block, f"docs/{doc} block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        result = eval(code, namespace)  # our own documentation, run as written
+        if inspect.iscoroutine(result):
+            await result
+    return len(blocks)
+
+
 async def test_library_guide_examples_run(
     fake_openai: FakeOpenAI, fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-docs-test")
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("POSTGRES_DSN", fresh_postgres_dsn)
-    blocks = python_blocks((REPO / "docs" / "library.md").read_text(encoding="utf-8"))
-    assert len(blocks) >= 8
     namespace: dict[str, Any] = {"__name__": "library_guide"}
     try:
-        for number, block in enumerate(blocks, 1):
-            code = compile(
-                block, f"docs/library.md block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-            )
-            result = eval(code, namespace)  # our own documentation, run as written
-            if inspect.iscoroutine(result):
-                await result
+        assert await run_blocks("library.md", namespace) >= 8
         assert namespace["answer2"] == "fake reply to: What is my name? (3 messages)"
         assert namespace["answer3"] == "fake reply to: Where do I live? (7 messages)"
         assert namespace["context"] == namespace["messages"] and namespace["removed"] is True
@@ -104,6 +107,21 @@ async def test_library_guide_examples_run(
         db_agent = namespace["db_agent"]
         assert db_agent.store.kind == "database"
         assert len(await db_agent.ctxmgr.aget_session_context("user-123")) == 2
+    finally:
+        for value in namespace.values():
+            if isinstance(value, Agent):
+                await value.aclose()
+
+
+async def test_tools_guide_examples_run() -> None:
+    namespace: dict[str, Any] = {"__name__": "tools_guide"}
+    try:
+        assert await run_blocks("tools.md", namespace) >= 1
+        assert namespace["answer"] == (
+            'echo (3 messages): get_weather -> {"city": "Paris", "unit": "C", '
+            '"temperature": 21, "source": "https://weather.example"}'
+        )
+        assert "api_base" not in str(namespace["weather"].spec.parameters)
     finally:
         for value in namespace.values():
             if isinstance(value, Agent):

@@ -35,6 +35,7 @@ from .providers.base import Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
 from .tools.base import ToolCall
 from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
+from .tools.outcomes import DEFAULT_MAX_RESULT_CHARS
 from .tools.results import check_results_continue, tool_result_messages
 from .tools.toolbox import Toolbox
 from .turn_options import PLAIN, Delivered, TurnOptions, answer_message
@@ -109,6 +110,7 @@ class Agent:
         max_steps: int = DEFAULT_MAX_STEPS,
         parallel_tool_calls: bool = True,
         tool_concurrency: int = 4,
+        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise InvalidInputError(f"agent id must be a non-empty string, got {id!r}")
@@ -145,7 +147,12 @@ class Agent:
             raise InvalidInputError(f"max_steps must be a positive integer, got {max_steps!r}")
         if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
             raise InvalidInputError(f"tools must be a list, got {type(tools).__name__}")
-        self.toolbox = Toolbox(tools, parallel=parallel_tool_calls, concurrency=tool_concurrency)
+        self.toolbox = Toolbox(
+            tools,
+            parallel=parallel_tool_calls,
+            concurrency=tool_concurrency,
+            max_result_chars=max_result_chars,
+        )
         self.max_steps = max_steps
         self.id = id
         self.model_name = model_name

@@ -263,6 +263,7 @@ def _python_issues(
             description=decl.get("description"),
             timeout=timeout,
             bind=decl.get("bind"),
+            max_result_chars=decl.get("max_result_chars"),
         )
     except ToolDefinitionError as exc:
         text = str(exc)

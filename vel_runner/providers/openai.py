@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingAPIKeyError, ProviderError
 from ..messages import Message
-from ..redact import redact
+from ..redact import redact, remember_secrets
 from ..tools.base import ToolCall
 from .base import Chunk, Completion, Usage
 from .tool_deltas import ToolDeltas, fallback_id
@@ -66,6 +66,7 @@ class OpenAIProvider:
         **_ignored: Any,
     ) -> None:
         self._api_key = api_key
+        remember_secrets([api_key, os.environ.get(API_KEY_ENV)])  # hidden in every error
         self.base_url = base_url
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)

@@ -28,6 +28,7 @@ from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
 from .errors import install_error_handlers
+from .json_text import FiniteJSONResponse
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .models import check_body
 from .observability import RequestId, metrics_endpoint, start_observers, stop_observers
@@ -84,7 +85,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             f" from {', '.join(snapshot.files)}" if snapshot.files else "",
         )
         state.observers = await start_observers(
-            state.runtime, metrics=state.metrics, turn_log_level=state.turn_log_level
+            state.runtime,
+            metrics=state.metrics,
+            turn_log_level=state.turn_log_level,
+            recent=state.recent_turns,
         )
     if state.freeze_heap:
         settle_heap()  # start-up is done: keep later full collections short
@@ -177,6 +181,7 @@ def create_app(
         description="Declarative LLM agents over HTTP. Contract: docs/http-api.md.",
         lifespan=lifespan,
         dependencies=[Depends(check_body)],
+        default_response_class=FiniteJSONResponse,
     )
     loader = None if hasattr(runtime, "snapshot") else runtime
     app.state.vel = ServerState(

@@ -193,7 +193,8 @@ class ToolLoop:
                 result = getter.result()
                 outcome = "ok" if result.error is None else "error"
                 seconds = time.perf_counter() - started  # the calls run at once
-                hooks.record_tool_call("", result.call.name, outcome, seconds, self.run_id)
+                name = self.toolbox.metric_name(result.call.name)  # not what the model made up
+                hooks.record_tool_call("", name, outcome, seconds, self.run_id)
                 yield events.tool_output(result.call.id, result.output, result.error)
             results = await task
         finally:

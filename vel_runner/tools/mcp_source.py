@@ -71,6 +71,8 @@ class MCPSource:
         self.prefix: str = decl.get("prefix", "")
         self.timeout = parse_duration(decl.get("timeout", DEFAULT_TIMEOUT))
         self.connection = MCPConnection(name, decl, self._tools_listed)
+        #: The cap on a result of this server's tools (``None``: the calling agent's).
+        self.max_result_chars: int | None = decl.get("max_result_chars")
         #: Every tool the server listed (unfiltered), by its own name.
         self.listed: dict[str, Any] = {}
         #: Tools allow/deny let through that the model is not offered, and why (by the
@@ -217,6 +219,10 @@ class MCPToolView:
     @property
     def tools_version(self) -> int:
         return self.source.tools_version
+
+    @property
+    def max_result_chars(self) -> int | None:
+        return self.source.max_result_chars
 
     def unavailable(self) -> str | None:
         return self.source.unavailable()
