@@ -166,7 +166,7 @@ def _make_mcp_source(name: str, decl: Mapping[str, Any]) -> Any:
     from ..tools.mcp_source import MCPSource
 
     source = MCPSource(name, decl)
-    remember_secrets(source.secrets())
+    remember_secrets(source.connection.secrets())
     return source
 
 
