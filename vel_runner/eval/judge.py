@@ -23,7 +23,8 @@ VERDICT_FORMAT = (
     'Answer with one JSON object and nothing else: {"pass": true or false, '
     '"reason": "one sentence"}.'
 )
-_LINE_VERDICT = re.compile(r"^\W*(PASS|FAIL)\b[\s:.\-–—]*(.*)", re.IGNORECASE | re.DOTALL)
+#: ``PASS``/``FAIL`` first (markdown emphasis or a heading mark around it allowed).
+_LINE_VERDICT = re.compile(r"^[\s*_#>`]*(PASS|FAIL)\b[\s:.\-–—*_`]*(.*)", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
