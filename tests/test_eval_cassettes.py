@@ -114,8 +114,10 @@ def test_record_then_replay_with_the_provider_down(recorded: Path) -> None:
     live = run_eval()  # no cassette: the provider is down, so every case fails
     assert live.code == 1 and "could not connect to" in live.out
 
+    before = CASSETTE.read_bytes()
     replayed = run_eval("--replay", "-f", "json")
     assert replayed.code == 0, replayed.out
+    assert CASSETTE.read_bytes() == before  # a replay reads the cassette, never writes it
     report = replayed.json()
     assert (report["passed"], report["failed"], report["mode"]) == (4, 0, "replay")
     [turn] = replayed.case("adds with the tool")["runs"][0]["turns"]
@@ -242,6 +244,7 @@ def test_repeats_replay_run_by_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert replayed.code == 0
     text = run_eval("--replay")
     assert "2/3 runs passed" not in text.out  # a passing case is not detailed
+    assert text.out.startswith("1 passed, 0 failed")
 
 
 def test_a_cassette_that_is_not_one_is_exit_2(recorded: Path) -> None:

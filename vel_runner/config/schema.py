@@ -250,6 +250,10 @@ def _message(
         return "must not be empty", schema.get("description")
     if kind == "maxItems":
         return f"at most {expected} items allowed", None
+    if kind == "minItems":
+        return f"at least {expected} item{'s' * (expected != 1)} needed", None
+    if kind == "minProperties":
+        return "must not be empty", schema.get("description")
     return f"{shown} is invalid ({kind})", schema.get("description")
 
 

@@ -114,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
     report = asyncio.run(_run(args, config, loaded, cases, tapes, issues))
     if isinstance(report, list):
         return _issues(args, report)
-    ran = {c.name for c in cases}
-    report.notes.extend(note for tape in tapes.values() if (note := tape.save(ran)) is not None)
+    if args.record:
+        ran = {c.name for c in cases}
+        report.notes.extend(n for tape in tapes.values() if (n := tape.save(ran)) is not None)
     status = 0 if report.failed == 0 else 1
     return _emit(args, _reporter(args.format), report, status, _reporter("text"))
 

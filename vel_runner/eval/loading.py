@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config.errors import ConfigError, ConfigIssue, DocPath
+from ..config.errors import ConfigError, ConfigIssue, DocPath, issue_order
 from ..config.loader import Document, load_document
 from ..config.schema import did_you_mean, schema_issues
 from ..config.validate import Config
@@ -84,6 +84,7 @@ def load_eval_file(path: Path, config: Config) -> tuple[EvalFile | None, list[Co
         return None, issues
     checker = _Checker(doc, config)
     cases = checker.cases()
+    checker.issues.sort(key=issue_order)
     if any(issue.severity == "error" for issue in checker.issues):
         return None, checker.issues
     cassette = doc.data.get("cassette")

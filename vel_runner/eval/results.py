@@ -104,10 +104,10 @@ class CaseOutcome:
         return sum(run.seconds for run in self.runs)
 
     def rate_text(self) -> str:
-        """``3/5 runs passed (pass_rate 0.6)`` for a repeated case, else empty."""
+        """``3/5 runs passed, pass_rate 0.6`` for a repeated case, else empty."""
         if self.case.repeat == 1:
             return ""
-        return f"{self.passes}/{len(self.runs)} runs passed (pass_rate {self.case.pass_rate:g})"
+        return f"{self.passes}/{len(self.runs)} runs passed, pass_rate {self.case.pass_rate:g}"
 
 
 @dataclass(slots=True)

@@ -137,6 +137,8 @@ class Tape:
     def save(self, ran: set[str]) -> str | None:
         """After a record run: write the cassette (the cases not run keep their exchanges;
         cases no longer in the file lose theirs). Returns what was done, for the report."""
+        if not self.record:
+            raise RuntimeError("only a record run writes its cassette")
         order = {case.name: case.index for case in self.eval_file.cases}
         kept = [e for e in self.recorded if e.case in order and e.case not in ran]
         exchanges = sorted([*kept, *self.new], key=lambda e: (order[e.case], e.repeat, e.seq))
