@@ -140,19 +140,19 @@ def test_an_edited_instruction_is_a_cassette_miss_that_says_so(recorded: Path) -
     lines = result.out.splitlines()
     assert lines[0] == "ERROR evals/remote.eval.yaml:4: remembers"
     assert lines[1] == "  turn 1 (line 6): 'My name is Alice'"
-    assert lines[2] == (
-        "    cassette-miss: cassette miss in evals/remote.eval.yaml, case 'remembers', turn 1: "
-        f"no recorded exchange in {CASSETTE} answers this request; against the nearest "
-        "recorded request (turn 1): the instructions were edited: 'You are terse.' -> "
-        "'You are terse and kind.'; record it again with: vel-runner eval --record "
-        "evals/remote.eval.yaml"
-    )
+    assert lines[2:6] == [
+        "    cassette miss in evals/remote.eval.yaml, case 'remembers', turn 1: "
+        f"{CASSETTE} has no answer to this request",
+        "    what changed since the nearest recorded request (turn 1):",
+        "    - the instructions were edited: 'You are terse.' -> 'You are terse and kind.'",
+        "    record it again with: vel-runner eval --record evals/remote.eval.yaml",
+    ]
 
 
 def test_a_new_tool_and_a_changed_message_are_named(recorded: Path) -> None:
     (recorded / "agents.yaml").write_text(CONFIG.replace("tools: [add]", "tools: [add, launch]"))
     result = run_eval("--replay", "-k", "adds")
-    assert "against the nearest recorded request (turn 1): tool 'launch' added;" in result.out
+    assert "nearest recorded request (turn 1):\n    - tool 'launch' added\n    record" in result.out
 
     (recorded / "agents.yaml").write_text(CONFIG)
     evals = recorded / "evals" / "remote.eval.yaml"
@@ -161,10 +161,10 @@ def test_a_new_tool_and_a_changed_message_are_named(recorded: Path) -> None:
     assert result.code == 1
     turns = result.case("remembers")["runs"][0]["turns"]
     assert turns[0]["passed"] and turns[1]["error_kind"] == "cassette-miss"
-    assert (
-        "(turn 2): message 3 (user) differs: 'What is my name?' -> \"What's my name?\""
-        in turns[1]["error"]
-    )
+    assert turns[1]["error"].splitlines()[1:3] == [
+        "what changed since the nearest recorded request (turn 2):",
+        "- message 3 (user) differs: 'What is my name?' -> \"What's my name?\"",
+    ]
 
 
 def test_a_case_without_a_recording_and_a_missing_cassette(recorded: Path) -> None:

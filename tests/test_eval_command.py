@@ -184,7 +184,7 @@ def test_junit_errors_for_turns_that_raise_and_for_file_errors(here: Path) -> No
     root = ET.fromstring(result.out)
     error = root.find("testsuite/testcase/error")
     assert error is not None and error.get("type") == "cassette-miss"
-    assert error.get("message", "").startswith("turn 1: cassette-miss: cassette miss in ")
+    assert error.get("message", "").startswith("turn 1: cassette miss in evals/miss.eval.yaml")
     assert (root.get("errors"), root.get("failures")) == ("1", "0")
 
     (here / "evals" / "miss.eval.yaml").write_text("agent: nobody\ncases: []\n")

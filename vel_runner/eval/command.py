@@ -159,8 +159,10 @@ async def _run(
     from .runner import Runner
 
     wrap = cassette_wrapper(record=args.record) if tapes else None
+    agent_ids = {c.agent for c in cases}
+    agent_ids |= {t.expect.judge.agent for c in cases for t in c.turns if t.expect.judge}
     try:
-        runtime = eval_runtime(config, wrap)
+        runtime = eval_runtime(config, agent_ids, wrap)
     except ConfigError as exc:
         return exc.issues
     progress = ProgressLine(sys.stderr, len(cases)) if wanted(sys.stderr) else None

@@ -1,15 +1,18 @@
 """The runtime a set of cases runs on, built from the config for an eval.
 
 Everything is the config's (providers, tools, MCP servers, context modes, instructions) but
-the sessions: they live in memory for the run, whatever the store, so an eval never touches
-a database (``--replay`` touches no network at all) and every run starts clean. With
-cassettes, each online provider is wrapped (:mod:`.cassette_provider`).
+two things. The sessions live in memory for the run, whatever the store, so an eval never
+touches a database (``--replay`` touches no network at all) and every run starts clean. And
+only the agents the cases use are built (with the agents they call as tools), so a run of
+offline cases neither imports an SDK nor starts the MCP servers of agents it does not test.
+With cassettes, each online provider is wrapped (:mod:`.cassette_provider`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from ..config.build import ProviderWrapper, build
@@ -23,21 +26,35 @@ _CREDENTIAL_NAME = re.compile(r"key|token|secret|pass|auth|cookie|credential|dsn
 MIN_SECRET = 8
 
 
-def memory_sessions(config: Config) -> Config:
-    """``config`` with every store a memory store (its ``ttl`` kept)."""
+def eval_config(config: Config, agent_ids: Iterable[str]) -> Config:
+    """``config`` with only the agents ``agent_ids`` (and those they call as tools, all the
+    way down), every store a memory store (its ``ttl`` kept)."""
+    wanted: set[str] = set()
+    pending = [a for a in agent_ids if a in config.agents]
+    while pending:
+        agent_id = pending.pop()
+        if agent_id in wanted:
+            continue
+        wanted.add(agent_id)
+        for tool in config.agents[agent_id].get("tools", ()):
+            decl = config.tools.get(tool, {})
+            if decl.get("type") == "agent":
+                pending.append(decl["agent"])
     stores: dict[str, dict[str, Any]] = {
         name: {"type": "memory", **({"ttl": decl["ttl"]} if "ttl" in decl else {})}
         for name, decl in config.stores.items()
     }
-    return dataclasses.replace(config, stores=stores)
+    agents = {k: v for k, v in config.agents.items() if k in wanted}
+    return dataclasses.replace(config, stores=stores, agents=agents)
 
 
-def eval_runtime(config: Config, wrap_provider: ProviderWrapper | None = None) -> Runtime:
-    """A runtime over ``config`` with sessions in memory (not started: ``async with`` it).
-
-    Raises :class:`~vel_runner.config.errors.ConfigError` when an agent cannot be built.
-    """
-    built = build(memory_sessions(config), wrap_provider=wrap_provider)
+def eval_runtime(
+    config: Config, agent_ids: Iterable[str], wrap_provider: ProviderWrapper | None = None
+) -> Runtime:
+    """A runtime for the agents ``agent_ids`` of ``config``, sessions in memory (not started:
+    ``async with`` it). Raises :class:`~vel_runner.config.errors.ConfigError` when an agent
+    cannot be built."""
+    built = build(eval_config(config, agent_ids), wrap_provider=wrap_provider)
     return Runtime(built.snapshot, wrap_provider=wrap_provider)
 
 
@@ -66,4 +83,4 @@ def config_secrets(config: Config) -> list[str]:
     return sorted({s for s in found if len(s) >= MIN_SECRET}, key=len, reverse=True)
 
 
-__all__ = ["config_secrets", "eval_runtime", "memory_sessions"]
+__all__ = ["config_secrets", "eval_config", "eval_runtime"]

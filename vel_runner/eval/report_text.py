@@ -10,6 +10,8 @@ from .results import CaseOutcome, Report, RunOutcome, TurnOutcome
 
 #: How much of an answer a report quotes.
 ANSWER_LIMIT = 500
+#: What a report puts before the message of a turn that raised (a cassette miss says so).
+_ERROR_LABELS = {"provider": "the provider failed: ", "internal": "vel-runner failed: "}
 
 
 def first_failing_run(outcome: CaseOutcome) -> RunOutcome | None:
@@ -27,7 +29,9 @@ def turn_details(turn: TurnOutcome) -> list[str]:
     """The lines that explain a failed turn: the error, or each failed expectation, then
     the answer and the tool calls."""
     if turn.error is not None:
-        return [f"{turn.error_kind}: {turn.error}"]
+        lines = turn.error.splitlines() or [""]
+        label = _ERROR_LABELS.get(turn.error_kind or "", "")
+        return [label + lines[0], *lines[1:]]
     lines = [failure.message for failure in turn.failures]
     if turn.answer is not None:
         text = turn.answer.text

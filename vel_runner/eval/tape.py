@@ -93,16 +93,18 @@ class Tape:
         raise CassetteMiss(self._miss(scope, request), provider="cassette")
 
     def _miss(self, scope: Scope, request: Mapping[str, Any]) -> str:
+        """Which case and turn, and what changed since the nearest recorded request of the
+        case (one line per change), then how to record again."""
         head = (
             f"cassette miss in {self.eval_file.path}, {scope.where()}: "
-            f"no recorded exchange in {self.path} answers this request"
+            f"{self.path} has no answer to this request"
         )
-        again = f"; record it again with: vel-runner eval --record {self.eval_file.path}"
+        again = f"record it again with: vel-runner eval --record {self.eval_file.path}"
         if not self.exists:
-            return f"{head} (the cassette does not exist){again}"
+            return f"{head} (the cassette does not exist)\n{again}"
         mine = [e for e in self.recorded if e.case == scope.case.name]
         if not mine:
-            return f"{head} (the cassette has no exchange of this case){again}"
+            return f"{head} (the cassette has no exchange of this case)\n{again}"
         nearest = min(
             mine,
             key=lambda e: (
@@ -112,9 +114,11 @@ class Tape:
                 e.seq,
             ),
         )
-        changed = "; ".join(differences(nearest.request, request)) or "a detail differs"
+        changes = differences(nearest.request, request) or ["a detail of the request"]
+        listed = "".join(f"\n- {change}" for change in changes)
         return (
-            f"{head}; against the nearest recorded request (turn {nearest.turn}): {changed}{again}"
+            f"{head}\nwhat changed since the nearest recorded request (turn {nearest.turn}):"
+            f"{listed}\n{again}"
         )
 
     def add(
