@@ -314,3 +314,16 @@ def test_schema_eval_prints_the_eval_schema() -> None:
     assert schema["title"] == "vel-runner eval file (*.eval.yaml)"
     assert schema == json.loads((ROOT / "schema" / "eval.schema.json").read_text())
     assert (ROOT / "vel_runner" / "schema" / "eval.schema.json").read_text() == done.stdout
+
+
+def test_two_files_cannot_share_a_cassette(here: Path) -> None:
+    project(
+        here, {"a.eval.yaml": PASSING, "b.eval.yaml": "cassette: cassettes/a.jsonl\n" + PASSING}
+    )
+    result = run_eval()
+    assert result.code == 2
+    assert result.out.splitlines()[:2] == [
+        "evals/b.eval.yaml:1:11: cassette: evals/a.eval.yaml records to the same cassette, "
+        "evals/cassettes/a.jsonl",
+        "    hint: give one of them another cassette: (each file's cases are kept apart)",
+    ]

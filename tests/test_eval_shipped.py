@@ -49,10 +49,13 @@ def test_the_shipped_evals_pass_offline_from_the_cassette() -> None:
     """What .ci/run does: no OPENAI_API_KEY, and the OpenAI base URL pointing nowhere."""
     env = {**_environment(), "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
     done = subprocess.run(
-        [sys.executable, "-m", "vel_runner.cli", "eval", "--replay", "-f", "json"],
+        [sys.executable, "-X", "importtime", "-m", "vel_runner.cli", "eval", "--replay", "-f",
+         "json"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "openai" not in imported and "httpx" not in imported  # a replay needs no SDK
     report = json.loads(done.stdout)
     assert report["failed"] == 0
     names = {c["name"]: c for c in report["cases"]}

@@ -65,16 +65,20 @@ def load_eval_files(
     """Every file loaded, and every issue of every file (errors and warnings)."""
     loaded: list[EvalFile] = []
     issues: list[ConfigIssue] = []
+    cassettes: dict[Path, Path] = {}
     for path in files:
-        found, file_issues = load_eval_file(path, config)
+        found, file_issues = load_eval_file(path, config, cassettes)
         issues.extend(file_issues)
         if found is not None:
             loaded.append(found)
     return loaded, issues
 
 
-def load_eval_file(path: Path, config: Config) -> tuple[EvalFile | None, list[ConfigIssue]]:
-    """The file's cases (``None`` when it has errors) and its issues."""
+def load_eval_file(
+    path: Path, config: Config, cassettes: dict[Path, Path] | None = None
+) -> tuple[EvalFile | None, list[ConfigIssue]]:
+    """The file's cases (``None`` when it has errors) and its issues. ``cassettes`` (the
+    cassette of each file loaded before, by resolved path) catches two files sharing one."""
     try:
         doc = load_document(path, interpolate=False)
     except ConfigError as exc:
@@ -90,6 +94,12 @@ def load_eval_file(path: Path, config: Config) -> tuple[EvalFile | None, list[Co
     cassette = doc.data.get("cassette")
     stem = path.name.removesuffix(".yaml").removesuffix(".yml").removesuffix(".eval")
     where = path.parent / cassette if cassette else path.parent / CASSETTE_FOLDER / f"{stem}.jsonl"
+    if cassettes is not None:
+        owner = cassettes.setdefault(where.resolve(), path)
+        if owner != path:
+            message = f"{owner} records to the same cassette, {where}"
+            hint = "give one of them another cassette: (each file's cases are kept apart)"
+            return None, [*checker.issues, doc.issue(("cassette",), message, hint=hint)]
     return EvalFile(path, tuple(cases), where), checker.issues
 
 
