@@ -47,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATTERN",
-        help="run only the cases whose FILE::NAME contains PATTERN (any case; may repeat)",
+        help="run only the cases whose FILE::NAME contains PATTERN (ignoring case; may repeat)",
     )
     parser.add_argument(
         "--jobs", "-j", type=_positive, default=1, metavar="N", help="runs at once (default 1)"
