@@ -126,6 +126,20 @@ def test_record_then_replay_with_the_provider_down(recorded: Path) -> None:
     ]
 
 
+def test_a_whole_answer_replays_streamed_and_a_stream_whole(recorded: Path) -> None:
+    evals = recorded / "evals" / "remote.eval.yaml"
+    swapped = EVALS.replace("  - name: remembers\n", "  - name: remembers\n    stream: true\n")
+    evals.write_text(
+        swapped.replace(
+            '    stream: true\n    turns:\n      - user: \'/tool add {"a": 20',
+            '    turns:\n      - user: \'/tool add {"a": 20',
+        )
+    )
+    assert evals.read_text().count("stream: true") == 1
+    result = run_eval("--replay")
+    assert result.code == 0, result.out
+
+
 def test_replay_parallel_runs_find_their_own_exchanges(recorded: Path) -> None:
     result = run_eval("--replay", "-j", "4")
     assert result.code == 0, result.out

@@ -106,9 +106,11 @@ def run(args: argparse.Namespace) -> int:
             f"vel-runner eval: no case matches -k {wanted} ({total} cases in {len(loaded)} files)\n"
         )
         return 2
+    from .cassette import CassetteError
+
     try:
         tapes = _tapes(args, config, loaded, cases)
-    except Exception as exc:  # CassetteError: a file that is not a cassette
+    except CassetteError as exc:  # a file that is not a cassette (or cannot be read)
         sys.stderr.write(f"vel-runner eval: {exc}\n")
         return 2
     report = asyncio.run(_run(args, config, loaded, cases, tapes, issues))
