@@ -139,6 +139,8 @@ def test_k_selects_cases_by_file_and_name(here: Path) -> None:
     project(here, {"mixed.eval.yaml": MIXED, "ok.eval.yaml": PASSING})
     assert run_eval("-k", "PASSES").out.startswith("2 passed, 0 failed")
     assert run_eval("-k", "ok.eval.yaml::").out.startswith("1 passed, 0 failed")
+    report = run_eval("-k", "ok.eval.yaml::", "-f", "json").json()
+    assert report["files"] == ["evals/ok.eval.yaml"]  # only the files of the selected cases
     assert (
         run_eval("-k", "fails", "-k", "too").out.splitlines()[-1].startswith("1 passed, 1 failed")
     )

@@ -5,12 +5,15 @@ and the verdict parsing they rest on."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from helpers.evals import Ran, project, run_eval
 
-from vel_runner.eval.expect import subset_problem
+from vel_runner.eval.expect import check, structured, subset_problem
 from vel_runner.eval.judge import parse_verdict
+from vel_runner.eval.runner import answer_of
+from vel_runner.eval.spec import Expect
 
 # helper has instructions: its first turn's model sees 2 messages (system, user).
 CASES = """\
@@ -285,3 +288,14 @@ def test_subset_match(expected: object, actual: object, problem: str | None) -> 
 def test_verdict_parsing(answer: str, verdict: tuple[bool, str] | None) -> None:
     found = parse_verdict(answer)
     assert (None if found is None else (found.passed, found.reason)) == verdict
+
+
+def test_a_structured_object_is_preferred_to_the_answer_text() -> None:
+    """Once a turn returns its structured answer (``TurnResult.object``), ``object:`` checks
+    that, not the first JSON in the text."""
+    result = SimpleNamespace(output='{"name": "from the text"}', messages=(), object={"name": "A"})
+    answer = answer_of(result)
+    assert structured(answer) == (True, {"name": "A"})
+    assert check(Expect(has_object=True, object={"name": "A"}), answer) == []
+    plain = answer_of(SimpleNamespace(output='see {"name": "B"} here', messages=()))
+    assert structured(plain) == (True, {"name": "B"})

@@ -184,7 +184,8 @@ async def _run(
         if progress is not None:
             progress.close()
     mode = "record" if args.record else "replay" if args.replay else "live"
-    return Report(loaded, outcomes, time.perf_counter() - started, warnings, [], mode)
+    files = [f for f in loaded if any(c.file == str(f.path) for c in cases)]  # -k may skip some
+    return Report(files, outcomes, time.perf_counter() - started, warnings, [], mode)
 
 
 # -- output -------------------------------------------------------------------------------------
