@@ -163,3 +163,16 @@ def test_a_stub_for_a_tool_the_agent_lacks_is_a_file_error(tmp_path: Path) -> No
         "    hint: did you mean 'launch'? its tools: add, launch, meet",
         "vel-runner eval: 2 errors in the config or eval files",
     ]
+
+
+def test_same_named_sessions_of_two_files_are_two_conversations(tmp_path: Path) -> None:
+    evals = (
+        "agent: helper\ncases:\n  - name: first turn\n    session: s\n    turns:\n"
+        "      - user: hi\n        expect: {contains: '(2 messages)'}\n"
+    )
+    config = project(tmp_path, {})
+    for folder in ("a", "b"):  # the same file name in two folders
+        (tmp_path / "evals" / folder).mkdir()
+        (tmp_path / "evals" / folder / "same.eval.yaml").write_text(evals)
+    result = run_eval("-c", str(config), "-j", "2")
+    assert result.code == 0, result.out

@@ -15,7 +15,6 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -87,7 +86,7 @@ class Runner:
     async def _chain(
         self, agents: dict[str, Agent], key: tuple[str, str], runs: list[tuple[Case, int]]
     ) -> None:
-        session_id = f"eval:{Path(key[0]).name}:{key[1]}"
+        session_id = f"eval:{key[1]}:{uuid4().hex}"  # one conversation per file and name
         for case, repeat in runs:
             await self._one(agents[case.id], case, repeat, session_id)
 
