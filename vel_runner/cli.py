@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("vel_runner.storage.command_migrate", "apply the PostgreSQL schema migrations"),
     "sessions": ("vel_runner.command_sessions", "clean up stored sessions (for cron)"),
     "tools": ("vel_runner.command_tools", "each agent's tools, the way its model sees them"),
+    "eval": ("vel_runner.eval.command", "run the eval cases of the agents (for people and CI)"),
 }
 
 

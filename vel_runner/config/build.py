@@ -27,6 +27,11 @@ from ..storage import SessionStore, create_store
 from .errors import ConfigError, ConfigIssue
 from .validate import DSN_ENV, Config, load_config
 
+#: ``wrap(name, provider)``: what a build uses in place of each provider it creates (``name``
+#: is its key under ``providers:``). ``vel-runner eval`` puts its cassettes there; a library
+#: user can add caching, logging or a fake. A reused provider is not wrapped again.
+ProviderWrapper = Callable[[str, Provider], Provider]
+
 
 @dataclass(slots=True)
 class Built:
@@ -49,16 +54,27 @@ class Built:
 
 
 async def build_snapshot(
-    paths: Sequence[Path], previous: Snapshot | None = None, *, clock: Clock = utc_now
+    paths: Sequence[Path],
+    previous: Snapshot | None = None,
+    *,
+    clock: Clock = utc_now,
+    wrap_provider: ProviderWrapper | None = None,
 ) -> Built:
     """Read ``paths`` (in a thread of its own: file I/O stays off the event loop, and a
     reload never waits behind whatever holds asyncio's default executor) and build them."""
     config = await in_own_thread(load_config, paths, name="config-reload")
-    return build(config, previous, clock=clock)
+    return build(config, previous, clock=clock, wrap_provider=wrap_provider)
 
 
-def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = utc_now) -> Built:
-    """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``."""
+def build(
+    config: Config,
+    previous: Snapshot | None = None,
+    *,
+    clock: Clock = utc_now,
+    wrap_provider: ProviderWrapper | None = None,
+) -> Built:
+    """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``;
+    each new provider goes through ``wrap_provider`` when one is given."""
     old_decls = previous.declarations if previous is not None else {}
     declarations: dict[tuple[str, str], Any] = {}
     providers: dict[str, Provider] = {}
@@ -81,6 +97,10 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
             declarations[(section, name)] = decl
         return pool[name]
 
+    def make_provider(name: str, decl: Mapping[str, Any]) -> Provider:
+        provider = _make_provider(name, decl)
+        return provider if wrap_provider is None else wrap_provider(name, provider)
+
     def mcp_source(name: str) -> Any:
         return pick(
             "tool_sources", name, config.tools[name], _make_mcp_source, tool_sources,
@@ -91,7 +111,7 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
         decl = config.agents[agent_id]
         provider_name, store_name = decl["model"]["provider"], decl["store"]
         pick(
-            "providers", provider_name, config.providers[provider_name], _make_provider,
+            "providers", provider_name, config.providers[provider_name], make_provider,
             providers, new_providers,
         )  # fmt: skip
         pick(
@@ -271,6 +291,7 @@ def _make_agent(
 
 __all__ = [
     "Built",
+    "ProviderWrapper",
     "build",
     "build_snapshot",
     "make_context_manager",

@@ -112,9 +112,7 @@ def _connected(config: Config, tools: list[AgentTools]) -> list[ConfigIssue]:
 def _text(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
           paths: Sequence[str], status: int) -> None:  # fmt: skip
     for issue in issues:
-        out.write(f"{issue}\n")
-        if issue.hint:
-            out.write(f"    hint: {issue.hint}\n")
+        out.write(issue_text(issue))
     errors = sum(1 for i in issues if i.severity == "error")
     warnings = len(issues) - errors
     if status == 0:
@@ -146,28 +144,31 @@ def _json(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
     out.write("\n")
 
 
-def _escape(text: str, *, prop: bool = False) -> str:
-    """GitHub workflow-command escaping (properties also escape ``:`` and ``,``)."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
+def issue_text(issue: ConfigIssue) -> str:
+    """``file:line:col: path: message`` and the hint below it: how an issue is printed."""
+    hint = f"    hint: {issue.hint}\n" if issue.hint else ""
+    return f"{issue}\n{hint}"
+
+
+def issue_annotation(issue: ConfigIssue, title: str = "vel-runner validate") -> str:
+    """The issue as a GitHub annotation at its line."""
+    from ..github_annotations import annotation
+
+    level = "error" if issue.severity == "error" else "warning"
+    message = f"{issue.path}: {issue.message}"
+    if issue.hint:
+        message += f"\nhint: {issue.hint}"
+    return annotation(
+        level, message, file=issue.file, line=issue.line, column=issue.column, title=title
+    )
 
 
 def _github(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
             paths: Sequence[str], status: int) -> None:  # fmt: skip
     for issue in issues:
-        level = "error" if issue.severity == "error" else "warning"
-        message = f"{issue.path}: {issue.message}"
-        if issue.hint:
-            message += f"\nhint: {issue.hint}"
-        props = (
-            f"file={_escape(issue.file, prop=True)},line={issue.line},col={issue.column},"
-            f"title={_escape('vel-runner validate', prop=True)}"
-        )
-        out.write(f"::{level} {props}::{_escape(message)}\n")
+        out.write(issue_annotation(issue))
     if status == 0:
         out.write("vel-runner validate: valid\n")
 
 
-__all__ = ["FORMATS", "configure", "run"]
+__all__ = ["FORMATS", "configure", "issue_annotation", "issue_text", "run"]
