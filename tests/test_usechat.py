@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,11 +14,22 @@ from helpers.server import echo_agent, served_agents, sse_json, stored_messages,
 from vel_runner import Agent
 
 
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def fail() -> str:
+    """Always fails."""
+    raise RuntimeError("it broke")
+
+
 @pytest.fixture
 async def server(fake_openai) -> AsyncIterator[str]:
     broken = upstream_agent("broken", fake_openai.base_url, "status-500", max_retries=0)
     slow = Agent("slow", model={"provider": "echo", "model": "echo-1", "delay": 0.15})
-    async with served_agents(echo_agent("assistant"), slow, broken) as url:
+    tools = echo_agent("tools", tools=[add, fail])
+    async with served_agents(echo_agent("assistant"), slow, broken, tools) as url:
         yield url
 
 
@@ -135,3 +147,70 @@ async def test_chat_stream_wire_format(server: str) -> None:
     assert events[0]["type"] == "start" and events[-1]["finishReason"] == "stop"
     messages = await stored_messages(server, "assistant", "wire")
     assert messages[0]["id"] == "u1" and messages[1]["id"] == events[0]["messageId"]
+
+
+def without_usage(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages without ``metadata.usage``: the live ``finish`` chunk's token counts of
+    the turn, which the session keeps only as per-session sums."""
+    return [
+        {**m, "metadata": {k: v for k, v in m["metadata"].items() if k != "usage"}}
+        if "metadata" in m
+        else m
+        for m in messages
+    ]
+
+
+async def test_a_reloaded_chat_shows_what_the_live_chat_showed_and_continues(
+    server: str,
+) -> None:
+    result = await run_node("usechat.mjs", server, "restore")
+    live, loaded = result["live"], result["loaded"]
+    assert all("usage" in m["metadata"] for m in live if m["role"] == "assistant")
+    assert without_usage(live) == loaded  # ids, metadata, text and tool parts, step boundaries
+    tools = [p for p in loaded[3]["parts"] if p["type"] == "dynamic-tool"]
+    assert [(p["toolName"], p["state"]) for p in tools] == [
+        ("add", "output-available"),
+        ("fail", "output-error"),
+    ]
+    continued = result["continued"]
+    assert continued["status"] == "ready" and continued["error"] is None
+    assert continued["messages"][-1]["text"] == "echo (8 messages): and now?"
+
+
+async def test_the_chat_route_takes_any_history_a_client_sends_back(server: str) -> None:
+    """useChat sends its whole history; the server reads only the last user message."""
+    history = [
+        {"id": "s", "role": "system", "parts": [{"type": "text", "text": "be nice"}]},
+        {"id": "u1", "role": "user", "parts": [
+            {"type": "text", "text": "look at this"},
+            {"type": "file", "mediaType": "image/png", "url": "data:image/png;base64,AA=="},
+        ]},
+        {"id": "a1", "role": "assistant", "metadata": {"anything": [1, 2]}, "parts": [
+            {"type": "step-start"},
+            {"type": "reasoning", "text": "hmm", "state": "done"},
+            {"type": "dynamic-tool", "toolName": "add", "toolCallId": "c1",
+             "state": "output-available", "input": {"a": 1}, "output": 2},
+            {"type": "tool-weather", "toolCallId": "c2", "state": "output-error",
+             "input": {}, "errorText": "no"},
+            {"type": "data-progress", "id": "d1", "data": {"pct": 50}},
+            {"type": "source-url", "sourceId": "x", "url": "https://example.com"},
+            {"type": "text", "text": "ok", "state": "done"},
+        ]},
+        {"id": "t", "role": "tool", "parts": []},  # the old restore recipe made these
+        {"id": "x" * 300, "role": "assistant", "parts": ["not even an object"]},
+        {"id": "u2", "role": "user", "parts": [{"type": "text", "text": "and now?"}]},
+    ]  # fmt: skip
+    async with httpx.AsyncClient(base_url=server) as http:
+        response = await http.post(
+            "/v1/agents/assistant/chat", json={"id": "history", "messages": history}
+        )
+        assert response.status_code == 200, response.text
+        assert sse_json(response.text)[-1]["finishReason"] == "stop"
+        long_id = {"id": "c", "messages": [{"id": "x" * 300, "role": "user", "parts": []}]}
+        refused = await http.post("/v1/agents/assistant/chat", json=long_id)
+        assert refused.status_code == 422 and "longer than 256" in refused.text
+    stored = await stored_messages(server, "assistant", "history")
+    assert [(m.get("id"), m["content"]) for m in stored] == [
+        ("u2", "and now?"),
+        (stored[1]["id"], "echo (1 messages): and now?"),
+    ]

@@ -6,7 +6,8 @@
 last user message's text from ``messages``. ``trigger: "regenerate-message"`` drops the answer
 named by ``messageId`` (and what follows it) and answers the user message before it again.
 ``GET .../chat/{chat_id}/stream`` resumes an answer in flight (204 when there is none); see
-:mod:`.chat_streams` for stop and resume.
+:mod:`.chat_streams` for stop and resume. ``GET .../chat/{chat_id}/messages`` answers the
+stored chat as UI messages (:mod:`vel_runner.ui_messages`), to restore a page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..events import STREAM_HEADER
 from ..messages import MAX_SESSION_ID_LENGTH, Message
 from ..turn_options import TurnOptions
+from ..ui_messages import to_ui_messages
 from .chat_streams import ChatStreams
 from .errors import ApiError
 from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
@@ -37,13 +39,15 @@ ChatIdPath = Annotated[
 
 
 class UIMessage(BaseModel):
-    """An AI SDK ``UIMessage``; only a user message's text parts are read."""
+    """An AI SDK ``UIMessage`` as a client sends it back: any role and parts (tool, reasoning,
+    file, data parts...), since the server keeps the history and reads only the last user
+    message's text parts."""
 
     model_config = ConfigDict(extra="allow")
 
-    id: str | None = Field(default=None, max_length=MAX_SESSION_ID_LENGTH)
-    role: Literal["system", "user", "assistant"]
-    parts: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
+    id: str | None = None
+    role: str
+    parts: list[Any] = Field(default_factory=list, max_length=10_000)
 
 
 class ChatBody(BaseModel):
@@ -66,8 +70,19 @@ def chat_streams(request: Request) -> ChatStreams:
 def user_text_of(message: UIMessage) -> str:
     """The text parts of the last UI message, which must be the user's."""
     if message.role != "user":
-        raise ApiError(422, f"messages: the last message must be the user's, got {message.role!r}")
-    text = "".join(str(p.get("text", "")) for p in message.parts if p.get("type") == "text")
+        raise ApiError(
+            422, f"messages: the last message must be the user's, got {message.role!r:.40}"
+        )
+    if message.id is not None and len(message.id) > MAX_SESSION_ID_LENGTH:
+        raise ApiError(
+            422,
+            f"messages: the last message's id is longer than {MAX_SESSION_ID_LENGTH} characters",
+        )
+    text = "".join(
+        str(p.get("text", ""))
+        for p in message.parts
+        if isinstance(p, dict) and p.get("type") == "text"
+    )
     if not text.strip():
         raise ApiError(422, "messages: the last user message has no text part")
     if len(text) > MAX_HTTP_MESSAGE_CHARS:
@@ -128,6 +143,15 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
         if not started:
             await lease.aclose()
     return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
+
+
+@router.get("/agents/{agent_id}/chat/{chat_id}/messages")
+async def messages(agent_id: str, chat_id: ChatIdPath, request: Request) -> list[dict[str, Any]]:
+    """The chat as AI SDK UI messages, for ``useChat({ messages })`` after a reload (``[]``
+    for a chat with nothing stored)."""
+    agent = state_of(request).agent(agent_id)
+    stored = await agent.ctxmgr.aget_session_context(chat_id)
+    return to_ui_messages(stored, agent.id, chat_id)
 
 
 @router.get("/agents/{agent_id}/chat/{chat_id}/stream", response_model=None)
