@@ -110,6 +110,19 @@ def _cut_at(messages: list[Message], message_id: str | None, chat_id: str) -> li
     return kept
 
 
+async def check_regenerate(
+    agent: Agent, chat_id: str, message_id: str | None, in_flight: str | None
+) -> None:
+    """Refuse (404) a regenerate naming a message the chat does not have, before anything
+    changes: a refused regenerate must not stop the answer in flight (``in_flight``: its id,
+    a message of the chat too)."""
+    if message_id is None or message_id == in_flight:
+        return
+    record = await agent.store.get(agent.id, chat_id)
+    if record is None or not any(m.get("id") == message_id for m in record.messages):
+        raise ApiError(404, f"messageId {message_id!r} is not a message of chat {chat_id!r}")
+
+
 async def drop_answer(agent: Agent, chat_id: str, message_id: str | None) -> None:
     """Remove the answer a regenerate replaces (and anything after it) from the session."""
     record = await agent.store.get(agent.id, chat_id)
@@ -130,15 +143,23 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
     agent, lease = await state_of(request).lease(agent_id)
     started = False
     try:
-        previous = streams.get(agent_id, body.id)
-        if previous is not None:
-            await previous.stop()  # a new message ends the answer in flight (it keeps its part)
-        if regenerate:
-            await drop_answer(agent, body.id, body.messageId)
-        options = TurnOptions(regenerate=regenerate, user_id=last.id)
-        events = agent.run_stream({"message": text}, body.id, options=options)
-        run = await streams.start(agent_id, body.id, events, lease)
-        started = True  # the run holds (and releases) the lease
+        # one chat's messages start one at a time: a double-clicked regenerate is answered
+        # once per click, each replacing the one before, never leaving the chat without one
+        async with streams.starting(agent_id, body.id):
+            previous = streams.get(agent_id, body.id)
+            if regenerate:
+                in_flight = previous.message_id if previous is not None else None
+                await check_regenerate(agent, body.id, body.messageId, in_flight)
+            if previous is not None:
+                await previous.stop()  # a new message ends the answer in flight (kept in part)
+            else:
+                streams.stop_elsewhere(agent, body.id)  # ... wherever it is written
+            if regenerate:
+                await drop_answer(agent, body.id, body.messageId)
+            options = TurnOptions(regenerate=regenerate, user_id=last.id)
+            events = agent.run_stream({"message": text}, body.id, options=options)
+            run = await streams.start(agent, body.id, events, lease)
+            started = True  # the run holds (and releases) the lease
     finally:
         if not started:
             await lease.aclose()
@@ -156,9 +177,12 @@ async def messages(agent_id: str, chat_id: ChatIdPath, request: Request) -> list
 
 @router.get("/agents/{agent_id}/chat/{chat_id}/stream", response_model=None)
 async def resume(agent_id: str, chat_id: ChatIdPath, request: Request) -> Response:
-    """The chat's answer in flight, replayed from its start and followed live; 204 if none."""
-    state_of(request).agent(agent_id)  # 404 for an unknown agent
-    run = chat_streams(request).get(agent_id, chat_id)
-    if run is None:
+    """The chat's answer in flight, replayed from its start and followed live, here or (for an
+    agent on a database) in another process; 204 if none."""
+    agent = state_of(request).agent(agent_id)  # 404 for an unknown agent
+    streams = chat_streams(request)
+    run = streams.get(agent_id, chat_id)
+    frames = run.follow() if run is not None else await streams.follow_elsewhere(agent, chat_id)
+    if frames is None:
         return Response(status_code=204)
-    return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
+    return sse_response(frames, headers=dict([STREAM_HEADER]))

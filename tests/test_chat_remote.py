@@ -1,0 +1,180 @@
+"""A ``useChat`` resume that reaches another process than the one writing the answer follows
+it through PostgreSQL (``vel_runner.storage.pg_chat_runs``, ``server/chat_mirror.py``).
+
+Two apps in this test play two hosts: each has its own agent, store, connections and chat
+registry, on one database, each on its own uvicorn. (Two real ``vel-runner serve`` processes
+behind HAProxy: tests/test_multi_host.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from helpers.server import parse_sse, serving, sse_json
+from helpers.waiting import wait_until
+
+from vel_runner import Agent
+from vel_runner.runtime import Runtime
+from vel_runner.server import chat_mirror
+from vel_runner.server.app import create_app
+from vel_runner.storage.postgres import PostgresStore
+
+WORDS = " ".join(f"w{n}" for n in range(24))
+
+
+def host(dsn: str, *, delay: float = 0.05, grace: float | None = None) -> Any:
+    agent = Agent(
+        "slow",
+        model={"provider": "echo", "model": "echo-1", "delay": delay},
+        session_storage=PostgresStore(dsn, max_size=2),
+    )
+    memory = Agent("mem", model={"provider": "echo", "model": "echo-1", "delay": delay})
+    app = create_app(Runtime.from_agents([agent, memory]))
+    if grace is not None:
+        app.state.chat_streams.grace = grace
+    return app
+
+
+@contextlib.asynccontextmanager
+async def two_hosts(dsn: str, **options: Any) -> AsyncIterator[tuple[str, str]]:
+    async with serving(host(dsn, **options)) as a, serving(host(dsn, **options)) as b:
+        yield a, b
+
+
+def chat_body(chat: str, text: str, message_id: str) -> dict[str, Any]:
+    parts = [{"type": "text", "text": text}]
+    return {"id": chat, "messages": [{"id": message_id, "role": "user", "parts": parts}]}
+
+
+class Reader:
+    """Reads an SSE response in the background, frame by frame."""
+
+    def __init__(self, http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> None:
+        self.frames: list[str] = []
+        self.status: int | None = None
+        self.task = asyncio.create_task(self._read(http, method, url, kwargs))
+
+    async def _read(self, http: httpx.AsyncClient, method: str, url: str, kwargs: Any) -> None:
+        async with http.stream(method, url, **kwargs) as response:
+            self.status = response.status_code
+            buffer = ""
+            async for text in response.aiter_text():
+                buffer += text
+                while "\n\n" in buffer:
+                    frame, buffer = buffer.split("\n\n", 1)
+                    self.frames.append(frame + "\n\n")
+
+    def deltas(self) -> int:
+        return sum('"text-delta"' in frame for frame in self.frames)
+
+    def events(self) -> list[dict[str, Any]]:
+        return sse_json("".join(self.frames))
+
+    def text(self) -> str:
+        return "".join(e.get("delta", "") for e in self.events() if e["type"] == "text-delta")
+
+
+async def stored(dsn: str, chat: str) -> list[dict[str, Any]]:
+    store = PostgresStore(dsn)
+    try:
+        record = await store.get("slow", chat)
+        return record.messages if record else []
+    finally:
+        await store.close()
+
+
+async def test_a_resume_on_another_host_follows_the_answer_live_to_its_end(
+    fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chat_mirror, "KEEP_AFTER_END", 0.2)
+    async with two_hosts(fresh_postgres_dsn) as (a, b), httpx.AsyncClient(timeout=30) as http:
+        writer = Reader(http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c1", WORDS, "u1"))
+        await wait_until(lambda: writer.deltas() >= 3, what="three words on host A")
+        follower = Reader(http, "GET", f"{b}/v1/agents/slow/chat/c1/stream")
+        await asyncio.gather(writer.task, follower.task)
+        assert follower.status == 200
+        # the same frames, from the first: the follower replays what it missed, then live
+        assert follower.frames == writer.frames
+        assert parse_sse(follower.frames[-1])[0]["data"] == "[DONE]"
+        assert follower.events()[-1]["finishReason"] == "stop"
+        assert follower.text() == f"echo (1 messages): {WORDS}"
+        messages = await stored(fresh_postgres_dsn, "c1")
+        assert messages[-1]["content"] == follower.text() and "metadata" not in messages[-1]
+
+        async def frames_left() -> int:
+            async with await psycopg.AsyncConnection.connect(fresh_postgres_dsn) as conn:
+                cursor = await conn.execute("SELECT count(*) FROM vel_chat_frames")
+                row = await cursor.fetchone()
+                return int(row[0]) if row else -1
+
+        await wait_until(lambda: frames_left_is_zero(frames_left), what="frames deleted")
+
+
+async def frames_left_is_zero(count: Any) -> bool:
+    return await count() == 0
+
+
+async def test_a_follower_elsewhere_keeps_the_answer_going_after_its_page_left(
+    fresh_postgres_dsn: str,
+) -> None:
+    """The page that asked for the answer reloaded onto the other host: the writer counts the
+    follower there as a reader, so its grace period does not stop the answer."""
+    async with two_hosts(fresh_postgres_dsn, grace=0.3) as (a, b):
+        async with httpx.AsyncClient(timeout=30) as http:
+            writer = Reader(
+                http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c2", WORDS, "u1")
+            )
+            await wait_until(lambda: writer.deltas() >= 2, what="two words on host A")
+            follower = Reader(http, "GET", f"{b}/v1/agents/slow/chat/c2/stream")
+            await wait_until(lambda: follower.deltas() >= 2, what="the follower on host B")
+            writer.task.cancel()  # the page is gone from host A
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer.task
+            await follower.task
+        assert follower.text() == f"echo (1 messages): {WORDS}"  # well past 0.3 s
+        assert follower.events()[-1]["finishReason"] == "stop"
+        messages = await stored(fresh_postgres_dsn, "c2")
+        assert messages[-1]["content"] == follower.text() and "metadata" not in messages[-1]
+
+
+async def test_a_new_message_on_another_host_stops_the_answer_in_flight(
+    fresh_postgres_dsn: str,
+) -> None:
+    async with two_hosts(fresh_postgres_dsn, delay=0.2) as (a, b):
+        async with httpx.AsyncClient(timeout=30) as http:
+            writer = Reader(
+                http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c3", WORDS, "u1")
+            )
+            await wait_until(lambda: writer.deltas() >= 2, what="two words on host A")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            second = await http.post(f"{b}/v1/agents/slow/chat", json=chat_body("c3", "next", "u2"))
+            await writer.task
+            assert loop.time() - started < 3  # the whole answer would take about 5 s
+        assert second.status_code == 200
+        assert parse_sse(writer.frames[-1])[0]["data"] == "[DONE]"
+        assert sse_json(second.text)[-1]["finishReason"] == "stop"
+        messages = await stored(fresh_postgres_dsn, "c3")
+        assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+        assert messages[1]["metadata"] == {"interrupted": True}
+        assert messages[1]["content"] == writer.text()
+        assert messages[3]["content"] == "echo (3 messages): next"
+
+
+async def test_nothing_in_flight_anywhere_is_204(fresh_postgres_dsn: str) -> None:
+    async with two_hosts(fresh_postgres_dsn) as (a, b), httpx.AsyncClient(timeout=30) as http:
+        assert (await http.get(f"{b}/v1/agents/slow/chat/none/stream")).status_code == 204
+        done = await http.post(f"{a}/v1/agents/slow/chat", json=chat_body("c4", "hi", "u1"))
+        assert sse_json(done.text)[-1]["finishReason"] == "stop"
+        assert (await http.get(f"{b}/v1/agents/slow/chat/c4/stream")).status_code == 204
+        # an agent in memory has nothing to share: its answers live in their process
+        writer = Reader(http, "POST", f"{a}/v1/agents/mem/chat", json=chat_body("m", WORDS, "u"))
+        await wait_until(lambda: writer.deltas() >= 1, what="host A's memory agent")
+        assert (await http.get(f"{b}/v1/agents/mem/chat/m/stream")).status_code == 204
+        await writer.task
