@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from helpers.server import parse_sse, serving, sse_json
+from helpers.server import SseReader, parse_sse, serving, sse_json
 from helpers.waiting import wait_until
 
 from vel_runner import Agent
@@ -52,34 +52,6 @@ def chat_body(chat: str, text: str, message_id: str) -> dict[str, Any]:
     return {"id": chat, "messages": [{"id": message_id, "role": "user", "parts": parts}]}
 
 
-class Reader:
-    """Reads an SSE response in the background, frame by frame."""
-
-    def __init__(self, http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> None:
-        self.frames: list[str] = []
-        self.status: int | None = None
-        self.task = asyncio.create_task(self._read(http, method, url, kwargs))
-
-    async def _read(self, http: httpx.AsyncClient, method: str, url: str, kwargs: Any) -> None:
-        async with http.stream(method, url, **kwargs) as response:
-            self.status = response.status_code
-            buffer = ""
-            async for text in response.aiter_text():
-                buffer += text
-                while "\n\n" in buffer:
-                    frame, buffer = buffer.split("\n\n", 1)
-                    self.frames.append(frame + "\n\n")
-
-    def deltas(self) -> int:
-        return sum('"text-delta"' in frame for frame in self.frames)
-
-    def events(self) -> list[dict[str, Any]]:
-        return sse_json("".join(self.frames))
-
-    def text(self) -> str:
-        return "".join(e.get("delta", "") for e in self.events() if e["type"] == "text-delta")
-
-
 async def stored(dsn: str, chat: str) -> list[dict[str, Any]]:
     store = PostgresStore(dsn)
     try:
@@ -94,9 +66,11 @@ async def test_a_resume_on_another_host_follows_the_answer_live_to_its_end(
 ) -> None:
     monkeypatch.setattr(chat_mirror, "KEEP_AFTER_END", 0.2)
     async with two_hosts(fresh_postgres_dsn) as (a, b), httpx.AsyncClient(timeout=30) as http:
-        writer = Reader(http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c1", WORDS, "u1"))
+        writer = SseReader(
+            http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c1", WORDS, "u1")
+        )
         await wait_until(lambda: writer.deltas() >= 3, what="three words on host A")
-        follower = Reader(http, "GET", f"{b}/v1/agents/slow/chat/c1/stream")
+        follower = SseReader(http, "GET", f"{b}/v1/agents/slow/chat/c1/stream")
         await asyncio.gather(writer.task, follower.task)
         assert follower.status == 200
         # the same frames, from the first: the follower replays what it missed, then live
@@ -127,11 +101,11 @@ async def test_a_follower_elsewhere_keeps_the_answer_going_after_its_page_left(
     follower there as a reader, so its grace period does not stop the answer."""
     async with two_hosts(fresh_postgres_dsn, grace=0.3) as (a, b):
         async with httpx.AsyncClient(timeout=30) as http:
-            writer = Reader(
+            writer = SseReader(
                 http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c2", WORDS, "u1")
             )
             await wait_until(lambda: writer.deltas() >= 2, what="two words on host A")
-            follower = Reader(http, "GET", f"{b}/v1/agents/slow/chat/c2/stream")
+            follower = SseReader(http, "GET", f"{b}/v1/agents/slow/chat/c2/stream")
             await wait_until(lambda: follower.deltas() >= 2, what="the follower on host B")
             writer.task.cancel()  # the page is gone from host A
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,7 +122,7 @@ async def test_a_new_message_on_another_host_stops_the_answer_in_flight(
 ) -> None:
     async with two_hosts(fresh_postgres_dsn, delay=0.2) as (a, b):
         async with httpx.AsyncClient(timeout=30) as http:
-            writer = Reader(
+            writer = SseReader(
                 http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c3", WORDS, "u1")
             )
             await wait_until(lambda: writer.deltas() >= 2, what="two words on host A")
@@ -174,7 +148,7 @@ async def test_nothing_in_flight_anywhere_is_204(fresh_postgres_dsn: str) -> Non
         assert sse_json(done.text)[-1]["finishReason"] == "stop"
         assert (await http.get(f"{b}/v1/agents/slow/chat/c4/stream")).status_code == 204
         # an agent in memory has nothing to share: its answers live in their process
-        writer = Reader(http, "POST", f"{a}/v1/agents/mem/chat", json=chat_body("m", WORDS, "u"))
+        writer = SseReader(http, "POST", f"{a}/v1/agents/mem/chat", json=chat_body("m", WORDS, "u"))
         await wait_until(lambda: writer.deltas() >= 1, what="host A's memory agent")
         assert (await http.get(f"{b}/v1/agents/mem/chat/m/stream")).status_code == 204
         await writer.task
