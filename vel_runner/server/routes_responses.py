@@ -16,6 +16,7 @@ are stored with the turn. ``instructions`` add to the agent's own for this reque
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -30,7 +31,7 @@ from ..errors import InvalidInputError, UnknownAgentError, VelError
 from ..messages import MAX_SESSION_ID_LENGTH, Message, new_message_id
 from ..storage import MessageIndex, MessageRef
 from ..turn_options import TurnOptions
-from .errors import OpenAIError, status_of
+from .errors import OpenAIError, client_message, status_of
 from .models import SESSION_ID_PATTERN, SESSION_ID_RULE
 from .responses_format import response_frames, response_object, run_id_of, text_of
 from .sse import sse_response
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from ..storage import SessionStore
 
+log = logging.getLogger("vel_runner.server")
 router = APIRouter(prefix="/v1", tags=["openai"])
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 ROLES = ("user", "assistant", "system", "developer")
@@ -89,7 +91,10 @@ def openai_error(exc: VelError, param: str | None = None) -> OpenAIError:
         return OpenAIError(404, str(exc), param="model", code="model_not_found")
     if isinstance(exc, InvalidInputError):
         return OpenAIError(400, str(exc), param=param)
-    return OpenAIError(status_of(exc), str(exc))
+    status = status_of(exc)
+    if status >= 500:  # the detail (no credentials in it) stays in the log, under the id
+        log.warning("responses: %d %s", status, exc)
+    return OpenAIError(status, client_message(exc, status))
 
 
 def input_messages(value: str | list[Any]) -> tuple[list[Message], Message]:
