@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 from helpers.net import free_port
-from helpers.server import served_agents, upstream_agent
+from helpers.server import served_agents, sse_json, upstream_agent
 
 from vel_runner.errors import (
     InvalidInputError,
@@ -76,4 +76,23 @@ async def test_an_unreachable_provider_is_said_in_words_and_detailed_in_the_log(
         "message": f"the model provider could not be reached (request id {request_id})",
         "request_id": request_id,
     }
+    assert f"could not connect to {base_url}" in caplog.text
+
+
+async def test_the_chat_streams_error_text_is_said_in_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    agent = upstream_agent("gpt", base_url, max_retries=0)
+    chat = {"id": "c", "messages": [{"role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
+    async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/v1/agents/gpt/chat", json=chat)
+    events = sse_json(response.text)
+    assert [e["type"] for e in events] == ["start", "start-step", "error", "finish-step", "finish"]
+    request_id = response.headers["x-request-id"]
+    assert events[2]["errorText"] == (
+        f"the model provider could not be reached (request id {request_id})"
+    )
+    assert "127.0.0.1" not in response.text
     assert f"could not connect to {base_url}" in caplog.text

@@ -15,6 +15,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -35,13 +36,17 @@ SLOW_AGENT = """\
 version: 1
 providers:
   slow: {type: echo, delay: 0.2}
+  nowhere: {type: openai, base_url: "${NOWHERE_URL}", api_key: unused, max_retries: 0}
 agents:
   - id: slow
     model: {provider: slow, model: echo-1}
+  - id: broken
+    model: {provider: nowhere, model: gpt-4o-mini}
 """
 #: The ``ai`` releases the page is built for: name -> the node_modules it resolves them from.
 BUILDS = {"ai7": None, "ai6": HARNESS / "node_modules"}
-SCENARIOS = ("conversation", "stop", "resume", "refused")
+NOWHERE = f"http://127.0.0.1:{free_port()}/v1"
+SCENARIOS = ("conversation", "stop", "resume", "failure", "refused")
 
 
 def build_page(out: Path, deps: Path | None) -> None:
@@ -97,6 +102,7 @@ def api(pages: StaticFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     server = ServerProcess(
         *("-c", str(REPO_ROOT / "agents.yaml"), "-c", str(slow), "--no-reload"),
         *("--cors-origin", pages.origin),
+        env={"NOWHERE_URL": NOWHERE},  # a provider nobody listens for
     )
     try:
         asyncio.run(server.ready())
@@ -127,8 +133,10 @@ def runs(
         )  # fmt: skip
         assert process.returncode == 0, process.stderr[-3000:]
         results[name] = json.loads(process.stdout)
-    if os.environ.get("VEL_SCREENSHOTS"):  # refresh the pictures in the docs
-        shutil.copytree(shots / "ai7", os.environ["VEL_SCREENSHOTS"], dirs_exist_ok=True)
+    target = os.environ.get("VEL_SCREENSHOTS")
+    if target:  # refresh the pictures of docs/clients/use-chat.md (VEL_SCREENSHOTS=docs/images)
+        for picture in (shots / "ai7").glob("*.png"):
+            shutil.copy(picture, Path(target) / f"web-chat-{picture.name}")
     return results
 
 
@@ -225,6 +233,16 @@ def test_a_reload_mid_answer_resumes_it(runs: dict, build: str) -> None:
     assert len(before["messages"][-1]["text"]) < len(full)
     assert after["messages"][-1]["text"] == full
     assert after["messages"][-1]["id"] == before["messages"][-1]["id"]
+
+
+@builds
+def test_a_failure_is_said_in_words_with_the_request_id(runs: dict, build: str) -> None:
+    outcome = runs[build]["failure"]
+    assert outcome["status"] == "error"
+    assert re.fullmatch(
+        r"the model provider could not be reached \(request id [0-9a-f]{32}\)", outcome["error"]
+    ), outcome["error"]
+    assert texts(outcome) == [("user", "hello")]  # no answer came, and none is shown
 
 
 @builds

@@ -137,6 +137,14 @@ const scenarios = {
     );
     return { before, after: await view(page) };
   },
+  // the model provider cannot be reached: the page says so in words, with the request id
+  async failure(page, chat) {
+    await open(page, "broken", chat);
+    await send(page, "hello");
+    await page.waitForSelector(".error", { timeout: TIMEOUT });
+    await shot(page, "failure");
+    return await view(page);
+  },
   // the page on an origin the server does not allow: the browser refuses the answer
   async refused(page, chat) {
     const origin = new URL(spec.page);

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import VelError
 from ..events import Event
+from ..observe.logs import REQUEST_ID
+from ..public_errors import public_text
 from ..storage.keyed_locks import KeyedLocks
 from .chat_mirror import Mirror, RemoteChats
 from .sse import DONE, data_frame
@@ -47,9 +49,14 @@ class ChatRun:
     """One streamed turn and the frames it has produced so far."""
 
     def __init__(
-        self, events: AsyncGenerator[Event], lease: AsyncExitStack, streams: ChatStreams
+        self,
+        events: AsyncGenerator[Event],
+        lease: AsyncExitStack,
+        streams: ChatStreams,
+        request_id: str | None = None,
     ) -> None:
         self.frames: list[bytes] = []
+        self.request_id = request_id
         self.done = False
         self._events = events
         self._lease = lease
@@ -113,10 +120,34 @@ class ChatRun:
             log.exception("streamed chat turn failed")
             await self._end()
         else:
-            self._open.saw(event)
-            self.frames.append(data_frame(event))
-            if self.mirror is not None:
-                self.mirror.pushed()
+            if event["type"] == "error":  # the turn failed: its last events, said in words
+                await self._failed(event)
+                return
+            self._push(event)
+
+    def _push(self, event: Event) -> None:
+        self._open.saw(event)
+        self.frames.append(data_frame(event))
+        if self.mirror is not None:
+            self.mirror.pushed()
+
+    async def _failed(self, error: Event) -> None:
+        """The failed turn's closing events, its ``errorText`` in words an end user can act on
+        (with the request id) once the agent raised the error it describes: the detail goes
+        to the log, not to the page."""
+        rest: list[Event] = []
+        failure: BaseException | None = None
+        try:
+            async for event in self._events:
+                rest.append(event)
+        except Exception as exc:
+            failure = exc
+        if failure is not None:
+            log.warning("streamed chat turn failed: %s", failure)
+            error = {**error, "errorText": public_text(failure, self.request_id)}
+        for event in (error, *rest):
+            self._push(event)
+        await self._end()
 
     async def _end(self) -> None:
         if not self.done:
@@ -238,7 +269,7 @@ class ChatStreams:
         previous = self._runs.get((agent.id, chat_id))
         if previous is not None:
             await previous.stop()
-        run = self._runs[(agent.id, chat_id)] = ChatRun(events, lease, self)
+        run = self._runs[(agent.id, chat_id)] = ChatRun(events, lease, self, REQUEST_ID.get())
         self._keys[id(run)] = (agent.id, chat_id)
         run.mirror = self.remote.mirror(agent, chat_id, run.frames, run.follow)
         if run.mirror is not None:

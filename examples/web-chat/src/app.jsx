@@ -31,6 +31,16 @@ async function loadMessages() {
   return response.json();
 }
 
+/** An error as a person reads it: a stream's errorText is already words; an HTTP error's
+ * message is the server's JSON body, whose error.message says what failed. */
+function readable(error) {
+  try {
+    return JSON.parse(error.message).error.message ?? error.message;
+  } catch {
+    return error.message;
+  }
+}
+
 function ToolPart({ part }) {
   const name = part.type === "dynamic-tool" ? part.toolName : part.type.slice("tool-".length);
   return (
@@ -48,7 +58,12 @@ function ToolPart({ part }) {
   );
 }
 
+const isTool = (part) => part.type === "dynamic-tool" || part.type.startsWith("tool-");
+
 function Message({ message }) {
+  if (!message.parts.some((part) => (part.type === "text" && part.text) || isTool(part))) {
+    return null; // nothing to show yet (an answer before its first word, or one that failed)
+  }
   return (
     <div className={`message ${message.role}`} data-role={message.role} data-id={message.id}>
       {message.parts.map((part, index) => {
@@ -59,7 +74,7 @@ function Message({ message }) {
             </p>
           );
         }
-        if (part.type === "dynamic-tool" || part.type.startsWith("tool-")) {
+        if (isTool(part)) {
           return <ToolPart key={index} part={part} />;
         }
         return null; // step-start, reasoning, sources...: not shown by this page
@@ -91,7 +106,7 @@ function Chat({ initialMessages }) {
       </section>
       {error && (
         <div className="error" role="alert">
-          {error.message}
+          {readable(error)}
         </div>
       )}
       <form
