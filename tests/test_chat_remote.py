@@ -152,3 +152,34 @@ async def test_nothing_in_flight_anywhere_is_204(fresh_postgres_dsn: str) -> Non
         await wait_until(lambda: writer.deltas() >= 1, what="host A's memory agent")
         assert (await http.get(f"{b}/v1/agents/mem/chat/m/stream")).status_code == 204
         await writer.task
+
+
+async def test_old_rows_are_swept_when_an_answer_ends(fresh_postgres_dsn: str) -> None:
+    async with serving(host(fresh_postgres_dsn, delay=0)) as a, httpx.AsyncClient() as http:
+        hello = await http.post(f"{a}/v1/agents/slow/chat", json=chat_body("hello", "x", "u"))
+        assert hello.status_code == 200  # the store is migrated; this process swept already
+    async with await psycopg.AsyncConnection.connect(fresh_postgres_dsn, autocommit=True) as db:
+        # what a dead process left two hours ago, and a chat whose answer ended as long ago
+        await db.execute(
+            "INSERT INTO vel_chat_runs (agent_id, session_id, run_id, owner, alive_at, ended_at)"
+            " VALUES ('slow', 'dead', 'r-dead', 'gone', now() - interval '2 hours', NULL),"
+            " ('slow', 'old', 'r-old', 'gone', now() - interval '3 hours',"
+            "  now() - interval '2 hours')"
+        )
+        await db.execute(
+            "INSERT INTO vel_chat_frames (run_id, seq, frame, created_at) "
+            "VALUES ('r-dead', 0, 'x', now() - interval '2 hours')"
+        )
+        async with serving(host(fresh_postgres_dsn, delay=0)) as b, httpx.AsyncClient() as http:
+            await http.post(f"{b}/v1/agents/slow/chat", json=chat_body("new", "x", "u"))
+
+            async def left() -> tuple[list[str], int]:
+                runs = await db.execute("SELECT session_id FROM vel_chat_runs ORDER BY 1")
+                frames = await db.execute("SELECT count(*) FROM vel_chat_frames")
+                count = await frames.fetchone()
+                return [row[0] for row in await runs.fetchall()], count[0] if count else -1
+
+            async def swept() -> bool:
+                return await left() == (["hello", "new"], 0)
+
+            await wait_until(swept, what="the old rows swept")

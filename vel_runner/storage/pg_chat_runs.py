@@ -50,8 +50,11 @@ FOLLOW_EVERY = 1.0
 POLL = 0.5
 #: Seconds a follower waits for frames of an answer that has ended before it gives up.
 GONE_WAIT = 3.0
-#: Frames older than this (seconds) are deleted when an answer's frames are.
+#: Frames, and rows of answers that ended or whose writer died, older than this (seconds)
+#: are deleted by the :data:`SWEEP_EVERY` sweep (and frames when an answer's frames are).
 KEEP_FRAMES = 3600
+#: Seconds between two sweeps of old rows by one process (done when an answer ends).
+SWEEP_EVERY = 600.0
 
 START = """
 INSERT INTO vel_chat_runs (agent_id, session_id, run_id, owner)
@@ -93,6 +96,14 @@ FORGET = """
 DELETE FROM vel_chat_frames
 WHERE run_id = %(r)s OR created_at < clock_timestamp() - make_interval(secs => %(keep)s)
 """
+SWEEP = """
+WITH runs AS (
+    DELETE FROM vel_chat_runs
+    WHERE coalesce(ended_at, alive_at) < clock_timestamp() - make_interval(secs => %(keep)s)
+)
+DELETE FROM vel_chat_frames
+WHERE created_at < clock_timestamp() - make_interval(secs => %(keep)s)
+"""
 NOTIFY = "SELECT pg_notify('vel_chat', %(payload)s)"
 #: Tell the chat's writer elsewhere, if there is one, to stop its answer.
 STOP = """
@@ -132,6 +143,7 @@ class PgChatRuns:
         self._owned: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._swept_at = float("-inf")
 
     async def _run(self, call: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
         """``call`` on a pool connection (the pool and the listener start on first use)."""
@@ -169,9 +181,14 @@ class PgChatRuns:
             self._heartbeat = asyncio.create_task(self._beat(), name="vel-chat-heartbeat")
 
     async def ended(self, stream: str) -> None:
-        """The answer is done: followers read to its last frame, then stop."""
+        """The answer is done: followers read to its last frame, then stop. Now and then,
+        old rows go too (a chat's row stays until its next answer, or an hour)."""
         self._owned.discard(stream)
         await self._try("end an answer", END, {"r": stream})
+        now = asyncio.get_running_loop().time()
+        if now - self._swept_at >= SWEEP_EVERY:
+            self._swept_at = now
+            await self._try("delete old answers", SWEEP, {"keep": KEEP_FRAMES})
 
     async def write(self, stream: str, first: int, frames: Sequence[bytes]) -> bool:
         """Store ``frames`` (numbered from ``first``) for the followers; ``False`` if it failed."""
