@@ -60,7 +60,7 @@ def complaints() -> Iterator[Complaints]:
 
 @pytest.fixture(params=["memory", "postgres"])
 async def url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    model = {"provider": "echo", "model": "echo-1", "delay": 0.02}
+    model = {"provider": "echo", "model": "echo-1", "delay": 0.05}
     if request.param == "memory":
         agent = Agent("slow", model=model)
         async with served_agents(agent) as base:
