@@ -193,3 +193,22 @@ async def test_old_rows_are_swept_when_an_answer_ends(fresh_postgres_dsn: str) -
                 return await left() == (["hello", "new"], 0)
 
             await wait_until(swept, what="the old rows swept")
+
+
+async def test_a_reload_mid_answer_shows_the_question_on_any_host(fresh_postgres_dsn: str) -> None:
+    async with two_hosts(fresh_postgres_dsn) as (a, b), httpx.AsyncClient(timeout=30) as http:
+        first = await http.post(f"{a}/v1/agents/slow/chat", json=chat_body("q", "hello", "u1"))
+        assert first.status_code == 200
+        writer = SseReader(
+            http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("q", WORDS, "u2")
+        )
+        await wait_until(lambda: writer.deltas() >= 2, what="two words")
+        for base in (a, b):  # the page reloads onto either host
+            ui = (await http.get(f"{base}/v1/agents/slow/chat/q/messages")).json()
+            assert [(m["id"], m["role"]) for m in ui][-1] == ("u2", "user")
+            assert ui[-1]["parts"] == [{"type": "text", "text": WORDS}]
+            assert len(ui) == 3  # hello, its answer, and the question being answered
+        await writer.task
+        ui = (await http.get(f"{b}/v1/agents/slow/chat/q/messages")).json()
+        assert [m["role"] for m in ui] == ["user", "assistant", "user", "assistant"]
+        assert [m["id"] for m in ui].count("u2") == 1

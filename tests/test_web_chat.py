@@ -233,6 +233,11 @@ def test_a_reload_mid_answer_resumes_it(runs: dict, build: str) -> None:
     assert len(before["messages"][-1]["text"]) < len(full)
     assert after["messages"][-1]["text"] == full
     assert after["messages"][-1]["id"] == before["messages"][-1]["id"]
+    # the question shows again after the reload, above the answer it is getting
+    assert texts(after) == [
+        ("user", "alpha beta gamma delta epsilon zeta eta theta"),
+        ("assistant", full),
+    ]
 
 
 @builds

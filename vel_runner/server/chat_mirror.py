@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from ..messages import Message
     from ..storage.pg_chat_runs import PgChatRuns
 
 #: Seconds between two copies of an answer's frames (the newest frames wait at most this).
@@ -31,30 +32,37 @@ KEEP_AFTER_END = 60.0
 FOLLOWER_GONE = 3.0
 
 
+class Answer(Protocol):
+    """What a mirror needs of an answer in flight (a :class:`~.chat_streams.ChatRun`)."""
+
+    #: Its frames so far; the list grows as the answer does.
+    frames: list[bytes]
+    #: The user message it answers, when the session does not hold it yet.
+    question: Message | None
+
+    def follow(self) -> AsyncIterator[bytes]:
+        """Read it as a page would: every frame from the first, then live."""
+        ...
+
+
 class Mirror:
     """One answer this process writes, as the database sees it."""
 
     def __init__(
-        self,
-        runs: PgChatRuns,
-        agent_id: str,
-        chat_id: str,
-        frames: list[bytes],
-        follow: Callable[[], AsyncIterator[bytes]],
-        tasks: Tasks,
+        self, runs: PgChatRuns, agent_id: str, chat_id: str, answer: Answer, tasks: Tasks
     ) -> None:
         self.runs = runs
         self.stream = uuid.uuid4().hex
-        self.frames = frames  # the run's own list: it grows as the answer does
+        self.frames = answer.frames  # the run's own list: it grows as the answer does
         self.followed_at = float("-inf")
-        self._follow = follow
+        self._follow = answer.follow
         self._reading = False
         self._active = False
         self._ended = False
         self._written = 0
         self._wake = asyncio.Event()
         self._tasks = tasks
-        self._started = self._spawn(runs.started(agent_id, chat_id, self.stream))
+        self._started = self._spawn(runs.started(agent_id, chat_id, self.stream, answer.question))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         return self._tasks.spawn(work)
@@ -168,19 +176,12 @@ class RemoteChats:
             self._by_dsn[dsn] = runs
         return runs
 
-    def mirror(
-        self,
-        agent: Agent,
-        chat_id: str,
-        frames: list[bytes],
-        follow: Callable[[], AsyncIterator[bytes]],
-    ) -> Mirror | None:
-        """A :class:`Mirror` of an answer of ``agent`` that starts now (``None``: memory):
-        ``frames`` is the answer's list of frames, ``follow`` reads it as a page would."""
+    def mirror(self, agent: Agent, chat_id: str, answer: Answer) -> Mirror | None:
+        """A :class:`Mirror` of an answer of ``agent`` that starts now (``None``: memory)."""
         runs = self.of(agent)
         if runs is None:
             return None
-        return Mirror(runs, agent.id, chat_id, frames, follow, self.tasks)
+        return Mirror(runs, agent.id, chat_id, answer, self.tasks)
 
     async def close(self) -> None:
         """Let the answers' last records through (a second at most), then disconnect."""

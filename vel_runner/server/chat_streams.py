@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import VelError
 from ..events import Event
+from ..messages import Message
 from ..observe.logs import REQUEST_ID
 from ..public_errors import public_text
 from ..storage.keyed_locks import KeyedLocks
@@ -67,6 +68,8 @@ class ChatRun:
         self._stopping: asyncio.Task[None] | None = None
         #: Set when the agent's store is a database: followers elsewhere can read the answer.
         self.mirror: Mirror | None = None
+        #: The user message it answers, until its turn stores it (``None``: a regenerate).
+        self.question: Message | None = None
         self._open = OpenParts()
 
     async def follow(self) -> AsyncIterator[bytes]:
@@ -263,15 +266,22 @@ class ChatStreams:
         return None if run is None or run.done else run
 
     async def start(
-        self, agent: Agent, chat_id: str, events: AsyncGenerator[Event], lease: AsyncExitStack
+        self,
+        agent: Agent,
+        chat_id: str,
+        events: AsyncGenerator[Event],
+        lease: AsyncExitStack,
+        question: Message | None = None,
     ) -> ChatRun:
-        """Run ``events`` as the chat's answer, after stopping the one before it."""
+        """Run ``events`` as the chat's answer (to ``question``, a user message the session
+        does not hold yet), after stopping the one before it."""
         previous = self._runs.get((agent.id, chat_id))
         if previous is not None:
             await previous.stop()
         run = self._runs[(agent.id, chat_id)] = ChatRun(events, lease, self, REQUEST_ID.get())
+        run.question = question
         self._keys[id(run)] = (agent.id, chat_id)
-        run.mirror = self.remote.mirror(agent, chat_id, run.frames, run.follow)
+        run.mirror = self.remote.mirror(agent, chat_id, run)
         if run.mirror is not None:
             self._streams[run.mirror.stream] = run
         run.wait_for_readers()  # a client gone before its stream began must not leak the run
@@ -295,10 +305,20 @@ class ChatStreams:
     async def follow_elsewhere(self, agent: Agent, chat_id: str) -> AsyncIterator[bytes] | None:
         """The chat's answer being written by another process, if any, as frames."""
         runs = self.remote.of(agent)
-        stream = None if runs is None else await runs.in_flight(agent.id, chat_id)
-        if runs is None or stream is None:
+        found = None if runs is None else await runs.in_flight(agent.id, chat_id)
+        if runs is None or found is None:
             return None
-        return ended(runs.follow(stream, last=lambda frame: frame == DONE))
+        return ended(runs.follow(found[0], last=lambda frame: frame == DONE))
+
+    async def question(self, agent: Agent, chat_id: str) -> Message | None:
+        """The user message the chat's answer in flight (here or elsewhere) answers, while
+        the session does not hold it yet: a page reloaded mid-answer shows it."""
+        run = self.get(agent.id, chat_id)
+        if run is not None:
+            return run.question
+        runs = self.remote.of(agent)
+        found = None if runs is None else await runs.in_flight(agent.id, chat_id)
+        return None if found is None else found[1]
 
     def _followed(self, stream: str) -> None:
         run = self._streams.get(stream)

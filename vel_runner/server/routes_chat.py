@@ -93,6 +93,14 @@ def user_text_of(message: UIMessage) -> str:
     return text
 
 
+def user_message(text: str, message_id: str | None) -> Message:
+    """The user message as the turn will store it."""
+    message: Message = {"role": "user", "content": text}
+    if message_id is not None:
+        message["id"] = message_id
+    return message
+
+
 def _cut_at(messages: list[Message], message_id: str | None, chat_id: str) -> list[Message]:
     """The messages a regenerate keeps: up to and including the user message it answers."""
     if message_id is None:
@@ -158,7 +166,8 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
                 await drop_answer(agent, body.id, body.messageId)
             options = TurnOptions(regenerate=regenerate, user_id=last.id)
             events = agent.run_stream({"message": text}, body.id, options=options)
-            run = await streams.start(agent, body.id, events, lease)
+            question = None if regenerate else user_message(text, last.id)
+            run = await streams.start(agent, body.id, events, lease, question)
             started = True  # the run holds (and releases) the lease
     finally:
         if not started:
@@ -169,9 +178,13 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
 @router.get("/agents/{agent_id}/chat/{chat_id}/messages")
 async def messages(agent_id: str, chat_id: ChatIdPath, request: Request) -> list[dict[str, Any]]:
     """The chat as AI SDK UI messages, for ``useChat({ messages })`` after a reload (``[]``
-    for a chat with nothing stored)."""
+    for a chat with nothing stored), with the question of an answer in flight."""
     agent = state_of(request).agent(agent_id)
     stored = await agent.ctxmgr.aget_session_context(chat_id)
+    asked = await chat_streams(request).question(agent, chat_id)
+    known = asked is not None and "id" in asked and any(m.get("id") == asked["id"] for m in stored)
+    if asked is not None and not known:
+        stored = [*stored, asked]  # answered right now: the page shows it, as it did live
     return to_ui_messages(stored, agent.id, chat_id)
 
 

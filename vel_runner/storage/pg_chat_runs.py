@@ -31,8 +31,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ..errors import StoreUnavailableError
+from ..messages import Message
 from ..redact import describe_dsn, dsn_secrets, error_text
 from .pg_events import PgListener
 from .pg_pool import Pool
@@ -57,20 +59,20 @@ KEEP_FRAMES = 3600
 SWEEP_EVERY = 600.0
 
 START = """
-INSERT INTO vel_chat_runs (agent_id, session_id, run_id, owner)
-VALUES (%(a)s, %(s)s, %(r)s, %(o)s)
+INSERT INTO vel_chat_runs (agent_id, session_id, run_id, owner, question)
+VALUES (%(a)s, %(s)s, %(r)s, %(o)s, %(q)s)
 ON CONFLICT (agent_id, session_id) DO UPDATE
-SET run_id = EXCLUDED.run_id, owner = EXCLUDED.owner, started_at = clock_timestamp(),
-    alive_at = clock_timestamp(), ended_at = NULL
+SET run_id = EXCLUDED.run_id, owner = EXCLUDED.owner, question = EXCLUDED.question,
+    started_at = clock_timestamp(), alive_at = clock_timestamp(), ended_at = NULL
 """
 END = "UPDATE vel_chat_runs SET ended_at = clock_timestamp() WHERE run_id = %(r)s"
 BEAT = """
 UPDATE vel_chat_runs SET alive_at = clock_timestamp()
 WHERE owner = %(o)s AND ended_at IS NULL
 """
-#: The chat's answer in flight elsewhere: its stream id, if a live writer has one.
+#: The chat's answer in flight elsewhere: its stream id and question, if a live writer has one.
 IN_FLIGHT = """
-SELECT run_id FROM vel_chat_runs
+SELECT run_id, question FROM vel_chat_runs
 WHERE agent_id = %(a)s AND session_id = %(s)s AND ended_at IS NULL AND owner <> %(o)s
   AND alive_at > clock_timestamp() - make_interval(secs => %(stale)s)
 """
@@ -172,10 +174,14 @@ class PgChatRuns:
             return []
 
     # -- the writer's side -------------------------------------------------------------------
-    async def started(self, agent_id: str, chat_id: str, stream: str) -> None:
-        """This process writes ``stream``, the chat's answer now."""
+    async def started(
+        self, agent_id: str, chat_id: str, stream: str, question: Message | None = None
+    ) -> None:
+        """This process writes ``stream``, the chat's answer now (to ``question``, a user
+        message the session does not hold yet)."""
         self._owned.add(stream)
-        params = {"a": agent_id, "s": chat_id, "r": stream, "o": self.origin}
+        asked = None if question is None else Jsonb(dict(question))
+        params = {"a": agent_id, "s": chat_id, "r": stream, "o": self.origin, "q": asked}
         await self._try("record an answer", START, params)
         if self._heartbeat is None or self._heartbeat.done():
             self._heartbeat = asyncio.create_task(self._beat(), name="vel-chat-heartbeat")
@@ -217,11 +223,15 @@ class PgChatRuns:
                 await self._try("beat", BEAT, {"o": self.origin})
 
     # -- the follower's side -----------------------------------------------------------------
-    async def in_flight(self, agent_id: str, chat_id: str) -> str | None:
-        """The stream id of the chat's answer being written by another process, if any."""
+    async def in_flight(self, agent_id: str, chat_id: str) -> tuple[str, Message | None] | None:
+        """The stream id and question of the chat's answer being written by another process,
+        if any."""
         params = {"a": agent_id, "s": chat_id, "o": self.origin, "stale": STALE}
         rows = await self._try("look for an answer", IN_FLIGHT, params)
-        return str(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        stream, question = rows[0]
+        return str(stream), question if isinstance(question, dict) else None
 
     async def follow(self, stream: str, last: Callable[[bytes], bool]) -> AsyncIterator[bytes]:
         """The answer's frames from its first, live, until one for which ``last`` is true (or
