@@ -12,6 +12,9 @@ from helpers.node import run_node
 from helpers.server import echo_agent, served_agents, sse_json, stored_messages, upstream_agent
 
 from vel_runner import Agent
+from vel_runner.errors import ProviderError
+from vel_runner.providers.base import Chunk
+from vel_runner.providers.echo import EchoProvider
 
 
 def add(a: int, b: int) -> int:
@@ -24,12 +27,29 @@ def fail() -> str:
     raise RuntimeError("it broke")
 
 
+class FailOnce(EchoProvider):
+    """The echo provider, except that a question saying "fail once" fails the first time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: set[str] = set()
+
+    async def stream(self, messages: Any, *, model: str, settings: Any) -> AsyncIterator[Chunk]:
+        asked = str(messages[-1].get("content"))
+        if "fail once" in asked and asked not in self.failed:
+            self.failed.add(asked)
+            raise ProviderError("the fake provider at http://10.9.9.9/v1 failed", status=500)
+        async for chunk in super().stream(messages, model=model, settings=settings):
+            yield chunk
+
+
 @pytest.fixture
 async def server(fake_openai) -> AsyncIterator[str]:
     broken = upstream_agent("broken", fake_openai.base_url, "status-500", max_retries=0)
     slow = Agent("slow", model={"provider": "echo", "model": "echo-1", "delay": 0.15})
     tools = echo_agent("tools", tools=[add, fail])
-    async with served_agents(echo_agent("assistant"), slow, broken, tools) as url:
+    flaky = Agent("flaky", model={"provider": "echo", "model": "echo-1"}, provider=FailOnce())
+    async with served_agents(echo_agent("assistant"), slow, broken, tools, flaky) as url:
         yield url
 
 
@@ -99,10 +119,12 @@ async def test_resume_replays_and_follows_an_answer_in_flight(server: str) -> No
     ]
 
 
-async def test_a_failed_answer_ends_in_error_and_stores_nothing(server: str) -> None:
+async def test_a_failed_answer_ends_in_error_and_keeps_the_question(server: str) -> None:
     result = await run_node("usechat.mjs", server, "failure")
     assert result["status"] == "error" and "HTTP 500" in result["error"]
-    assert await stored_messages(server, "broken", "chat-broken") == []
+    # the question stays where the user saw it: the next turn's model sees it too
+    stored = await stored_messages(server, "broken", "chat-broken")
+    assert [(m["role"], m["content"]) for m in stored] == [("user", "hello")]
     body = {
         "id": "wire-broken",
         "messages": [{"role": "user", "parts": [{"type": "text", "text": "x"}]}],
@@ -214,3 +236,50 @@ async def test_the_chat_route_takes_any_history_a_client_sends_back(server: str)
         ("u2", "and now?"),
         (stored[1]["id"], "echo (1 messages): and now?"),
     ]
+
+
+async def test_regenerate_after_a_failed_answer_answers_that_question(server: str) -> None:
+    """Issue 19, 3: the failed question was never stored, so regenerate() dropped the good
+    answer before it and answered the question before that."""
+    result = await run_node("usechat.mjs", server, "failThenRegenerate")
+    failed = result["failed"]
+    assert failed["status"] == "error"
+    assert failed["error"].startswith("the model provider failed (HTTP 500) (request id ")
+    again = result["regenerated"]
+    assert again["status"] == "ready" and again["error"] is None
+    expected = [
+        ("user", "first question"),
+        ("assistant", "echo (1 messages): first question"),
+        ("user", "second question, fail once"),
+        ("assistant", "echo (3 messages): second question, fail once"),
+    ]
+    assert [(m["role"], m["text"]) for m in again["messages"]] == expected
+    stored = await stored_messages(server, "flaky", "chat-flaky")
+    assert [(m["role"], m["content"]) for m in stored] == expected
+    assert [m["id"] for m in stored] == [m["id"] for m in again["messages"]]
+
+
+async def test_an_answer_stopped_before_its_first_word_keeps_the_question(server: str) -> None:
+    """Issue 19, 4: a new message that stops the answer before it began; the question it
+    answered stays in the chat (before, only the new message was stored)."""
+    async with httpx.AsyncClient(base_url=server, timeout=30) as http:
+        first = {
+            "id": "early",
+            "messages": [{"id": "q1", "role": "user", "parts": [{"type": "text", "text": "one"}]}],
+        }
+        second = {
+            "id": "early",
+            "messages": [{"id": "q2", "role": "user", "parts": [{"type": "text", "text": "two"}]}],
+        }
+        async with http.stream("POST", "/v1/agents/slow/chat", json=first) as response:
+            async for line in response.aiter_lines():
+                if '"start-step"' in line:
+                    break  # it started; no word has come yet
+            answer = await http.post("/v1/agents/slow/chat", json=second)
+        assert sse_json(answer.text)[-1]["finishReason"] == "stop"
+    stored = await stored_messages(server, "slow", "early")
+    assert [(m["role"], m.get("id"), m["content"]) for m in stored] == [
+        ("user", "q1", "one"),
+        ("user", "q2", "two"),
+        ("assistant", stored[2]["id"], "echo (2 messages): two"),
+    ]  # fmt: skip

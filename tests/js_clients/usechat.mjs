@@ -119,6 +119,16 @@ const scenarios = {
       continued: view(restored),
     };
   },
+  // a good answer, then a failed one; regenerate() (no messageId, as useChat sends it)
+  // answers the failed question and leaves the good answer alone
+  async failThenRegenerate() {
+    const chat = new Chat({ agent: "flaky", id: "chat-flaky" });
+    await chat.sendMessage({ text: "first question" });
+    await chat.sendMessage({ text: "second question, fail once" });
+    const failed = view(chat);
+    await chat.regenerate();
+    return { failed, regenerated: view(chat) };
+  },
   // a model failure: the chat ends in error, nothing is stored
   async failure() {
     const chat = new Chat({ agent: "broken", id: "chat-broken" });

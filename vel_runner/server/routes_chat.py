@@ -164,7 +164,8 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
                 streams.stop_elsewhere(agent, body.id)  # ... wherever it is written
             if regenerate:
                 await drop_answer(agent, body.id, body.messageId)
-            options = TurnOptions(regenerate=regenerate, user_id=last.id)
+            # the question stays in the chat even if its answer fails or is stopped early
+            options = TurnOptions(regenerate=regenerate, user_id=last.id, keep_input=True)
             events = agent.run_stream({"message": text}, body.id, options=options)
             question = None if regenerate else user_message(text, last.id)
             run = await streams.start(agent, body.id, events, lease, question)
