@@ -23,7 +23,12 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingAPIKeyError, ProviderError
+from ..errors import (
+    MissingAPIKeyError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnreachableError,
+)
 from ..messages import Message
 from ..redact import redact, remember_secrets
 from ..tools.base import ToolCall
@@ -124,10 +129,13 @@ class OpenAIProvider:
 
         where = self.where
         status: int | None = None
+        kind = ProviderError
         if isinstance(exc, openai.APITimeoutError):
             message = f"{where} did not answer within {self.timeout:g}s"
+            kind = ProviderTimeoutError
         elif isinstance(exc, openai.APIConnectionError):
             message = f"could not connect to {where}: {exc}"
+            kind = ProviderUnreachableError
         elif isinstance(exc, openai.APIStatusError):
             body, detail, status = exc.body, exc.message, exc.status_code
             if isinstance(body, dict) and isinstance(body.get("message"), str):
@@ -138,7 +146,7 @@ class OpenAIProvider:
         else:
             message = f"{where} failed: {exc}"
         keys = [self._api_key or "", os.environ.get(API_KEY_ENV) or ""]
-        return ProviderError(redact(message, keys), provider=self.type, status=status)
+        return kind(redact(message, keys), provider=self.type, status=status)
 
     async def complete(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]

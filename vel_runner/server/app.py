@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from ..heap import settle_heap
 from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
+from .cors import add_cors
 from .errors import install_error_handlers
 from .json_text import FiniteJSONResponse
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
@@ -152,6 +153,7 @@ def create_app(
     metrics: bool = False,
     metrics_public: bool = False,
     log_format: str = "plain",
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The vel-runner ASGI app serving ``runtime``'s agents.
 
@@ -163,6 +165,7 @@ def create_app(
     runs (:mod:`vel_runner.sweeper`; ``vel-runner serve`` sets it).
     ``metrics``: serve ``GET /metrics`` (behind the API key unless ``metrics_public``).
     ``log_format``: ``json`` logs each turn at INFO (plain: DEBUG).
+    ``cors_origins``: browser origins allowed to call the API (:mod:`.cors`; empty: none).
     """
     from . import (
         routes_agents,
@@ -208,6 +211,7 @@ def create_app(
         add_secret(api_key)
         protected = ("/v1",) if metrics_public else ("/v1", "/metrics")
         app.add_middleware(BearerAuth, api_key=api_key, protected=protected)
+    add_cors(app, cors_origins)  # outside the auth: a preflight carries no key
     app.add_middleware(RequestId)
     return app
 
@@ -234,4 +238,5 @@ def app_from_env() -> FastAPI:
         metrics=settings.metrics,
         metrics_public=settings.metrics_public,
         log_format=settings.log_format,
+        cors_origins=settings.cors_origins,
     )

@@ -81,6 +81,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="log level (env VEL_LOG_LEVEL; default info)",
     )
     parser.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages of ORIGIN (e.g. http://localhost:5173; * for any) call the API "
+        "from a browser, repeatable (env VEL_CORS_ORIGINS, comma-separated; default none)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     add_observability_flags(parser)
@@ -165,6 +172,7 @@ async def _serve_one(settings: ServeSettings) -> bool:
         metrics=settings.metrics,
         metrics_public=settings.metrics_public,
         log_format=settings.log_format,
+        cors_origins=settings.cors_origins,
     )
     server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
     try:

@@ -6,6 +6,7 @@ vel-runner's own errors alike. Used as the routers' ``route_class``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -15,8 +16,10 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from ..errors import InvalidInputError, UnknownAgentError, VelError
-from .errors import OpenAIError, status_of
+from .errors import OpenAIError, client_message, status_of
 from .models import SESSION_ID_RULE
+
+log = logging.getLogger("vel_runner.server")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _SOURCES = ("body", "query", "path", "header")
@@ -49,7 +52,10 @@ def openai_error(exc: VelError, param: str | None = None) -> OpenAIError:
         return OpenAIError(404, str(exc), param="model", code="model_not_found")
     if isinstance(exc, InvalidInputError):
         return OpenAIError(400, str(exc), param=param)
-    return OpenAIError(status_of(exc), str(exc))
+    status = status_of(exc)
+    if status >= 500:  # the detail (no credentials in it) stays in the log, under the id
+        log.warning("responses: %d %s", status, exc)
+    return OpenAIError(status, client_message(exc, status))
 
 
 def field_path(loc: Sequence[Any]) -> str:
