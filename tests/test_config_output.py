@@ -351,4 +351,4 @@ def test_validate_connect_warns_about_approval_globs_that_match_no_tool(tmp_path
     assert done.returncode == 0, done.stdout + done.stderr
     warning = next(line for line in done.stdout.splitlines() if "'wirte_*'" in line)
     assert ":11:" in warning and "approval entry 'wirte_*' matches none of the tools" in warning
-    assert "'add'" not in done.stdout
+    assert "approval entry 'add'" not in done.stdout  # it matches a tool

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from .approval_rule import ApprovalRule, ApprovalSetting
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
+from .outcomes import check_limit
 
 
 class Runnable(Protocol):
@@ -32,8 +33,11 @@ class AgentTool:
         timeout: float = DEFAULT_TIMEOUT,
         approval: ApprovalSetting = None,
         approval_timeout: float | None = None,
+        max_result_chars: int | None = None,
     ) -> None:
         self.agent = agent
+        #: This tool's cap on an answer (``None``: the calling agent's).
+        self.max_result_chars = None if max_result_chars is None else check_limit(max_result_chars)
         tool_name = name or agent.id.replace("-", "_").replace(".", "_")
         rule = ApprovalRule.parse(approval, approval_timeout)
         self.spec = ToolSpec(
