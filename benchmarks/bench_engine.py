@@ -8,6 +8,10 @@
 2. Pure runtime cost per turn with the echo provider.
 3. Memory for 100,000 sessions of 10 messages.
 
+``--against PATH`` runs part 2 only, side by side with another checkout of vel-runner (an
+older commit, say: ``git worktree add /tmp/old 43581af``): the same script, in fresh
+processes alternating between the two trees, and prints the ratio of the medians.
+
 The fake server runs in a separate process so that it does not share the client's GIL.
 """
 
@@ -144,10 +148,63 @@ async def bench_memory(sessions: int) -> tuple[float, float]:
     return used, elapsed
 
 
+ECHO_TURN = """
+import asyncio, gc, sys, time
+from vel_runner import Agent
+
+async def main(sessions, turns):
+    agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
+    ids = [f"s{i}" for i in range(sessions)]
+    for sid in ids:
+        await agent.run("hello", session_id=sid)
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(turns):
+        for sid in ids:
+            await agent.run("hello there", session_id=sid)
+    print((time.perf_counter() - start) / (sessions * turns))
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+
+
+def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> None:
+    """Part 2 in fresh processes, alternating between this tree and ``other``."""
+    trees = {"this tree": ROOT, str(other): other}
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for index in range(rounds):
+        order = list(trees.items())
+        for name, tree in order if index % 2 == 0 else reversed(order):
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            out = subprocess.run(
+                [sys.executable, "-c", ECHO_TURN, str(sessions), str(turns)],
+                env=env,
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            times[name].append(float(out.stdout))
+    print(f"2. echo turn, {sessions} sessions x {turns} turns, {rounds} processes each")
+    for name, samples in times.items():
+        print(
+            f"   {name}: median {statistics.median(samples) * 1e6:.1f} µs/turn "
+            f"(min {min(samples) * 1e6:.1f})"
+        )
+    mine, theirs = (statistics.median(times[name]) for name in trees)
+    print(f"   ratio this tree / {other}: {mine / theirs:.2f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument("--against", type=Path, help="part 2 only, beside another checkout")
+    parser.add_argument("--rounds", type=int, default=10, help="processes per tree (--against)")
     args = parser.parse_args()
+    if args.against is not None:
+        sessions, turns = (200, 5) if args.quick else (1000, 10)
+        compare_echo_turn(args.against.resolve(), sessions, turns, args.rounds)
+        return
 
     proc, base_url = start_fake_server()
     try:

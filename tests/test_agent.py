@@ -19,7 +19,7 @@ from vel_runner import (
     StatelessContextManager,
     TurnCancelledError,
 )
-from vel_runner.events import EVENT_TYPES
+from vel_runner.protocols.ui_stream import EVENT_TYPES
 from vel_runner.providers.base import Chunk, Completion
 from vel_runner.providers.echo import EchoProvider
 from vel_runner.storage.memory import MemoryStore

@@ -9,11 +9,14 @@ from typing import Any
 
 import httpx
 from helpers.server import served_agents, serving
+from helpers.waiting import wait_until
 from openai import AsyncOpenAI
 
 from vel_runner import Agent
+from vel_runner.protocols.ui_stream import UIMessageStream
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
+from vel_runner.server.streaming import turn_frames
 from vel_runner.storage.postgres import PostgresStore
 
 SLOW = {"provider": "echo", "model": "echo-1", "delay": 0.1}
@@ -102,10 +105,9 @@ async def test_a_run_nobody_ever_reads_is_stopped_and_releases_its_agent() -> No
     streams = app.state.chat_streams
     streams.grace = 0.05
     async with serving(app):
-        lease = await app.state.vel.lease("slow")
-        run = await streams.start(
-            "slow", "never-read", agent.run_stream("hi", "never-read"), lease[1]
-        )
-        await asyncio.sleep(0.3)
-        assert run.done and streams.get("slow", "never-read") is None
+        _, lease = await app.state.vel.lease("slow")
+        encoder = UIMessageStream()
+        items = agent.stream("hi", "never-read", encode=encoder.encode)
+        run = await streams.start("slow", "never-read", turn_frames(items, encoder, lease, "t"))
+        await wait_until(lambda: run.done and streams.get("slow", "never-read") is None)
         assert await agent.ctxmgr.aget_session_context("never-read") == []  # nothing delivered

@@ -241,6 +241,6 @@ async def test_a_context_manager_bound_to_a_store_needs_no_agent() -> None:
     ctx.bind(store, "a", 60.0)  # the same binding again is harmless
     with pytest.raises(ValueError, match="already belongs to agent 'a'"):
         ctx.bind(store, "b", 60.0)
-    built = ctx.build_messages("r1", "s", "be brief", [user("x"), user("y")], None, user("z"))
+    built = ctx.build_messages("r1", "s", "be brief", [user("x"), user("y")], None, [user("z")])
     assert built == [{"role": "system", "content": "be brief"}, user("y"), user("z")]
     assert ctx.messages_for_llm("r1") == []  # nothing prepared outlives its turn

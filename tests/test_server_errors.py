@@ -12,7 +12,7 @@ from helpers.server import echo_agent, served_agents, sse_json
 from helpers.waiting import wait_until
 
 from vel_runner import Agent
-from vel_runner.server.models import MAX_HTTP_MESSAGE_CHARS
+from vel_runner.server.bodies import MAX_HTTP_MESSAGE_CHARS
 from vel_runner.storage import create_store
 
 API_KEY = "vel-test-key-0123456789"

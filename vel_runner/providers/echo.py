@@ -77,7 +77,9 @@ class EchoProvider:
         self.delay = float(delay)
 
     def _reply(self, messages: Sequence[Message]) -> tuple[str, Usage]:
-        said = _results_text(messages)
+        said = None
+        if messages and messages[-1].get("role") == "tool":
+            said = _results_text(messages)
         if said is None:
             said = _last_user_text(messages)
         text = f"echo ({len(messages)} messages): {said}"
@@ -87,7 +89,7 @@ class EchoProvider:
     async def complete(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> Completion:
-        calls = _tool_calls(messages, settings)
+        calls = _tool_calls(messages, settings) if settings.get("tools") else ()
         text, usage = self._reply(messages)
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -1,7 +1,9 @@
 """Chat answers in flight, so a reloaded page can resume one (``useChat``'s ``resume``).
 
-A :class:`ChatRun` owns one streamed turn. Its readers (the ``POST`` that started it, and any
-``GET .../stream`` that resumes it) replay the frames so far and then follow it live. The turn
+A :class:`ChatRun` owns one streamed turn's frames (from the streaming helper,
+:mod:`.streaming`, which holds the agent's lease and ends them). Its readers (the ``POST``
+that started it, and any ``GET .../stream`` that resumes it) replay the frames so far and
+then follow it live. The turn
 only advances when a reader asks for the next event, so the agent counts as delivered exactly
 what a reader took. When the last reader goes (a stopped answer, a closed or reloading tab),
 the run waits ``grace`` seconds for one to come back, then stops the turn: the agent stores the
@@ -18,11 +20,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AsyncExitStack
 
-from ..errors import VelError
-from ..events import Event
-from .sse import DONE, data_frame
+from ..protocols.sse import DONE
 
 log = logging.getLogger("vel_runner.server")
 
@@ -35,13 +34,10 @@ ChatKey = tuple[str, str]
 class ChatRun:
     """One streamed turn and the frames it has produced so far."""
 
-    def __init__(
-        self, events: AsyncGenerator[Event], lease: AsyncExitStack, streams: ChatStreams
-    ) -> None:
+    def __init__(self, source: AsyncGenerator[bytes], streams: ChatStreams) -> None:
         self.frames: list[bytes] = []
         self.done = False
-        self._events = events
-        self._lease = lease
+        self._source = source
         self._streams = streams
         self._pull: asyncio.Task[None] | None = None
         self._readers = 0
@@ -80,24 +76,21 @@ class ChatRun:
 
     async def _pull_one(self) -> None:
         try:
-            event = await anext(self._events)
-        except StopAsyncIteration:
-            await self._end()
-        except VelError as exc:  # the agent already sent the error events
-            log.warning("streamed chat turn failed: %s", exc)
-            await self._end()
+            frame = await anext(self._source)
+        except StopAsyncIteration:  # the helper sent the failure frames and [DONE] already
+            self._end()
         except Exception:
             log.exception("streamed chat turn failed")
-            await self._end()
+            self._end()
         else:
-            self.frames.append(data_frame(event))
+            self.frames.append(frame)
 
-    async def _end(self) -> None:
-        if not self.done:
-            self.done = True
+    def _end(self) -> None:
+        """The answer is over: readers see ``[DONE]`` (once) and the chat forgets the run."""
+        self.done = True
+        if not self.frames or self.frames[-1] != DONE:
             self.frames.append(DONE)
         self._streams.forget(self)
-        await self._lease.aclose()
 
     def _abandon(self) -> None:
         self._timer = None
@@ -120,13 +113,12 @@ class ChatRun:
                 pull.cancel()  # the agent is waiting for the model: cancel that wait
                 await asyncio.wait([pull])
             else:  # the agent waits at a frame no reader took: stop it there
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, VelError):
-                    await self._events.athrow(asyncio.CancelledError())
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                    await self._source.athrow(asyncio.CancelledError())
             with contextlib.suppress(Exception):
-                await self._events.aclose()
+                await self._source.aclose()
         finally:
-            self.frames.append(DONE)
-            await self._end()
+            self._end()
 
 
 class ChatStreams:
@@ -142,14 +134,13 @@ class ChatStreams:
         run = self._runs.get((agent_id, chat_id))
         return None if run is None or run.done else run
 
-    async def start(
-        self, agent_id: str, chat_id: str, events: AsyncGenerator[Event], lease: AsyncExitStack
-    ) -> ChatRun:
-        """Run ``events`` as the chat's answer, after stopping the one before it."""
+    async def start(self, agent_id: str, chat_id: str, frames: AsyncGenerator[bytes]) -> ChatRun:
+        """Run ``frames`` (a streamed turn, :mod:`.streaming`) as the chat's answer, after
+        stopping the one before it."""
         previous = self._runs.get((agent_id, chat_id))
         if previous is not None:
             await previous.stop()
-        run = self._runs[(agent_id, chat_id)] = ChatRun(events, lease, self)
+        run = self._runs[(agent_id, chat_id)] = ChatRun(frames, self)
         self._keys[id(run)] = (agent_id, chat_id)
         run.wait_for_readers()  # a client gone before its stream began must not leak the run
         return run

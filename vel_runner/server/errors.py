@@ -16,33 +16,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import (
-    InvalidInputError,
-    ProviderError,
-    SessionConflictError,
-    StoreUnavailableError,
-    ToolSourceUnavailableError,
-    TurnCancelledError,
-    UnknownAgentError,
-    VelError,
-)
-from ..observe.logs import REQUEST_ID
+from ..errors import VelError, status_of
+from ..protocols.errors import TYPE_BY_STATUS, error_body
+
+__all__ = [
+    "TYPE_BY_STATUS",
+    "ApiError",
+    "OpenAIError",
+    "describe_validation",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "status_of",
+]
 
 log = logging.getLogger("vel_runner.server")
-
-#: HTTP status -> the error ``type`` the contract (docs/http-api.md) names.
-TYPE_BY_STATUS = {
-    400: "invalid_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    409: "conflict",
-    415: "unsupported_media_type",
-    422: "invalid_request",
-    502: "provider_error",
-    503: "store_unavailable",
-}
 
 
 class ApiError(HTTPException):
@@ -65,14 +53,6 @@ class OpenAIError(ApiError):
         self.param, self.code = param, code
 
 
-def error_body(status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
-    kind = error_type or TYPE_BY_STATUS.get(status, "error")
-    request_id = REQUEST_ID.get()
-    if request_id is None:
-        return {"error": {"type": kind, "message": message}}
-    return {"error": {"type": kind, "message": message, "request_id": request_id}}
-
-
 def error_response(
     status: int,
     message: str,
@@ -80,21 +60,6 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(error_body(status, message, error_type), status, headers=headers)
-
-
-def status_of(exc: VelError) -> int:
-    """The HTTP status for a vel-runner error."""
-    if isinstance(exc, UnknownAgentError):
-        return 404
-    if isinstance(exc, InvalidInputError):
-        return 422
-    if isinstance(exc, (ProviderError, TurnCancelledError)):
-        return 502
-    if isinstance(exc, (StoreUnavailableError, ToolSourceUnavailableError)):
-        return 503
-    if isinstance(exc, SessionConflictError):
-        return 409
-    return 500
 
 
 def _where(loc: Sequence[Any]) -> str:
@@ -124,7 +89,7 @@ async def _vel_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         log.warning("%s %s -> %d %s", request.method, request.url.path, status, exc)
-    return error_response(status, str(exc), getattr(exc, "error_type", None))
+    return error_response(status, str(exc), exc.error_type)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -17,14 +17,15 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..events import STREAM_HEADER
 from ..messages import MAX_SESSION_ID_LENGTH, Message
+from ..protocols.ui_stream import STREAM_HEADER, UIMessageStream
 from ..turn_options import TurnOptions
+from .bodies import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .chat_streams import ChatStreams
 from .errors import ApiError
-from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .sse import sse_response
 from .state import state_of
+from .streaming import lease_turn
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -112,21 +113,18 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
     text = user_text_of(last)
     regenerate = body.trigger == "regenerate-message"
     streams = chat_streams(request)
-    agent, lease = await state_of(request).lease(agent_id)
-    started = False
-    try:
+    async with await lease_turn(request, agent_id) as held:
+        agent = held.agent
         previous = streams.get(agent_id, body.id)
         if previous is not None:
             await previous.stop()  # a new message ends the answer in flight (it keeps its part)
         if regenerate:
             await drop_answer(agent, body.id, body.messageId)
         options = TurnOptions(regenerate=regenerate, user_id=last.id)
-        events = agent.run_stream({"message": text}, body.id, options=options)
-        run = await streams.start(agent_id, body.id, events, lease)
-        started = True  # the run holds (and releases) the lease
-    finally:
-        if not started:
-            await lease.aclose()
+        encoder = UIMessageStream()
+        items = agent.stream({"message": text}, body.id, encode=encoder.encode, options=options)
+        frames = held.frames(items, encoder, f"chat of {agent_id}")
+        run = await streams.start(agent_id, body.id, frames)
     return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
 
 

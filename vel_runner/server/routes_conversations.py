@@ -17,8 +17,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import VelError
+from ..protocols.responses import conversation_items
 from .errors import OpenAIError
-from .responses_format import conversation_items
 from .routes_responses import check_conversation_id, item_messages, openai_error
 from .state import state_of
 

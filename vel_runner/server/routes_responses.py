@@ -17,8 +17,7 @@ are stored with the turn. ``instructions`` add to the agent's own for this reque
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+import time
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -26,15 +25,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InvalidInputError, UnknownAgentError, VelError
+from ..errors import UnknownAgentError, VelError, status_of
 from ..messages import MAX_SESSION_ID_LENGTH, Message, new_message_id
+from ..protocols.responses import ResponseEvents, response_object, run_id_of, text_of, turn_text
 from ..storage import MessageIndex, MessageRef
 from ..turn_options import TurnOptions
-from .errors import OpenAIError, status_of
-from .models import SESSION_ID_PATTERN, SESSION_ID_RULE
-from .responses_format import response_frames, response_object, run_id_of, text_of
-from .sse import sse_response
+from .bodies import SESSION_ID_PATTERN, SESSION_ID_RULE
+from .errors import OpenAIError
 from .state import ServerState, state_of
+from .streaming import lease_turn
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -84,12 +83,15 @@ def check_conversation_id(value: object, param: str = "conversation") -> str:
 
 
 def openai_error(exc: VelError, param: str | None = None) -> OpenAIError:
-    """A vel-runner error as the OpenAI-shaped error of the same meaning."""
+    """A vel-runner error as the OpenAI-shaped error of the same meaning: the error's own
+    status, except that OpenAI answers bad input with 400 (naming the parameter) and an
+    unknown model with ``model_not_found``."""
+    status = status_of(exc)
     if isinstance(exc, UnknownAgentError):
-        return OpenAIError(404, str(exc), param="model", code="model_not_found")
-    if isinstance(exc, InvalidInputError):
+        return OpenAIError(status, str(exc), param="model", code="model_not_found")
+    if status == 422:
         return OpenAIError(400, str(exc), param=param)
-    return OpenAIError(status_of(exc), str(exc))
+    return OpenAIError(status, str(exc))
 
 
 def input_messages(value: str | list[Any]) -> tuple[list[Message], Message]:
@@ -231,12 +233,6 @@ async def parse(request: Request) -> ResponsesRequest:
         raise OpenAIError(400, f"{where}: {err['msg']}", param=where) from None
 
 
-async def _leased(frames: AsyncIterator[bytes], lease: AsyncExitStack) -> AsyncIterator[bytes]:
-    async with lease:
-        async for frame in frames:
-            yield frame
-
-
 @router.post("/responses", response_model=None)
 async def create_response(request: Request) -> Response:
     """One turn of agent ``model`` in the Responses format."""
@@ -244,31 +240,30 @@ async def create_response(request: Request) -> Response:
     earlier, user = input_messages(body.input)
     state = state_of(request)
     try:
-        agent, lease = await state.lease(body.model)
+        held = await lease_turn(request, body.model)
     except VelError as exc:
         raise openai_error(exc) from None
     echo = body.model_dump(include={"instructions", "previous_response_id", "metadata", "store"})
     echo["conversation"] = body.conversation_id
-    streaming = False
-    try:
-        sid, history = await locate(state, agent, body)
-        options = TurnOptions(
-            instructions=body.instructions, history=[*history, *earlier], user_id=user["id"]
-        )
-        turn_input = {"message": user["content"]}
-        if body.stream:
-            events = agent.run_stream(turn_input, sid, options=options)
-            streaming = True  # the stream holds (and releases) the lease
-            return sse_response(_leased(response_frames(events, body.model, echo), lease))
-        result = await agent.run_turn(turn_input, sid, options=options)
-    except VelError as exc:
-        raise openai_error(exc, "input") from None
-    finally:
-        if not streaming:
-            await lease.aclose()
-    usage = result.usage.as_dict() if result.usage is not None else None
+    async with held:
+        agent = held.agent
+        try:
+            sid, history = await locate(state, agent, body)
+            options = TurnOptions(
+                instructions=body.instructions, history=[*history, *earlier], user_id=user["id"]
+            )
+            turn_input = {"message": user["content"]}
+            if body.stream:
+                encoder = ResponseEvents(body.model, echo, time.time())
+                items = agent.stream(turn_input, sid, encode=encoder.encode, options=options)
+                return held.stream(items, encoder, f"response of {body.model}")
+            result = await agent.run_turn(turn_input, sid, options=options)
+        except VelError as exc:
+            raise openai_error(exc, "input") from None
     return JSONResponse(
-        response_object(result.run_id, body.model, text=result.output, usage=usage, request=echo)
+        response_object(
+            result.run_id, body.model, text=result.output, usage=result.usage, request=echo
+        )
     )
 
 
@@ -289,7 +284,7 @@ async def get_response(response_id: str, request: Request) -> dict[str, Any]:
     record = await store.get(ref.agent_id, ref.session_id)
     created = record.updated_at.timestamp() if record is not None else None
     run_id = run_id_of(response_id) or ""
-    text = text_of(history[-1]) if history else ""
+    text = turn_text(history)
     return response_object(
         run_id,
         ref.agent_id,

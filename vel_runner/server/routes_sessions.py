@@ -15,8 +15,8 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ..durations import MAX_AGE_SECONDS, parse_duration
 from ..messages import MAX_SESSION_ID_LENGTH
+from .bodies import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .errors import ApiError
-from .models import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
 from .state import state_of
 

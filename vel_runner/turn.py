@@ -1,0 +1,499 @@
+"""One turn: hold the session -> build the model's view -> [model step -> tool step]* -> commit.
+
+:meth:`Turn.run` is the non-streamed turn: each step is a coroutine that returns its result
+(:mod:`vel_runner.turn_steps`), the provider answers whole, and no event is made.
+:meth:`Turn.stream` is the streamed turn: the same loop, whose steps yield the typed events of
+:mod:`vel_runner.events` as they come, handed to the caller through an encoder (a protocol:
+the UI message stream, chat completions chunks...). Both end in the same
+:class:`~vel_runner.turn_result.TurnResult`.
+
+The loop ends when the model answers without calling a tool, or at ``max_steps`` model calls
+(the last one with ``tool_choice: "none"``, so a run always ends with an answer). A step's
+calls run through the agent's toolbox; calls of tools the client declared are not run: the
+turn stops and hands them back. What the run adds (assistant ``tool_calls`` messages, ``tool``
+results, the answer under the turn's ``run_id``) is stored with the user message in one
+commit once the loop is done; a failed or cancelled turn stores nothing, and a streamed turn
+whose consumer stops keeps what :mod:`vel_runner.turn_stop` says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from .context import ContextManager, split_window, transcript_line
+from .errors import InvalidInputError, ToolSourceUnavailableError, TurnCancelledError, VelError
+from .events import (
+    StepEnded,
+    StepStarted,
+    TextDelta,
+    TextEnded,
+    ToolCallReady,
+    ToolOutput,
+    TurnEvent,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
+from .messages import Message, pinned_count
+from .observe import hooks
+from .providers.base import Completion, Provider, Usage
+from .storage import UNCHANGED, SessionStore, SessionTurn
+from .tools.base import ToolCall
+from .tools.results import check_results_continue
+from .tools.toolbox import Toolbox
+from .turn_options import TurnOptions
+from .turn_result import TurnResult, finish_reason
+from .turn_steps import (
+    ReplyBuilder,
+    StepSettings,
+    StreamedTools,
+    add_usage,
+    complete,
+    run_tools,
+)
+from .turn_stop import Delivered, answer_message, kept_on_stop
+
+log = logging.getLogger("vel_runner.agent")
+
+T = TypeVar("T")
+#: A protocol's encoder: the items one event becomes on the wire (often one, maybe none).
+Encode = Callable[[TurnEvent], Sequence[T]]
+
+SUMMARY_INSTRUCTIONS = (
+    "You keep a running summary of a conversation. Merge the previous summary (if any) and the "
+    "new messages into one concise summary that keeps names, facts, decisions and open "
+    "questions. Reply with the summary only."
+)
+#: What the model is told about a call it made on its last allowed step.
+NOT_RUN = "not run: the run reached max_steps"
+
+
+class TurnHost(Protocol):
+    """What a turn reads of its agent (its configuration)."""
+
+    id: str
+    provider: Provider
+    model_name: str
+    instructions: str | None
+    ttl: float | None
+    toolbox: Toolbox
+    max_steps: int
+    ctxmgr: ContextManager
+    store: SessionStore
+
+    #: Has the store been opened (``open_store`` is due before the first turn on it)?
+    store_open: bool
+
+    async def open_store(self) -> None: ...
+
+
+CANCELLED = "the model call was cancelled; nothing was stored"
+
+
+def cancelled() -> BaseException:
+    """Our own cancellation propagates; a provider that cancelled itself is a typed error."""
+    if _being_cancelled():
+        return asyncio.CancelledError()
+    return TurnCancelledError(CANCELLED)
+
+
+class Turn:
+    """One turn of one agent. Make it, then ``await run()`` or iterate ``stream(encode)``.
+
+    ``inputs`` is the user message, or the results of client tool calls (which continue the
+    session's last assistant message).
+    """
+
+    __slots__ = (
+        "agent",
+        "calls_for_client",
+        "inputs",
+        "model_reason",
+        "new",
+        "options",
+        "plan",
+        "run_id",
+        "session_id",
+        "step",
+        "texts",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        agent: TurnHost,
+        run_id: str,
+        session_id: str | None,
+        inputs: list[Message],
+        options: TurnOptions,
+        plan: StepSettings,
+    ) -> None:
+        self.agent = agent
+        self.run_id = run_id
+        self.session_id = session_id
+        self.inputs = inputs
+        self.options = options
+        self.plan = plan
+        self.step: hooks.AnyStep = hooks.NO_STEP
+        self.new: list[Message] = []  # what the run added: tool calls, results, the answer
+        self.texts: list[str] = []  # each step's text
+        self.usage: Usage | None = None
+        self.model_reason: str | None = None  # why the model stopped its last step
+        self.calls_for_client: tuple[ToolCall, ...] = ()
+
+    @property
+    def keeps_session(self) -> bool:
+        return self.session_id is not None and not self.agent.ctxmgr.stateless
+
+    def result(self) -> TurnResult:
+        reason = self.model_reason
+        return TurnResult(
+            "".join(self.texts),
+            self.usage,
+            self.session_id,
+            self.run_id,
+            self.calls_for_client,
+            tuple(self.new),
+            "stop" if reason is None or reason == "stop" else finish_reason(reason),
+        )
+
+    # -- the non-streamed turn -----------------------------------------------------------------
+    async def run(self) -> TurnResult:
+        agent, sid = self.agent, self.session_id
+        observed = None
+        if hooks.observing:  # else nothing to time, and no step is made
+            step = hooks.turn(agent.id, sid, self.run_id)
+            if isinstance(step, hooks.Step):
+                observed = self.step = step.__enter__()
+        try:
+            if sid is None or agent.ctxmgr.stateless:
+                await self._loop(self._view(None))
+            else:
+                if not agent.store_open:
+                    await agent.open_store()
+                window = agent.ctxmgr.max_history
+                if observed is None:
+                    holding = agent.store.turn(agent.id, sid, window=window)
+                else:
+                    holding = hooks.store_turn(observed, agent.store, agent.id, sid, window)
+                async with holding as held:
+                    await self._loop(self._view(held))
+                    options = self.options
+                    if options.history or options.regenerate:
+                        await self._commit(held, [*self._stored_inputs(), *self.new])
+                    else:
+                        await self._commit(held, [*self.inputs, *self.new])
+        except BaseException as exc:
+            if observed is not None:
+                observed.end(exc)
+            raise
+        if observed is not None:
+            observed.end()
+        return self.result()
+
+    async def _loop(self, messages: list[Message]) -> None:
+        agent, plan, step = self.agent, self.plan, self.step
+        provider, model = agent.provider, agent.model_name
+        if agent.toolbox.sources:
+            self._check_sources()
+        try:
+            for index in range(agent.max_steps):
+                last = not plan.has_tools or index == agent.max_steps - 1
+                settings = plan.last if last else plan.settings
+                if step is hooks.NO_STEP:  # nothing observes: the provider's call as it is
+                    reply = await provider.complete(messages, model=model, settings=settings)
+                else:
+                    reply = await complete(provider, model, messages, settings, step)
+                if reply.usage is not None:
+                    usage = self.usage
+                    self.usage = reply.usage if usage is None else add_usage(usage, reply.usage)
+                if reply.finish_reason:
+                    self.model_reason = reply.finish_reason
+                self.texts.append(reply.text)
+                calls = reply.tool_calls
+                if not calls or last:
+                    self.new.append(answer_message(self.run_id, reply.text))
+                    return
+                ours, theirs = self._calls_made(reply.text, calls)
+                results = await run_tools(agent.toolbox, ours, step)
+                self.new.extend(result.message() for result in results)
+                if theirs:
+                    self._stop_for_client(theirs)
+                    return
+                messages.extend(self.new[-len(results) - 1 :])
+        except asyncio.CancelledError:
+            raise cancelled() from None
+
+    # -- the streamed turn ---------------------------------------------------------------------
+    async def stream(self, encode: Encode[T]) -> AsyncGenerator[T]:
+        """The turn's events through ``encode``. A consumer that stops early keeps what it
+        took (:mod:`vel_runner.turn_stop`); a failure ends with :class:`TurnFailed`, then
+        raises."""
+        agent = self.agent
+        for item in encode(TurnStarted(self.run_id, agent.id, self.session_id)):
+            yield item
+        delivered = Delivered()
+        try:
+            with hooks.turn(agent.id, self.session_id, self.run_id) as self.step:
+                keeps = self.keeps_session
+                if keeps and not agent.store_open:
+                    await agent.open_store()
+                async with self._hold(self.session_id or "") if keeps else _NO_SESSION as held:
+                    events = self._events(self._view(held))
+                    try:
+                        async for event in events:
+                            items = encode(event)
+                            kind = type(event)
+                            if kind is TextDelta and items:
+                                for item in items[:-1]:
+                                    yield item
+                                delivered.pending = event.text  # type: ignore[union-attr]
+                                try:
+                                    yield items[-1]
+                                except asyncio.CancelledError:  # thrown in: nobody took it
+                                    delivered.pending = ""
+                                    delivered.stopped = True
+                                    raise
+                                delivered.took()
+                                continue
+                            if kind is StepStarted:
+                                delivered.new_step()
+                            for item in items:
+                                try:
+                                    yield item
+                                except asyncio.CancelledError:
+                                    delivered.stopped = True
+                                    raise
+                    except GeneratorExit:  # closed: it took the item it was handed
+                        delivered.took()
+                        await events.aclose()
+                        if held is not None:
+                            await self._keep(held, delivered)
+                        raise
+                    except asyncio.CancelledError:
+                        await events.aclose()
+                        if not delivered.stopped and not _being_cancelled():
+                            raise TurnCancelledError(CANCELLED) from None  # by the provider
+                        if held is not None:
+                            await self._keep(held, delivered)
+                        raise
+                    if held is not None:
+                        await self._commit(held, [*self._stored_inputs(), *self.new])
+        except VelError as exc:
+            for item in encode(TurnFailed(exc)):
+                yield item
+            raise
+        for event in (StepEnded(len(self.texts) - 1), TurnFinished(self.result())):
+            for item in encode(event):
+                yield item
+
+    async def _events(self, messages: list[Message]) -> AsyncGenerator[TurnEvent]:
+        """The loop of :meth:`_loop`, streamed: each step's events as they come."""
+        agent, plan, turn_step = self.agent, self.plan, self.step
+        model = agent.model_name
+        if agent.toolbox.sources:
+            self._check_sources()
+        for index in range(agent.max_steps):
+            last = not plan.has_tools or index == agent.max_steps - 1
+            settings = plan.last if last else plan.settings
+            yield StepStarted(index)
+            reply = ReplyBuilder(plan.client_names)
+            with turn_step.model(model, messages) as step:
+                chunks = agent.provider.stream(messages, model=model, settings=settings)
+                async with _closing(chunks):
+                    async for chunk in chunks:
+                        for event in reply.feed(chunk):
+                            yield event
+                        if chunk.usage is not None:
+                            step.usage(chunk.usage)
+                completion = reply.completion()
+                step.usage(None, completion.text)
+            calls = self._took_reply(completion)
+            text = completion.text
+            if not calls or last:
+                yield TextEnded(text, answer=True)
+                for call in calls:  # the model ignored tool_choice "none": not run, not stored
+                    yield ToolCallReady(call, call.parsed_input())
+                    yield ToolOutput(call.id, call.name, None, NOT_RUN)
+                self.new.append(answer_message(self.run_id, text))
+                return
+            yield TextEnded(text, answer=False)
+            for call in calls:
+                yield ToolCallReady(call, call.parsed_input(), call.name in plan.client_names)
+            ours, theirs = self._calls_made(text, calls)
+            tools = StreamedTools()
+            tool_events = tools.events(agent.toolbox, ours, turn_step)
+            async with _closing(tool_events):
+                async for output in tool_events:
+                    yield output
+            self.new.extend(result.message() for result in tools.results)
+            if theirs:
+                self._stop_for_client(theirs)
+                return
+            messages.extend(self.new[-len(tools.results) - 1 :])
+            yield StepEnded(index)
+
+    # -- what both loops share -------------------------------------------------------------------
+    def _check_sources(self) -> None:
+        down = self.agent.toolbox.unavailable()
+        if down:
+            raise ToolSourceUnavailableError("; ".join(down))
+
+    def _took_reply(self, reply: Completion) -> tuple[ToolCall, ...]:
+        """Note a model step's reply (usage, finish reason, text); its tool calls. (The
+        answer's step then stores the reply under the turn's run id.)"""
+        if reply.usage is not None:
+            self.usage = reply.usage if self.usage is None else add_usage(self.usage, reply.usage)
+        if reply.finish_reason:
+            self.model_reason = reply.finish_reason
+        self.texts.append(reply.text)
+        return reply.tool_calls
+
+    def _calls_made(
+        self, text: str, calls: Sequence[ToolCall]
+    ) -> tuple[list[ToolCall], list[ToolCall]]:
+        """Note the model's tool calls; the calls the turn runs, and the client's own."""
+        self.new.append(
+            {
+                "role": "assistant",
+                "content": text or None,
+                "tool_calls": [call.message_part() for call in calls],
+            }
+        )
+        names = self.plan.client_names
+        if not names:
+            return list(calls), []
+        return [c for c in calls if c.name not in names], [c for c in calls if c.name in names]
+
+    def _stop_for_client(self, calls: list[ToolCall]) -> None:
+        self.calls_for_client = tuple(calls)
+        self.model_reason = "tool_calls"
+
+    # -- the session --------------------------------------------------------------------------
+    def _hold(self, session_id: str) -> Any:
+        """Hold the session for the turn (timed, when something observes)."""
+        agent, step = self.agent, self.step
+        window = agent.ctxmgr.max_history
+        if step is hooks.NO_STEP:
+            return agent.store.turn(agent.id, session_id, window=window)
+        return hooks.store_turn(step, agent.store, agent.id, session_id, window)
+
+    def _stored_inputs(self) -> list[Message]:
+        """What the turn stores before what the run added: a client's earlier messages and
+        the user message (or tool results); nothing new for a regenerate."""
+        options = self.options
+        if options.regenerate:
+            return []
+        return [*options.history, *self.inputs] if options.history else self.inputs
+
+    def _view(self, held: SessionTurn | None) -> list[Message]:
+        """The messages the model receives: the context manager's view of the history and
+        this turn's new messages, in the model's form."""
+        agent, options, inputs = self.agent, self.options, self.inputs
+        history: Sequence[Message] = ()
+        summary, view = None, None
+        new: Sequence[Message] = [*options.history, *inputs] if options.history else inputs
+        continues = inputs[-1].get("role") == "tool"  # client tool results, not a message
+        if held is None:
+            if continues:
+                raise InvalidInputError("tool results continue a session: give a session_id")
+        else:
+            history, summary, view = held.history, held.summary, getattr(held, "view", None)
+            if continues:
+                check_results_continue(history, inputs)
+            if options.regenerate:
+                if not history or history[-1].get("role") != "user":
+                    raise InvalidInputError(
+                        "nothing to regenerate: the session does not end with a user message"
+                    )
+                new = ()
+        instructions = agent.instructions
+        if options.instructions:
+            instructions = (
+                f"{instructions}\n\n{options.instructions}"
+                if instructions
+                else options.instructions
+            )
+        return agent.ctxmgr.build_messages(
+            self.run_id, self.session_id, instructions or None, history, summary, new, view
+        )
+
+    async def _commit(self, held: SessionTurn, new: list[Message]) -> None:
+        agent = self.agent
+        usage = self.usage
+        tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+        window = agent.ctxmgr.max_history
+        if window is None:
+            await held.commit(new, ttl=agent.ttl, usage=tokens)
+            return
+        kept, dropped = split_window([*held.history, *new], window)
+        summary = UNCHANGED
+        if agent.ctxmgr.summarize and dropped:
+            summary = await self._summarize(held.summary, dropped)
+        keep = len(kept) - pinned_count(kept)
+        await held.commit(new, keep=keep, summary=summary, ttl=agent.ttl, usage=tokens)
+
+    async def _summarize(self, previous: str | None, dropped: Sequence[Message]) -> str:
+        """Fold the messages that left the window into the running summary (same model)."""
+        agent = self.agent
+        transcript = "\n".join(transcript_line(m) for m in dropped)
+        request: list[Message] = [{"role": "system", "content": SUMMARY_INSTRUCTIONS}]
+        if previous:
+            request.append({"role": "user", "content": f"Previous summary:\n{previous}"})
+        request.append({"role": "user", "content": f"New messages:\n{transcript}"})
+        try:
+            reply = await agent.provider.complete(request, model=agent.model_name, settings={})
+        except asyncio.CancelledError:
+            raise cancelled() from None
+        return reply.text.strip()
+
+    async def _keep(self, held: SessionTurn, delivered: Delivered) -> None:
+        """Store what a stopped stream keeps; a second cancellation does not stop that."""
+        kept = kept_on_stop(self._stored_inputs(), self.new, delivered, self.run_id)
+        if kept is None:
+            return
+        task = asyncio.ensure_future(self._commit(held, kept))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            pass  # cancelled again: the commit carries on by itself
+        except Exception as exc:  # the stop wins; the partial answer is lost
+            log.warning("could not store the interrupted answer %s: %s", self.run_id, exc)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class _NoSession:
+    """The session a turn without one holds: nothing."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+_NO_SESSION = _NoSession()
+
+
+class _closing:
+    """``aclosing`` for the turn's own generators, without its type-checker noise."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: AsyncIterator[Any]) -> None:
+        self.stream = stream
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        close = getattr(self.stream, "aclose", None)
+        if close is not None:
+            await close()
