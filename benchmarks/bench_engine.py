@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -114,20 +115,6 @@ async def bench_vs_bare_sdk(
     return tuple(statistics.fmean(times[name]) for name in ("agent", "create", "post"))  # type: ignore[return-value]
 
 
-async def bench_echo_turn(sessions: int, turns: int) -> float:
-    agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
-    ids = [f"s{i}" for i in range(sessions)]
-    for sid in ids:  # warm up: create the sessions
-        await agent.run("hello", session_id=sid)
-    gc.collect()
-    start = time.perf_counter()
-    for _ in range(turns):
-        for sid in ids:
-            await agent.run("hello there", session_id=sid)
-    elapsed = time.perf_counter() - start
-    return elapsed / (sessions * turns)
-
-
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -148,24 +135,33 @@ async def bench_memory(sessions: int) -> tuple[float, float]:
     return used, elapsed
 
 
+#: Part 2 as source, so that ``--against`` runs the very same code on another checkout.
 ECHO_TURN = """
-import asyncio, gc, sys, time
+import gc, time
 from vel_runner import Agent
 
-async def main(sessions, turns):
+async def bench_echo_turn(sessions, turns):
     agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
     ids = [f"s{i}" for i in range(sessions)]
-    for sid in ids:
+    for sid in ids:  # warm up: create the sessions
         await agent.run("hello", session_id=sid)
     gc.collect()
     start = time.perf_counter()
     for _ in range(turns):
         for sid in ids:
             await agent.run("hello there", session_id=sid)
-    print((time.perf_counter() - start) / (sessions * turns))
-
-asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+    return (time.perf_counter() - start) / (sessions * turns)
 """
+RUN_ECHO_TURN = (
+    ECHO_TURN
+    + """
+import asyncio, sys
+print(asyncio.run(bench_echo_turn(int(sys.argv[1]), int(sys.argv[2]))))
+"""
+)
+_part2: dict[str, Any] = {}
+exec(ECHO_TURN, _part2)
+bench_echo_turn = _part2["bench_echo_turn"]
 
 
 def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> None:
@@ -177,7 +173,7 @@ def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> No
         for name, tree in order if index % 2 == 0 else reversed(order):
             env = {**os.environ, "PYTHONPATH": str(tree)}
             out = subprocess.run(
-                [sys.executable, "-c", ECHO_TURN, str(sessions), str(turns)],
+                [sys.executable, "-c", RUN_ECHO_TURN, str(sessions), str(turns)],
                 env=env,
                 cwd=tree,
                 capture_output=True,

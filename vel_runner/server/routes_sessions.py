@@ -46,11 +46,11 @@ def summary_of(info: SessionInfo) -> dict[str, Any]:
         "updated_at": iso(info.updated_at),
         "expires_at": iso(info.expires_at),
         "store": info.store,
-        **usage_of(info),
+        **session_usage(info),
     }
 
 
-def usage_of(info: SessionInfo | SessionRecord) -> dict[str, int]:
+def session_usage(info: SessionInfo | SessionRecord) -> dict[str, int]:
     """The session's token sums and stored turns."""
     return {
         "input_tokens": info.input_tokens,
@@ -69,7 +69,7 @@ def record_of(record: SessionRecord, store: str) -> dict[str, Any]:
         "updated_at": iso(record.updated_at),
         "expires_at": iso(record.expires_at),
         "store": store,
-        **usage_of(record),
+        **session_usage(record),
         "messages": record.messages,
         "summary": record.summary,
     }
