@@ -16,7 +16,7 @@ from vel_runner import Agent
 from vel_runner.protocols.ui_stream import UIMessageStream
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
-from vel_runner.server.streaming import turn_frames
+from vel_runner.server.streaming import TurnLease
 from vel_runner.storage.postgres import PostgresStore
 
 SLOW = {"provider": "echo", "model": "echo-1", "delay": 0.1}
@@ -105,9 +105,8 @@ async def test_a_run_nobody_ever_reads_is_stopped_and_releases_its_agent() -> No
     streams = app.state.chat_streams
     streams.grace = 0.05
     async with serving(app):
-        _, lease = await app.state.vel.lease("slow")
-        encoder = UIMessageStream()
-        items = agent.stream("hi", "never-read", encode=encoder.encode)
-        run = await streams.start("slow", "never-read", turn_frames(items, encoder, lease, "t"))
+        held = TurnLease(*runtime.hold("slow"))
+        frames = held.frames({"message": "hi"}, "never-read", UIMessageStream(), "a test")
+        run = await streams.start("slow", "never-read", frames)
         await wait_until(lambda: run.done and streams.get("slow", "never-read") is None)
         assert await agent.ctxmgr.aget_session_context("never-read") == []  # nothing delivered

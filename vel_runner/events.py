@@ -20,8 +20,10 @@ A failed turn ends with :class:`TurnFailed` wherever it was (the encoder closes 
 open). A non-streamed turn produces no events at all: it returns its
 :class:`~vel_runner.turn_result.TurnResult`, the same object :class:`TurnFinished` carries.
 
-Events are slotted, frozen dataclasses: cheap to make, matched by type. New kinds (an
-approval request, say) are new classes; an encoder ignores kinds it does not know.
+Events are slotted dataclasses, cheap to make and matched by type; treat them as read-only
+(they are not frozen: a frozen dataclass pays a call per field, and a turn makes one event
+per delta). New kinds (an approval request, say) are new classes; an encoder ignores kinds it
+does not know.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from .turn_result import TurnResult
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TurnStarted:
     """The turn began: ``run_id`` is the id its answer is stored under."""
 
@@ -44,21 +46,21 @@ class TurnStarted:
     session_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepStarted:
     """A model call begins (``index`` counts from 0)."""
 
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextDelta:
     """A piece of the model's text. All of a turn's deltas, joined, are its ``output``."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCallStarted:
     """The model began writing a tool call; ``client``: a tool the client runs itself."""
 
@@ -67,7 +69,7 @@ class ToolCallStarted:
     client: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolInputDelta:
     """A piece of a tool call's JSON arguments, as the model writes them."""
 
@@ -75,7 +77,7 @@ class ToolInputDelta:
     delta: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextEnded:
     """The model's reply for this step is complete. ``text`` is the step's whole text;
     ``answer``: this step ends the turn (its reply is the answer)."""
@@ -84,7 +86,7 @@ class TextEnded:
     answer: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCallReady:
     """A call the model made, its arguments complete (``input``: parsed, or the raw text
     when they are not JSON)."""
@@ -94,7 +96,7 @@ class ToolCallReady:
     client: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolOutput:
     """The result of a call: ``output`` (JSON-ready), or ``error`` when it failed."""
 
@@ -104,21 +106,21 @@ class ToolOutput:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepEnded:
     """A step is done; the turn's last one ends once the turn is stored."""
 
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TurnFinished:
     """The turn is stored (or needed no storing): its result."""
 
     result: TurnResult
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TurnFailed:
     """The turn failed and stored nothing; the stream raises ``error`` next."""
 

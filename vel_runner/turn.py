@@ -248,16 +248,18 @@ class Turn:
                             items = encode(event)
                             kind = type(event)
                             if kind is TextDelta and items:
-                                for item in items[:-1]:
-                                    yield item
-                                delivered.pending = event.text  # type: ignore[union-attr]
+                                if len(items) > 1:
+                                    for item in items[:-1]:
+                                        yield item
+                                text = delivered.pending = event.text  # type: ignore[union-attr]
                                 try:
                                     yield items[-1]
                                 except asyncio.CancelledError:  # thrown in: nobody took it
                                     delivered.pending = ""
                                     delivered.stopped = True
                                     raise
-                                delivered.took()
+                                delivered.pending = ""  # it asks for more: it took the delta
+                                delivered.parts.append(text)
                                 continue
                             if kind is StepStarted:
                                 delivered.new_step()
@@ -301,16 +303,32 @@ class Turn:
             settings = plan.last if last else plan.settings
             yield StepStarted(index)
             reply = ReplyBuilder(plan.client_names)
-            with turn_step.model(model, messages) as step:
+            parts = reply.parts
+            step = turn_step.model(model, messages)
+            observed = step if isinstance(step, hooks.Step) else None  # else: nothing to time
+            if observed is not None:
+                observed.__enter__()
+            try:
                 chunks = agent.provider.stream(messages, model=model, settings=settings)
                 async with _closing(chunks):
                     async for chunk in chunks:
+                        text = chunk.delta
+                        if text and chunk.tool_call is None and chunk.usage is None:
+                            parts.append(text)  # a text delta: nearly every chunk
+                            yield TextDelta(text)
+                            continue
                         for event in reply.feed(chunk):
                             yield event
-                        if chunk.usage is not None:
-                            step.usage(chunk.usage)
+                        if observed is not None and chunk.usage is not None:
+                            observed.usage(chunk.usage)
                 completion = reply.completion()
-                step.usage(None, completion.text)
+            except BaseException as exc:
+                if observed is not None:
+                    observed.end(exc)
+                raise
+            if observed is not None:
+                observed.usage(None, completion.text)
+                observed.end()
             calls = self._took_reply(completion)
             text = completion.text
             if not calls or last:

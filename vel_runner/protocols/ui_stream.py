@@ -103,6 +103,8 @@ class UIMessageStream:
         self.text_open = False
 
     def encode(self, event: TurnEvent) -> Sequence[Item]:
+        if type(event) is TextDelta and self.text_open:  # nearly every event: no dispatch
+            return ({"type": "text-delta", "id": self.text_id, "delta": event.text},)
         handler = _HANDLERS.get(type(event))
         return NOTHING if handler is None else handler(self, event)
 

@@ -51,8 +51,9 @@ async def run_agent(agent_id: str, body: RunRequest, request: Request) -> Respon
     payload = {"message": body.message}
     async with await lease_turn(request, agent_id) as held:
         if wants_stream(request.headers.get("accept"), body.stream):
-            encoder = RunEvents()
-            items = held.agent.stream(payload, body.session_id, encode=encoder.encode)
-            return held.stream(items, encoder, f"agent {agent_id}", dict([STREAM_HEADER]))
+            headers = dict([STREAM_HEADER])
+            return held.stream(
+                payload, body.session_id, RunEvents(), f"agent {agent_id}", headers=headers
+            )
         result = await held.agent.run_turn(payload, body.session_id)
     return JSONResponse(run_object(result))

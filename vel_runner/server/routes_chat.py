@@ -121,9 +121,8 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
         if regenerate:
             await drop_answer(agent, body.id, body.messageId)
         options = TurnOptions(regenerate=regenerate, user_id=last.id)
-        encoder = UIMessageStream()
-        items = agent.stream({"message": text}, body.id, encode=encoder.encode, options=options)
-        frames = held.frames(items, encoder, f"chat of {agent_id}")
+        what = f"chat of {agent_id}"
+        frames = held.frames({"message": text}, body.id, UIMessageStream(), what, options=options)
         run = await streams.start(agent_id, body.id, frames)
     return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
 

@@ -136,7 +136,9 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
             encoder = ChatCompletionChunks(body.model, created, include_usage=include_usage)
-            items = agent.stream(payload, session_id, encode=encoder.encode, client_tools=tools)
-            return held.stream(items, encoder, f"chat completion of {body.model}", headers)
+            what = f"chat completion of {body.model}"
+            return held.stream(
+                payload, session_id, encoder, what, headers=headers, client_tools=tools
+            )
         result = await agent.run_turn(payload, session_id, client_tools=tools)
     return JSONResponse(completion_object(result, body.model, created), headers=headers)

@@ -255,8 +255,8 @@ async def create_response(request: Request) -> Response:
             turn_input = {"message": user["content"]}
             if body.stream:
                 encoder = ResponseEvents(body.model, echo, time.time())
-                items = agent.stream(turn_input, sid, encode=encoder.encode, options=options)
-                return held.stream(items, encoder, f"response of {body.model}")
+                what = f"response of {body.model}"
+                return held.stream(turn_input, sid, encoder, what, options=options)
             result = await agent.run_turn(turn_input, sid, options=options)
         except VelError as exc:
             raise openai_error(exc, "input") from None
