@@ -10,7 +10,10 @@
 
 ``--against PATH`` runs part 2 only, side by side with another checkout of vel-runner (an
 older commit, say: ``git worktree add /tmp/old 43581af``): the same script, in fresh
-processes alternating between the two trees, and prints the ratio of the medians.
+processes alternating between the two trees (CPU time), and prints the ratio of the medians.
+With ``--instructions`` it counts the instructions a turn executes instead, under valgrind
+(``apt-get install valgrind``): on a machine other jobs share, timings wander by a third from
+run to run, while the count is the same every time.
 
 The fake server runs in a separate process so that it does not share the client's GIL.
 """
@@ -140,17 +143,17 @@ ECHO_TURN = """
 import gc, time
 from vel_runner import Agent
 
-async def bench_echo_turn(sessions, turns):
+async def bench_echo_turn(sessions, turns, clock=time.perf_counter):
     agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
     ids = [f"s{i}" for i in range(sessions)]
     for sid in ids:  # warm up: create the sessions
         await agent.run("hello", session_id=sid)
     gc.collect()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(turns):
         for sid in ids:
             await agent.run("hello there", session_id=sid)
-    return (time.perf_counter() - start) / (sessions * turns)
+    return (clock() - start) / max(1, sessions * turns)
 """
 RUN_ECHO_TURN = (
     ECHO_TURN
@@ -181,7 +184,7 @@ def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> No
                 check=True,
             )
             times[name].append(float(out.stdout))
-    print(f"2. echo turn, {sessions} sessions x {turns} turns, {rounds} processes each")
+    print(f"2. echo turn (CPU time), {sessions} sessions x {turns} turns, {rounds} processes each")
     for name, samples in times.items():
         print(
             f"   {name}: median {statistics.median(samples) * 1e6:.1f} µs/turn "
@@ -191,15 +194,57 @@ def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> No
     print(f"   ratio this tree / {other}: {mine / theirs:.2f}")
 
 
+def instructions(tree: Path, sessions: int, turns: int) -> float:
+    """Instructions per turn of part 2 in ``tree``: valgrind's count for ``turns`` turns per
+    session less the count for none (start-up, imports, warm-up), over the turns."""
+    counts = []
+    for measured in (0, turns):
+        out = subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                "--cachegrind-out-file=/dev/null",
+                sys.executable,
+                "-c",
+                RUN_ECHO_TURN,
+                str(sessions),
+                str(measured),
+            ],
+            env={**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"},
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        refs = next(line for line in out.stderr.splitlines() if "I   refs" in line)
+        counts.append(int(refs.split()[-1].replace(",", "")))
+    return (counts[1] - counts[0]) / (sessions * turns)
+
+
+def compare_instructions(other: Path, sessions: int, turns: int) -> None:
+    print(f"2. echo turn (instructions, valgrind), {sessions} sessions x {turns} turns")
+    mine, theirs = instructions(ROOT, sessions, turns), instructions(other, sessions, turns)
+    print(f"   this tree: {mine:,.0f} instructions/turn")
+    print(f"   {other}: {theirs:,.0f} instructions/turn")
+    print(f"   ratio this tree / {other}: {mine / theirs:.2f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     parser.add_argument("--against", type=Path, help="part 2 only, beside another checkout")
     parser.add_argument("--rounds", type=int, default=10, help="processes per tree (--against)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (--against; valgrind)"
+    )
     args = parser.parse_args()
     if args.against is not None:
         sessions, turns = (200, 5) if args.quick else (1000, 10)
-        compare_echo_turn(args.against.resolve(), sessions, turns, args.rounds)
+        if args.instructions:
+            compare_instructions(args.against.resolve(), sessions, turns)
+        else:
+            compare_echo_turn(args.against.resolve(), sessions, turns, args.rounds)
         return
 
     proc, base_url = start_fake_server()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -67,11 +66,8 @@ async def test_a_closed_tab_stops_the_answer_after_the_grace_period() -> None:
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         async with http.stream("POST", "/v1/agents/slow/chat", json=body("closed")) as first:
             deltas = await read_deltas(first, 3)
-        for _ in range(100):
-            messages = await stored(http, "closed")
-            if messages:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: stored(http, "closed"), what="the stopped answer stored")
+        messages = await stored(http, "closed")
         assert messages[1]["content"] == "".join(deltas)
         assert messages[1]["metadata"] == {"interrupted": True}
         assert (await http.get("/v1/agents/slow/chat/closed/stream")).status_code == 204

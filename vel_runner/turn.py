@@ -114,11 +114,12 @@ class Turn:
         "model_reason",
         "new",
         "options",
+        "output",
         "plan",
         "run_id",
         "session_id",
         "step",
-        "texts",
+        "steps",
         "usage",
     )
 
@@ -139,7 +140,8 @@ class Turn:
         self.plan = plan
         self.step: hooks.AnyStep = hooks.NO_STEP
         self.new: list[Message] = []  # what the run added: tool calls, results, the answer
-        self.texts: list[str] = []  # each step's text
+        self.output = ""  # everything the model wrote, step after step
+        self.steps = 0
         self.usage: Usage | None = None
         self.model_reason: str | None = None  # why the model stopped its last step
         self.calls_for_client: tuple[ToolCall, ...] = ()
@@ -151,7 +153,7 @@ class Turn:
     def result(self) -> TurnResult:
         reason = self.model_reason
         return TurnResult(
-            "".join(self.texts),
+            self.output,
             self.usage,
             self.session_id,
             self.run_id,
@@ -212,7 +214,8 @@ class Turn:
                     self.usage = reply.usage if usage is None else add_usage(usage, reply.usage)
                 if reply.finish_reason:
                     self.model_reason = reply.finish_reason
-                self.texts.append(reply.text)
+                self.output += reply.text
+                self.steps += 1
                 calls = reply.tool_calls
                 if not calls or last:
                     self.new.append(answer_message(self.run_id, reply.text))
@@ -288,7 +291,7 @@ class Turn:
             for item in encode(TurnFailed(exc)):
                 yield item
             raise
-        for event in (StepEnded(len(self.texts) - 1), TurnFinished(self.result())):
+        for event in (StepEnded(self.steps - 1), TurnFinished(self.result())):
             for item in encode(event):
                 yield item
 
@@ -367,7 +370,8 @@ class Turn:
             self.usage = reply.usage if self.usage is None else add_usage(self.usage, reply.usage)
         if reply.finish_reason:
             self.model_reason = reply.finish_reason
-        self.texts.append(reply.text)
+        self.output += reply.text
+        self.steps += 1
         return reply.tool_calls
 
     def _calls_made(
