@@ -19,12 +19,10 @@ whose consumer stops keeps what :mod:`vel_runner.turn_stop` says.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from .context import ContextManager, split_window, transcript_line
-from .errors import InvalidInputError, ToolSourceUnavailableError, TurnCancelledError, VelError
+from .errors import ToolSourceUnavailableError, TurnCancelledError, VelError
 from .events import (
     StepEnded,
     StepStarted,
@@ -37,15 +35,24 @@ from .events import (
     TurnFinished,
     TurnStarted,
 )
-from .messages import Message, pinned_count
+from .messages import Message
 from .observe import hooks
-from .providers.base import Completion, Provider, Usage
-from .storage import UNCHANGED, SessionStore, SessionTurn
+from .providers.base import Completion, Usage
+from .storage import SessionTurn
 from .tools.base import ToolCall
-from .tools.results import check_results_continue
-from .tools.toolbox import Toolbox
 from .turn_options import TurnOptions
 from .turn_result import TurnResult, finish_reason
+from .turn_session import (
+    CANCELLED,
+    TurnHost,
+    being_cancelled,
+    cancelled,
+    commit,
+    hold,
+    keep_stopped,
+    model_request,
+    stored_inputs,
+)
 from .turn_steps import (
     ReplyBuilder,
     StepSettings,
@@ -56,48 +63,14 @@ from .turn_steps import (
 )
 from .turn_stop import Delivered, answer_message, kept_on_stop
 
-log = logging.getLogger("vel_runner.agent")
+__all__ = ["Encode", "Turn", "TurnHost"]
 
 T = TypeVar("T")
 #: A protocol's encoder: the items one event becomes on the wire (often one, maybe none).
 Encode = Callable[[TurnEvent], Sequence[T]]
 
-SUMMARY_INSTRUCTIONS = (
-    "You keep a running summary of a conversation. Merge the previous summary (if any) and the "
-    "new messages into one concise summary that keeps names, facts, decisions and open "
-    "questions. Reply with the summary only."
-)
 #: What the model is told about a call it made on its last allowed step.
 NOT_RUN = "not run: the run reached max_steps"
-
-
-class TurnHost(Protocol):
-    """What a turn reads of its agent (its configuration)."""
-
-    id: str
-    provider: Provider
-    model_name: str
-    instructions: str | None
-    ttl: float | None
-    toolbox: Toolbox
-    max_steps: int
-    ctxmgr: ContextManager
-    store: SessionStore
-
-    #: Has the store been opened (``open_store`` is due before the first turn on it)?
-    store_open: bool
-
-    async def open_store(self) -> None: ...
-
-
-CANCELLED = "the model call was cancelled; nothing was stored"
-
-
-def cancelled() -> BaseException:
-    """Our own cancellation propagates; a provider that cancelled itself is a typed error."""
-    if _being_cancelled():
-        return asyncio.CancelledError()
-    return TurnCancelledError(CANCELLED)
 
 
 class Turn:
@@ -146,10 +119,6 @@ class Turn:
         self.model_reason: str | None = None  # why the model stopped its last step
         self.calls_for_client: tuple[ToolCall, ...] = ()
 
-    @property
-    def keeps_session(self) -> bool:
-        return self.session_id is not None and not self.agent.ctxmgr.stateless
-
     def result(self) -> TurnResult:
         reason = self.model_reason
         return TurnResult(
@@ -172,22 +141,14 @@ class Turn:
                 observed = self.step = step.__enter__()
         try:
             if sid is None or agent.ctxmgr.stateless:
-                await self._loop(self._view(None))
+                await self._loop(self._request(None))
             else:
                 if not agent.store_open:
                     await agent.open_store()
-                window = agent.ctxmgr.max_history
-                if observed is None:
-                    holding = agent.store.turn(agent.id, sid, window=window)
-                else:
-                    holding = hooks.store_turn(observed, agent.store, agent.id, sid, window)
-                async with holding as held:
-                    await self._loop(self._view(held))
-                    options = self.options
-                    if options.history or options.regenerate:
-                        await self._commit(held, [*self._stored_inputs(), *self.new])
-                    else:
-                        await self._commit(held, [*self.inputs, *self.new])
+                async with hold(agent, self.step, sid) as held:
+                    await self._loop(self._request(held))
+                    stored = stored_inputs(self.options, self.inputs)
+                    await commit(agent, held, [*stored, *self.new], self.usage)
         except BaseException as exc:
             if observed is not None:
                 observed.end(exc)
@@ -209,14 +170,7 @@ class Turn:
                     reply = await provider.complete(messages, model=model, settings=settings)
                 else:
                     reply = await complete(provider, model, messages, settings, step)
-                if reply.usage is not None:
-                    usage = self.usage
-                    self.usage = reply.usage if usage is None else add_usage(usage, reply.usage)
-                if reply.finish_reason:
-                    self.model_reason = reply.finish_reason
-                self.output += reply.text
-                self.steps += 1
-                calls = reply.tool_calls
+                calls = self._took_reply(reply)
                 if not calls or last:
                     self.new.append(answer_message(self.run_id, reply.text))
                     return
@@ -241,11 +195,12 @@ class Turn:
         delivered = Delivered()
         try:
             with hooks.turn(agent.id, self.session_id, self.run_id) as self.step:
-                keeps = self.keeps_session
+                keeps = self.session_id is not None and not agent.ctxmgr.stateless
                 if keeps and not agent.store_open:
                     await agent.open_store()
-                async with self._hold(self.session_id or "") if keeps else _NO_SESSION as held:
-                    events = self._events(self._view(held))
+                holding = hold(agent, self.step, self.session_id or "") if keeps else _NO_SESSION
+                async with holding as held:
+                    events = self._events(self._request(held))
                     try:
                         async for event in events:
                             items = encode(event)
@@ -275,18 +230,17 @@ class Turn:
                     except GeneratorExit:  # closed: it took the item it was handed
                         delivered.took()
                         await events.aclose()
-                        if held is not None:
-                            await self._keep(held, delivered)
+                        await self._keep(held, delivered)
                         raise
                     except asyncio.CancelledError:
                         await events.aclose()
-                        if not delivered.stopped and not _being_cancelled():
+                        if not delivered.stopped and not being_cancelled():
                             raise TurnCancelledError(CANCELLED) from None  # by the provider
-                        if held is not None:
-                            await self._keep(held, delivered)
+                        await self._keep(held, delivered)
                         raise
                     if held is not None:
-                        await self._commit(held, [*self._stored_inputs(), *self.new])
+                        stored = stored_inputs(self.options, self.inputs)
+                        await commit(agent, held, [*stored, *self.new], self.usage)
         except VelError as exc:
             for item in encode(TurnFailed(exc)):
                 yield item
@@ -394,101 +348,19 @@ class Turn:
         self.calls_for_client = tuple(calls)
         self.model_reason = "tool_calls"
 
-    # -- the session --------------------------------------------------------------------------
-    def _hold(self, session_id: str) -> Any:
-        """Hold the session for the turn (timed, when something observes)."""
-        agent, step = self.agent, self.step
-        window = agent.ctxmgr.max_history
-        if step is hooks.NO_STEP:
-            return agent.store.turn(agent.id, session_id, window=window)
-        return hooks.store_turn(step, agent.store, agent.id, session_id, window)
-
-    def _stored_inputs(self) -> list[Message]:
-        """What the turn stores before what the run added: a client's earlier messages and
-        the user message (or tool results); nothing new for a regenerate."""
-        options = self.options
-        if options.regenerate:
-            return []
-        return [*options.history, *self.inputs] if options.history else self.inputs
-
-    def _view(self, held: SessionTurn | None) -> list[Message]:
-        """The messages the model receives: the context manager's view of the history and
-        this turn's new messages, in the model's form."""
-        agent, options, inputs = self.agent, self.options, self.inputs
-        history: Sequence[Message] = ()
-        summary, view = None, None
-        new: Sequence[Message] = [*options.history, *inputs] if options.history else inputs
-        continues = inputs[-1].get("role") == "tool"  # client tool results, not a message
-        if held is None:
-            if continues:
-                raise InvalidInputError("tool results continue a session: give a session_id")
-        else:
-            history, summary, view = held.history, held.summary, getattr(held, "view", None)
-            if continues:
-                check_results_continue(history, inputs)
-            if options.regenerate:
-                if not history or history[-1].get("role") != "user":
-                    raise InvalidInputError(
-                        "nothing to regenerate: the session does not end with a user message"
-                    )
-                new = ()
-        instructions = agent.instructions
-        if options.instructions:
-            instructions = (
-                f"{instructions}\n\n{options.instructions}"
-                if instructions
-                else options.instructions
-            )
-        return agent.ctxmgr.build_messages(
-            self.run_id, self.session_id, instructions or None, history, summary, new, view
+    def _request(self, held: SessionTurn | None) -> list[Message]:
+        return model_request(
+            self.agent, self.run_id, self.session_id, self.inputs, self.options, held
         )
 
-    async def _commit(self, held: SessionTurn, new: list[Message]) -> None:
-        agent = self.agent
-        usage = self.usage
-        tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
-        window = agent.ctxmgr.max_history
-        if window is None:
-            await held.commit(new, ttl=agent.ttl, usage=tokens)
+    async def _keep(self, held: SessionTurn | None, delivered: Delivered) -> None:
+        """A stopped stream: store what its consumer took (a session turn only)."""
+        if held is None:
             return
-        kept, dropped = split_window([*held.history, *new], window)
-        summary = UNCHANGED
-        if agent.ctxmgr.summarize and dropped:
-            summary = await self._summarize(held.summary, dropped)
-        keep = len(kept) - pinned_count(kept)
-        await held.commit(new, keep=keep, summary=summary, ttl=agent.ttl, usage=tokens)
-
-    async def _summarize(self, previous: str | None, dropped: Sequence[Message]) -> str:
-        """Fold the messages that left the window into the running summary (same model)."""
-        agent = self.agent
-        transcript = "\n".join(transcript_line(m) for m in dropped)
-        request: list[Message] = [{"role": "system", "content": SUMMARY_INSTRUCTIONS}]
-        if previous:
-            request.append({"role": "user", "content": f"Previous summary:\n{previous}"})
-        request.append({"role": "user", "content": f"New messages:\n{transcript}"})
-        try:
-            reply = await agent.provider.complete(request, model=agent.model_name, settings={})
-        except asyncio.CancelledError:
-            raise cancelled() from None
-        return reply.text.strip()
-
-    async def _keep(self, held: SessionTurn, delivered: Delivered) -> None:
-        """Store what a stopped stream keeps; a second cancellation does not stop that."""
-        kept = kept_on_stop(self._stored_inputs(), self.new, delivered, self.run_id)
-        if kept is None:
-            return
-        task = asyncio.ensure_future(self._commit(held, kept))
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            pass  # cancelled again: the commit carries on by itself
-        except Exception as exc:  # the stop wins; the partial answer is lost
-            log.warning("could not store the interrupted answer %s: %s", self.run_id, exc)
-
-
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+        stored = stored_inputs(self.options, self.inputs)
+        kept = kept_on_stop(stored, self.new, delivered, self.run_id)
+        if kept is not None:
+            await keep_stopped(self.agent, held, kept, self.usage, self.run_id)
 
 
 class _NoSession:
