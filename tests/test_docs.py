@@ -76,6 +76,15 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
 
 
+async def run_blocks(doc: str, blocks: list[str], namespace: dict[str, Any]) -> None:
+    """Run a guide's Python blocks in order, in one namespace, as written (top-level await)."""
+    for number, block in enumerate(blocks, 1):
+        code = compile(block, f"{doc} block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        result = eval(code, namespace)  # our own documentation, run as written
+        if inspect.iscoroutine(result):
+            await result
+
+
 async def test_library_guide_examples_run(
     fake_openai: FakeOpenAI, fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,13 +95,7 @@ async def test_library_guide_examples_run(
     assert len(blocks) >= 8
     namespace: dict[str, Any] = {"__name__": "library_guide"}
     try:
-        for number, block in enumerate(blocks, 1):
-            code = compile(
-                block, f"docs/library.md block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-            )
-            result = eval(code, namespace)  # our own documentation, run as written
-            if inspect.iscoroutine(result):
-                await result
+        await run_blocks("docs/library.md", blocks, namespace)
         assert namespace["answer2"] == "fake reply to: What is my name? (3 messages)"
         assert namespace["answer3"] == "fake reply to: Where do I live? (7 messages)"
         assert namespace["context"] == namespace["messages"] and namespace["removed"] is True
@@ -121,13 +124,7 @@ async def test_protocols_guide_examples_run() -> None:
     blocks = python_blocks((REPO / "docs" / "protocols.md").read_text(encoding="utf-8"))
     assert len(blocks) == 3
     namespace: dict[str, Any] = {"__name__": "protocols_guide"}
-    for number, block in enumerate(blocks, 1):
-        code = compile(
-            block, f"docs/protocols.md block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-        )
-        result = eval(code, namespace)  # our own documentation, run as written
-        if inspect.iscoroutine(result):
-            await result
+    await run_blocks("docs/protocols.md", blocks, namespace)
     app = create_app(Runtime.from_agents([namespace["agent"]]))
     app.include_router(namespace["router"])
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
