@@ -376,3 +376,29 @@ async def test_an_error_is_classified_the_same_way_on_every_route(
     assert events[-1]["type"] == "response.failed"
     assert events[-1]["response"]["error"]["message"] == str(error)
     assert outcomes.seen == [outcome] * 6
+
+
+async def test_an_unexpected_failure_mid_stream_ends_like_any_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug (not a VelError) mid-stream: the client still gets its protocol's failure ending,
+    the server log the traceback, and nothing is stored."""
+
+    class Broken(ScriptedProvider):
+        async def stream(self, messages: Any, *, model: str, settings: Any) -> AsyncIterator[Any]:
+            async for chunk in super().stream(messages, model=model, settings=settings):
+                yield chunk
+                raise RuntimeError("a bug")
+
+    agent = Agent("buggy", model={"provider": "echo", "model": "m"}, provider=Broken(Say(["hi "])))
+    body = {"message": "hi", "session_id": "bug", "stream": True}
+    async with served_agents(agent) as base, httpx.AsyncClient(base_url=base) as http:
+        response = await http.post("/v1/agents/buggy/runs", json=body)
+        stored = await stored_messages(base, "buggy", "bug")
+    events = sse_json(response.text)
+    assert [e["type"] for e in events[-4:]] == ["text-end", "error", "finish-step", "finish"]
+    assert events[-3]["errorText"] == "internal error; see the server log"
+    assert events[-1]["finishReason"] == "error"
+    assert response.text.endswith("data: [DONE]\n\n")
+    assert stored == []
+    assert "RuntimeError: a bug" in caplog.text
