@@ -195,31 +195,10 @@ def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> No
 
 
 def instructions(tree: Path, sessions: int, turns: int) -> float:
-    """Instructions per turn of part 2 in ``tree``: valgrind's count for ``turns`` turns per
-    session less the count for none (start-up, imports, warm-up), over the turns."""
-    counts = []
-    for measured in (0, turns):
-        out = subprocess.run(
-            [
-                "valgrind",
-                "--tool=cachegrind",
-                "--cache-sim=no",
-                "--cachegrind-out-file=/dev/null",
-                sys.executable,
-                "-c",
-                RUN_ECHO_TURN,
-                str(sessions),
-                str(measured),
-            ],
-            env={**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"},
-            cwd=tree,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        refs = next(line for line in out.stderr.splitlines() if "I   refs" in line)
-        counts.append(int(refs.split()[-1].replace(",", "")))
-    return (counts[1] - counts[0]) / (sessions * turns)
+    """Instructions per turn of part 2 in ``tree`` (valgrind)."""
+    from instructions import per_unit
+
+    return per_unit(tree, RUN_ECHO_TURN, [str(sessions), str(turns)], sessions * turns)
 
 
 def compare_instructions(other: Path, sessions: int, turns: int) -> None:
