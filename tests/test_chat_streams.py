@@ -102,7 +102,8 @@ async def test_a_run_nobody_ever_reads_is_stopped_and_releases_its_agent() -> No
     streams.grace = 0.05
     async with serving(app):
         held = TurnLease(*runtime.hold("slow"))
-        frames = held.frames({"message": "hi"}, "never-read", UIMessageStream(), "a test")
-        run = await streams.start("slow", "never-read", frames)
+        encoder = UIMessageStream()
+        frames = held.frames({"message": "hi"}, "never-read", encoder, "a test")
+        run = await streams.start(agent, "never-read", frames, encoder)
         await wait_until(lambda: run.done and streams.get("slow", "never-read") is None)
         assert await agent.ctxmgr.aget_session_context("never-read") == []  # nothing delivered

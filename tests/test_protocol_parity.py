@@ -28,6 +28,7 @@ from vel_runner.errors import (
     VelError,
 )
 from vel_runner.observe import hooks
+from vel_runner.public_errors import public_text
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
 
@@ -368,13 +369,22 @@ async def test_an_error_is_classified_the_same_way_on_every_route(
             events = await streamed("/v1/responses", respond)
     finally:
         remove()
+    # the same status, type and words everywhere: a failure of ours in words for an end user
+    # (with the request id), a conflict as it is (the client's to retry)
+    words = f"{public_text(error)} (request id " if status >= 500 else str(error)
     assert (runs.status_code, runs.json()["error"]["type"]) == (status, error_type)
     assert (completions.status_code, completions.json()["error"]["type"]) == (status, error_type)
     assert responses.status_code == status
-    assert [e for e in ui if e["type"] == "error"] == [{"type": "error", "errorText": str(error)}]
-    assert chunks[-1]["error"]["type"] == error_type  # the stream's last frame, before [DONE]
-    assert events[-1]["type"] == "response.failed"
-    assert events[-1]["response"]["error"]["message"] == str(error)
+    said = [
+        runs.json()["error"]["message"],
+        completions.json()["error"]["message"],
+        responses.json()["error"]["message"],
+        *(e["errorText"] for e in ui if e["type"] == "error"),
+        chunks[-1]["error"]["message"],  # the stream's last frame, before [DONE]
+        events[-1]["response"]["error"]["message"],
+    ]
+    assert chunks[-1]["error"]["type"] == error_type and events[-1]["type"] == "response.failed"
+    assert len(said) == 6 and all(text.startswith(words) for text in said), said
     assert outcomes.seen == [outcome] * 6
 
 
@@ -397,7 +407,7 @@ async def test_an_unexpected_failure_mid_stream_ends_like_any_failure(
         stored = await stored_messages(base, "buggy", "bug")
     events = sse_json(response.text)
     assert [e["type"] for e in events[-4:]] == ["text-end", "error", "finish-step", "finish"]
-    assert events[-3]["errorText"] == "internal error; see the server log"
+    assert events[-3]["errorText"].startswith("the server failed to answer (request id ")
     assert events[-1]["finishReason"] == "error"
     assert response.text.endswith("data: [DONE]\n\n")
     assert stored == []

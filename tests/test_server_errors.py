@@ -109,14 +109,23 @@ async def test_provider_failure_is_502_and_stores_nothing(fake_openai, caplog) -
     async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
         plain = await http.post("/v1/agents/gpt/runs", json={"message": "hi", "session_id": "s"})
         message = error_of(plain, 502, "provider_error")
-        assert "fake failure 500" in message and secret not in message
+        # words an end user can act on, and the id to quote; the detail is in the log only
+        request_id = plain.headers["x-request-id"]
+        assert message == f"the model provider failed (HTTP 500) (request id {request_id})"
+        assert plain.json()["error"]["request_id"] == request_id
+        assert "127.0.0.1" not in plain.text and "fake failure 500" not in plain.text
+        assert "answered HTTP 500: fake failure 500" in caplog.text
         streamed = await http.post(
             "/v1/agents/gpt/runs", json={"message": "hi", "session_id": "s", "stream": True}
         )
         assert streamed.status_code == 200  # the failure happens after the stream started
         events = sse_json(streamed.text)
         assert events[0]["type"] == "start" and events[-3]["type"] == "error"
-        assert "fake failure 500" in events[-3]["errorText"]
+        # the stream says it as the JSON answer does (its own request id); the log has it all
+        said = events[-3]["errorText"]
+        assert said.startswith("the model provider failed (HTTP 500) (request id ")
+        assert said.endswith(f"{streamed.headers['x-request-id']})")
+        assert "fake failure 500" not in streamed.text
         assert [e["type"] for e in events[-2:]] == ["finish-step", "finish"]
         assert events[-1]["finishReason"] == "error"
         assert streamed.text.endswith("data: [DONE]\n\n")

@@ -30,6 +30,7 @@ from .observe import hooks
 from .protocols.ui_stream import UIMessageStream
 from .providers import Provider, create_provider
 from .storage import SessionStore, resolve_store
+from .tools.outcomes import DEFAULT_MAX_RESULT_CHARS
 from .tools.results import tool_result_messages
 from .tools.toolbox import Toolbox
 from .turn import Encode, Turn
@@ -80,6 +81,7 @@ class Agent:
         max_steps: int = DEFAULT_MAX_STEPS,
         parallel_tool_calls: bool = True,
         tool_concurrency: int = 4,
+        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise InvalidInputError(f"agent id must be a non-empty string, got {id!r}")
@@ -116,7 +118,12 @@ class Agent:
             raise InvalidInputError(f"max_steps must be a positive integer, got {max_steps!r}")
         if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
             raise InvalidInputError(f"tools must be a list, got {type(tools).__name__}")
-        self.toolbox = Toolbox(tools, parallel=parallel_tool_calls, concurrency=tool_concurrency)
+        self.toolbox = Toolbox(
+            tools,
+            parallel=parallel_tool_calls,
+            concurrency=tool_concurrency,
+            max_result_chars=max_result_chars,
+        )
         self.max_steps = max_steps
         self.id = id
         self.model_name = model_name

@@ -22,7 +22,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
-from .errors import ToolSourceUnavailableError, TurnCancelledError, VelError
+from .errors import TurnCancelledError, VelError
 from .events import (
     StepEnded,
     StepStarted,
@@ -146,7 +146,12 @@ class Turn:
                 if not agent.store_open:
                     await agent.open_store()
                 async with hold(agent, self.step, sid) as held:
-                    await self._loop(self._request(held))
+                    messages = self._request(held)
+                    try:
+                        await self._loop(messages)
+                    except VelError:
+                        await self._keep_question(held)
+                        raise
                     stored = stored_inputs(self.options, self.inputs)
                     await commit(agent, held, [*stored, *self.new], self.usage)
         except BaseException as exc:
@@ -160,8 +165,6 @@ class Turn:
     async def _loop(self, messages: list[Message]) -> None:
         agent, plan, step = self.agent, self.plan, self.step
         provider, model = agent.provider, agent.model_name
-        if agent.toolbox.sources:
-            self._check_sources()
         try:
             for index in range(agent.max_steps):
                 last = not plan.has_tools or index == agent.max_steps - 1
@@ -235,8 +238,12 @@ class Turn:
                     except asyncio.CancelledError:
                         await events.aclose()
                         if not delivered.stopped and not being_cancelled():
+                            await self._keep_question(held)
                             raise TurnCancelledError(CANCELLED) from None  # by the provider
                         await self._keep(held, delivered)
+                        raise
+                    except VelError:
+                        await self._keep_question(held)
                         raise
                     if held is not None:
                         stored = stored_inputs(self.options, self.inputs)
@@ -253,8 +260,6 @@ class Turn:
         """The loop of :meth:`_loop`, streamed: each step's events as they come."""
         agent, plan, turn_step = self.agent, self.plan, self.step
         model = agent.model_name
-        if agent.toolbox.sources:
-            self._check_sources()
         for index in range(agent.max_steps):
             last = not plan.has_tools or index == agent.max_steps - 1
             settings = plan.last if last else plan.settings
@@ -312,11 +317,6 @@ class Turn:
             yield StepEnded(index)
 
     # -- what both loops share -------------------------------------------------------------------
-    def _check_sources(self) -> None:
-        down = self.agent.toolbox.unavailable()
-        if down:
-            raise ToolSourceUnavailableError("; ".join(down))
-
     def _took_reply(self, reply: Completion) -> tuple[ToolCall, ...]:
         """Note a model step's reply (usage, finish reason, text); its tool calls. (The
         answer's step then stores the reply under the turn's run id.)"""
@@ -357,10 +357,20 @@ class Turn:
         """A stopped stream: store what its consumer took (a session turn only)."""
         if held is None:
             return
-        stored = stored_inputs(self.options, self.inputs)
-        kept = kept_on_stop(stored, self.new, delivered, self.run_id)
+        options = self.options
+        stored = stored_inputs(options, self.inputs)
+        kept = kept_on_stop(stored, self.new, delivered, self.run_id, options.keep_input)
         if kept is not None:
             await keep_stopped(self.agent, held, kept, self.usage, self.run_id)
+
+    async def _keep_question(self, held: SessionTurn | None) -> None:
+        """A failed turn stores nothing, unless it keeps its input (a chat keeps the
+        question whatever happens to its answer)."""
+        if held is None or not self.options.keep_input:
+            return
+        stored = stored_inputs(self.options, self.inputs)
+        if stored:
+            await keep_stopped(self.agent, held, stored, self.usage, self.run_id)
 
 
 class _NoSession:

@@ -142,7 +142,8 @@ async def run_tools(toolbox: Toolbox, calls: Sequence[ToolCall], turn: AnyStep) 
 
     def report(result: ToolResult) -> None:
         outcome = "ok" if result.error is None else "error"
-        turn.tool_done(result.call.name, outcome, time.perf_counter() - started)
+        name = toolbox.metric_name(result.call.name)  # not a name the model made up
+        turn.tool_done(name, outcome, time.perf_counter() - started)
 
     return await toolbox.run_all(calls, report)
 
@@ -171,7 +172,8 @@ class StreamedTools:
                     break  # run_all ended early (it raised): ``await task`` says why
                 result = getter.result()
                 outcome = "ok" if result.error is None else "error"
-                turn.tool_done(result.call.name, outcome, time.perf_counter() - started)
+                name = toolbox.metric_name(result.call.name)  # not a name the model made up
+                turn.tool_done(name, outcome, time.perf_counter() - started)
                 yield ToolOutput(result.call.id, result.call.name, result.output, result.error)
             self.results = await task
         finally:

@@ -5,7 +5,9 @@ the session keeps it too, and the next turn sees what the client sees: the user 
 tool steps that finished, and the text of the current step that the consumer *took*, stored
 as the answer marked ``{"metadata": {"interrupted": true}}``. A consumer took a delta when it
 asked for the next item after it, or closed the stream while holding it (``aclose``); a
-``CancelledError`` thrown in at a delta means it did not. Nothing delivered: nothing kept.
+``CancelledError`` thrown in at a delta means it did not. Nothing delivered: nothing kept,
+unless the turn keeps its input (``TurnOptions.keep_input``, the chat route: the question
+stays where the user saw it), and then the question and the finished tool steps are.
 """
 
 from __future__ import annotations
@@ -45,15 +47,20 @@ class Delivered:
 
 
 def kept_on_stop(
-    inputs: Sequence[Message], done: Sequence[Message], delivered: Delivered, run_id: str
+    inputs: Sequence[Message],
+    done: Sequence[Message],
+    delivered: Delivered,
+    run_id: str,
+    keep_input: bool = False,
 ) -> list[Message] | None:
     """What a stopped turn stores: its inputs, the finished tool steps (``done``: what the
     run added so far) and the delivered text as an interrupted answer; ``None`` when the
-    consumer was handed no text."""
+    consumer was handed no text (and the turn does not keep its input)."""
     text = "".join(delivered.parts)
-    if not text:
+    if not text and not (keep_input and inputs):
         return None
     steps = list(done)
     if steps and steps[-1].get("tool_calls"):  # its results never came: not a valid history
         steps.pop()
-    return [*inputs, *steps, answer_message(run_id, text, interrupted=True)]
+    answer = [answer_message(run_id, text, interrupted=True)] if text else []
+    return [*inputs, *steps, *answer]

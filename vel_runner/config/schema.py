@@ -1,6 +1,8 @@
-"""The JSON Schema of agents.yaml: loading it, checking documents, and reading its defaults.
+"""The JSON Schemas of agents.yaml and of eval files: loading them, checking documents, and
+reading their defaults.
 
-``schema/agents.schema.json`` is the one description of the file's structure. This module
+``schema/agents.schema.json`` is the one description of the config's structure
+(``schema/eval.schema.json`` that of ``*.eval.yaml``, see :mod:`vel_runner.eval`). This module
 turns its validation errors into :class:`ConfigIssue` objects at the right line (with a
 did-you-mean for unknown keys and the allowed values for enums), and fills in the defaults it
 declares, so the code that builds agents never restates them.
@@ -14,12 +16,13 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigIssue, DocPath
 from .loader import Document
 
-SCHEMA_RESOURCE = "schema/agents.schema.json"
+#: The published schemas: ``agents`` (agents.yaml) and ``eval`` (``*.eval.yaml``).
+SchemaName = Literal["agents", "eval"]
 #: Keys whose values are never shown in messages.
 SECRET_KEYS = frozenset({"api_key", "dsn"})
 _TYPE_NAMES = {
@@ -33,25 +36,26 @@ _TYPE_NAMES = {
 }
 
 
-def schema_text() -> str:
+def schema_text(name: SchemaName = "agents") -> str:
     """The schema as shipped: the package resource, else the repository's ``schema/`` file."""
+    resource = f"schema/{name}.schema.json"
     try:
-        return resources.files("vel_runner").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+        return resources.files("vel_runner").joinpath(resource).read_text("utf-8")
     except (FileNotFoundError, NotADirectoryError, OSError):
-        repo_copy = Path(__file__).resolve().parents[2] / SCHEMA_RESOURCE
+        repo_copy = Path(__file__).resolve().parents[2] / resource
         return repo_copy.read_text("utf-8")
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    return json.loads(schema_text())
+def load_schema(name: SchemaName = "agents") -> dict[str, Any]:
+    return json.loads(schema_text(name))
 
 
 @cache
-def _validator() -> Any:
+def _validator(name: SchemaName = "agents") -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(_inline_refs(load_schema(), load_schema()["$defs"]))
+    return Draft202012Validator(_inline_refs(load_schema(name), load_schema(name)["$defs"]))
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
@@ -79,15 +83,18 @@ def enum_values(def_name: str, prop: str) -> list[Any]:
     return list(definition(def_name)["properties"][prop]["enum"])
 
 
-def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[ConfigIssue]:
-    """Every schema violation in ``doc`` (none for values whose ``${VAR}`` is unset).
+def schema_issues(
+    doc: Document, bad_paths: set[DocPath] | None = None, *, schema: SchemaName = "agents"
+) -> list[ConfigIssue]:
+    """Every violation of the ``schema`` in ``doc`` (none for values whose ``${VAR}`` is unset).
 
     The document paths of the violations are added to ``bad_paths`` when it is given.
     """
     issues: list[ConfigIssue] = []
     objects: set[DocPath] = set()  # the objects the errors lie in or on
     shown: set[tuple[str, str]] = set()
-    for error in _validator().iter_errors(doc.data):
+    validator = _validator(schema)
+    for error in validator.iter_errors(doc.data):
         error = _most_specific(error)
         path: DocPath = tuple(error.absolute_path)
         env = doc.env.get(path)
@@ -95,13 +102,13 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
             continue  # the unset variable is reported on its own, where it matters
         if bad_paths is not None:
             bad_paths.add(path)
-        for issue in _issues_for(doc, error, path):
+        for issue in _issues_for(doc, error, path, schema):
             if (issue.path, issue.message) not in shown:  # one per variant of a oneOf
                 shown.add((issue.path, issue.message))
                 issues.append(issue)
         objects.update({path, path[:-1]} if path else {path})
     for path in sorted(objects, key=len):
-        extra = _unknown_variant_keys(doc, path)
+        extra = _unknown_variant_keys(doc, path, validator.schema)
         issues.extend(issue for issue in extra if (issue.path, issue.message) not in shown)
     return issues
 
@@ -116,13 +123,13 @@ def _wants_structure(error: Any) -> bool:
     return "object" in wanted or "array" in wanted
 
 
-def _unknown_variant_keys(doc: Document, path: DocPath) -> list[ConfigIssue]:
+def _unknown_variant_keys(doc: Document, path: DocPath, root: Any) -> list[ConfigIssue]:
     """Unknown keys of an object whose variant a key picks (a provider's or a store's
     ``type``). With that key missing or wrong no variant applies, so the schema alone names
     only the missing key, never the misspelt one beside it (``typee: echo``): check the keys
     against every variant's."""
     value: Any = doc.data
-    schema: Any = _validator().schema
+    schema: Any = root
     for part in path:
         value, schema = _child(value, part), _child_schema(schema, part)
         if value is None or schema is None:
@@ -187,7 +194,9 @@ def _most_specific(error: Any) -> Any:
     return error
 
 
-def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
+def _issues_for(
+    doc: Document, error: Any, path: DocPath, schema_name: SchemaName
+) -> list[ConfigIssue]:
     kind, value, schema = error.validator, error.instance, error.schema
     shown = show(doc, path, value)
     if kind == "additionalProperties" and isinstance(value, dict):
@@ -195,7 +204,9 @@ def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
     if kind == "required" and isinstance(value, dict):
         missing = [key for key in error.validator_value if key not in value]
         return [
-            doc.issue(path, f"missing required key {key!r}", hint=_describe(schema, key))
+            doc.issue(
+                path, f"missing required key {key!r}", hint=_describe(schema, key, schema_name)
+            )
             for key in missing
         ]
     if "propertyNames" in error.relative_schema_path:
@@ -239,6 +250,10 @@ def _message(
         return "must not be empty", schema.get("description")
     if kind == "maxItems":
         return f"at most {expected} items allowed", None
+    if kind == "minItems":
+        return f"at least {expected} item{'s' * (expected != 1)} needed", None
+    if kind == "minProperties":
+        return "must not be empty", schema.get("description")
     return f"{shown} is invalid ({kind})", schema.get("description")
 
 
@@ -266,15 +281,16 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _describe(schema: dict, key: str) -> str | None:
+def _describe(schema: dict, key: str, schema_name: SchemaName) -> str | None:
     """The description of property ``key`` (looked up across ``$defs`` for a bare
     ``required`` in an if/then branch)."""
+    defs = load_schema(schema_name)["$defs"]
     prop = schema.get("properties", {}).get(key)
     if prop is None:
-        owners = [d for d in load_schema()["$defs"].values() if key in d.get("properties", {})]
+        owners = [d for d in defs.values() if key in d.get("properties", {})]
         prop = owners[0]["properties"][key] if owners else {}
     if "$ref" in prop and "description" not in prop:
-        prop = definition(prop["$ref"].rsplit("/", 1)[-1])
+        prop = defs[prop["$ref"].rsplit("/", 1)[-1]]
     return prop.get("description")
 
 
@@ -325,6 +341,7 @@ def _fill(schema: dict[str, Any], value: Any) -> None:
 
 __all__ = [
     "SECRET_KEYS",
+    "SchemaName",
     "did_you_mean",
     "enum_values",
     "load_schema",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import status_of
 from ..events import (
     TextDelta,
     ToolCallStarted,
@@ -22,7 +23,7 @@ from ..events import (
     TurnStarted,
 )
 from ..turn_result import TurnResult
-from .errors import error_of
+from .errors import error_body
 
 Item = dict[str, Any]
 NOTHING: tuple[Item, ...] = ()
@@ -56,11 +57,19 @@ class ChatCompletionChunks:
     """The encoder of one streamed turn: ``chat.completion.chunk`` items; a failure is an
     error item (``{"error": {...}}``), and the stream ends with ``data: [DONE]``."""
 
-    __slots__ = ("calls", "created", "id", "include_usage", "model")
+    __slots__ = ("calls", "created", "describe", "id", "include_usage", "model")
 
     ends_with_done = True
 
-    def __init__(self, model: str, created: int, *, include_usage: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        created: int,
+        *,
+        include_usage: bool = False,
+        describe: Callable[[BaseException], str] = str,
+    ) -> None:
+        self.describe = describe
         self.model = model
         self.created = created
         self.include_usage = include_usage
@@ -123,7 +132,8 @@ class ChatCompletionChunks:
         return (done, tail)
 
     def _failed(self, event: TurnFailed) -> Sequence[Item]:
-        return (error_of(event.error),)
+        exc = event.error
+        return (error_body(status_of(exc), self.describe(exc), exc.error_type),)
 
 
 _HANDLERS: dict[type, Callable[[ChatCompletionChunks, Any], Sequence[Item]]] = {

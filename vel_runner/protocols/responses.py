@@ -142,11 +142,19 @@ class ResponseEvents:
     """The encoder of one streamed turn: ``response.created`` ... ``response.completed``,
     or ``response.failed`` when the turn fails. The stream has no ``[DONE]``."""
 
-    __slots__ = ("created", "model", "opened", "request", "run_id", "seq")
+    __slots__ = ("created", "describe", "model", "opened", "request", "run_id", "seq")
 
     ends_with_done = False
 
-    def __init__(self, model: str, request: Mapping[str, Any], created: float) -> None:
+    def __init__(
+        self,
+        model: str,
+        request: Mapping[str, Any],
+        created: float,
+        *,
+        describe: Callable[[BaseException], str] = str,
+    ) -> None:
+        self.describe = describe
         self.model = model
         self.request = request
         self.created = created
@@ -230,7 +238,7 @@ class ResponseEvents:
         return items
 
     def _failed(self, event: TurnFailed) -> Sequence[dict[str, Any]]:
-        failed = self._response("failed", error=str(event.error))
+        failed = self._response("failed", error=self.describe(event.error))
         return (self._item("response.failed", response=failed),)
 
 

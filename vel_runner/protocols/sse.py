@@ -7,14 +7,15 @@ proxies keep the connection open.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from ..strict_json import compact_encoder
 
 #: The frame that ends a turn's stream (the UI message stream, chat completions).
 DONE = b"data: [DONE]\n\n"
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_dumps = compact_encoder()  # strict: NaN and infinities as null
 
 
 def comment(text: str) -> bytes:
@@ -23,10 +24,10 @@ def comment(text: str) -> bytes:
 
 
 def data_frame(payload: Mapping[str, Any]) -> bytes:
-    """``data: <json>`` and a blank line."""
+    """``data: <json>`` and a blank line (strict JSON: NaN and infinities as ``null``)."""
     return b"data: " + _dumps(payload).encode() + b"\n\n"
 
 
 def named_frame(event: str, payload: Mapping[str, Any]) -> bytes:
-    """``event: <name>``, ``data: <json>`` and a blank line."""
+    """``event: <name>``, ``data: <json>`` and a blank line (strict JSON)."""
     return f"event: {event}\ndata: {_dumps(payload)}\n\n".encode()

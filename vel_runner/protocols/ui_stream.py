@@ -89,18 +89,38 @@ def finish(session_id: str | None, usage: Usage | None, reason: str = "stop") ->
 
 
 class UIMessageStream:
-    """The encoder of one turn: :meth:`encode` makes each event's items."""
+    """The encoder of one turn: :meth:`encode` makes each event's items. ``describe`` says a
+    failure in the ``error`` item (the library: the error's own message; the server: words
+    for an end user, :func:`~vel_runner.protocols.errors.client_text`)."""
 
-    __slots__ = ("run_id", "session_id", "text_id", "text_open")
+    __slots__ = ("describe", "in_step", "run_id", "session_id", "text_id", "text_open")
 
     #: Over SSE, the stream ends with ``data: [DONE]``.
     ends_with_done = True
 
-    def __init__(self) -> None:
+    def __init__(self, describe: Callable[[BaseException], str] = str) -> None:
+        self.describe = describe
         self.run_id = ""
         self.session_id: str | None = None
         self.text_id = ""
         self.text_open = False
+        self.in_step = False
+
+    def stopped(self) -> Sequence[Item]:
+        """How a stream that was stopped midway ends (a chat answer stopped by a new message
+        or a closed tab): what is open closed, then ``finish`` with ``finishReason:
+        "other"`` and the metadata its stored copy carries (``interrupted``)."""
+        items: list[Item] = []
+        if not self.run_id:  # stopped before it began: still a whole (empty) message
+            items.append({"type": "start"})
+        if self.text_open:
+            items.append({"type": "text-end", "id": self.text_id})
+        if self.in_step:
+            items.append({"type": "finish-step"})
+        metadata = {"sessionId": self.session_id, "interrupted": True}
+        items.append({"type": "finish", "finishReason": "other", "messageMetadata": metadata})
+        self.text_open = self.in_step = False
+        return items
 
     def encode(self, event: TurnEvent) -> Sequence[Item]:
         if type(event) is TextDelta and self.text_open:  # nearly every event: no dispatch
@@ -117,6 +137,7 @@ class UIMessageStream:
         index = event.index
         self.text_id = f"text-{self.run_id}" if index == 0 else f"text-{self.run_id}-{index}"
         self.text_open = False
+        self.in_step = True
         return ({"type": "start-step"},)
 
     def _text_delta(self, event: TextDelta) -> Sequence[Item]:
@@ -185,6 +206,7 @@ class UIMessageStream:
         return (item,)
 
     def _step_ended(self, event: StepEnded) -> Sequence[Item]:
+        self.in_step = False
         return ({"type": "finish-step"},)
 
     def _finished(self, event: TurnFinished) -> Sequence[Item]:
@@ -196,8 +218,9 @@ class UIMessageStream:
         if self.text_open:
             items.append({"type": "text-end", "id": self.text_id})
             self.text_open = False
-        items.append({"type": "error", "errorText": str(event.error)})
+        items.append({"type": "error", "errorText": self.describe(event.error)})
         items.append({"type": "finish-step"})
+        self.in_step = False
         items.append(finish(self.session_id, None, "error"))
         return items
 

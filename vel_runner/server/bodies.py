@@ -82,13 +82,14 @@ async def check_body(request: Request) -> None:
     lone surrogates, NUL, NaN/Infinity — on every route, before it runs.
 
     An app-wide dependency, so a new route taking text is covered too. FastAPI has already
-    parsed the body; ``request.json()`` returns that parse. A body that is not JSON is left
-    to the route's own validation.
+    parsed the body; ``request.json()`` returns that parse. A body that is not JSON (or nested
+    past what the parser takes: a ``RecursionError``) is left to the route's own validation,
+    which refuses it if the route takes a body and ignores it if not.
     """
     if request.method in BODYLESS or not await request.body():
         return
     try:
         data = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     check_json(data)

@@ -1,8 +1,10 @@
 """Exceptions -> the API's JSON errors: ``{"error": {"type": ..., "message": ...}}``.
 
 Every failure a client can cause maps to a 4xx with a message naming what was wrong, so no
-route answers 500 to bad input; a provider failure is a 502, an unreachable store a 503. The
-messages come from vel-runner's own errors, which never carry keys or DSN passwords.
+route answers 500 to bad input; a provider failure is a 502, an unreachable store a 503. A
+client's own mistake is named as it is; a failure on the server's side (5xx) is said in words
+an end user can act on, with the request id, and its detail goes to the log
+(:func:`~vel_runner.protocols.errors.client_text`, which failed streams use too).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import VelError, status_of
-from ..protocols.errors import TYPE_BY_STATUS, error_body
+from ..observe.logs import REQUEST_ID
+from ..protocols.errors import TYPE_BY_STATUS, client_text, error_body
 
 __all__ = [
     "TYPE_BY_STATUS",
     "ApiError",
     "OpenAIError",
+    "client_message",
     "describe_validation",
     "error_body",
     "error_response",
@@ -62,6 +66,11 @@ def error_response(
     return JSONResponse(error_body(status, message, error_type), status, headers=headers)
 
 
+def client_message(exc: VelError, status: int) -> str:
+    """What a client is told of ``exc`` (``status``: what it is answered with)."""
+    return client_text(exc, REQUEST_ID.get()) if status >= 500 else str(exc)
+
+
 def _where(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -87,9 +96,9 @@ def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
 async def _vel_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VelError)
     status = status_of(exc)
-    if status >= 500:
+    if status >= 500:  # the detail (no credentials in it) stays in the log, under the id
         log.warning("%s %s -> %d %s", request.method, request.url.path, status, exc)
-    return error_response(status, str(exc), exc.error_type)
+    return error_response(status, client_message(exc, status), exc.error_type)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -12,7 +12,7 @@ from ..protocols.ui_stream import STREAM_HEADER
 from .bodies import RunRequest
 from .sse import wants_stream
 from .state import state_of
-from .streaming import lease_turn
+from .streaming import client_words, lease_turn
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -33,8 +33,10 @@ def agent_info(agent: Agent) -> dict[str, Any]:
         "max_history": agent.ctxmgr.max_history,
         "ttl": agent.ttl,
         "tools": agent.toolbox.names,
-        "tool_calls": agent.toolbox.calls,
-        "tool_errors": agent.toolbox.errors,
+        "tool_calls": agent.toolbox.tally.calls,
+        "tool_errors": agent.toolbox.tally.errors,
+        "tool_calls_stuck": agent.toolbox.stuck_calls(),
+        "tools_unavailable": agent.toolbox.unavailable(),  # MCP servers down, and why
     }
 
 
@@ -52,8 +54,9 @@ async def run_agent(agent_id: str, body: RunRequest, request: Request) -> Respon
     async with await lease_turn(request, agent_id) as held:
         if wants_stream(request.headers.get("accept"), body.stream):
             headers = dict([STREAM_HEADER])
+            encoder = RunEvents(describe=client_words())
             return held.stream(
-                payload, body.session_id, RunEvents(), f"agent {agent_id}", headers=headers
+                payload, body.session_id, encoder, f"agent {agent_id}", headers=headers
             )
         result = await held.agent.run_turn(payload, body.session_id)
     return JSONResponse(run_object(result))

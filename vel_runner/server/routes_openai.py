@@ -25,7 +25,7 @@ from ..protocols.chat_completions import ChatCompletionChunks, completion_object
 from .bodies import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
 from .errors import ApiError
 from .state import state_of
-from .streaming import lease_turn
+from .streaming import client_words, lease_turn
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
@@ -135,7 +135,9 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
         agent = held.agent
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
-            encoder = ChatCompletionChunks(body.model, created, include_usage=include_usage)
+            encoder = ChatCompletionChunks(
+                body.model, created, include_usage=include_usage, describe=client_words()
+            )
             what = f"chat completion of {body.model}"
             return held.stream(
                 payload, session_id, encoder, what, headers=headers, client_tools=tools

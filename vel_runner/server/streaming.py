@@ -32,7 +32,9 @@ from starlette.responses import StreamingResponse
 
 from ..errors import VelError
 from ..events import TurnEvent, TurnFailed
+from ..observe.logs import REQUEST_ID
 from ..protocols import Encoder
+from ..protocols.errors import client_text
 from ..protocols.sse import DONE, data_frame
 from .sse import sse_response
 from .state import state_of
@@ -51,6 +53,13 @@ async def lease_turn(request: Request, agent_id: str) -> TurnLease:
     """The agent ``agent_id`` of the current config, held for one turn."""
     agent, release = state_of(request).live.hold(agent_id)
     return TurnLease(agent, release)
+
+
+def client_words() -> Callable[[BaseException], str]:
+    """How this request's stream says a failure: a client's own mistake as it is, a failure of
+    ours in words an end user can act on, with the request id (the detail goes to the log)."""
+    request_id = REQUEST_ID.get()
+    return lambda exc: client_text(exc, request_id)
 
 
 def sse_encoder(encoder: Encoder) -> Callable[[TurnEvent], Sequence[bytes]]:
@@ -150,8 +159,8 @@ async def turn_frames(
                 except asyncio.CancelledError:
                     await chunks.athrow(asyncio.CancelledError())
                     raise
-    except VelError as exc:  # its failure frames were sent already
-        log.warning("streamed turn of %s failed: %s", what, exc)
+    except VelError as exc:  # its failure frames were sent already, in words for a client
+        log.warning("streamed turn of %s failed: %s", what, exc)  # the detail, for the log
     except Exception as exc:
         log.error("streamed turn of %s failed: %s", what, type(exc).__name__, exc_info=exc)
         for item in encoder.encode(TurnFailed(VelError(INTERNAL))):
