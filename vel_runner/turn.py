@@ -19,8 +19,8 @@ whose consumer stops keeps what :mod:`vel_runner.turn_stop` says.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import TypeVar
 
 from .errors import TurnCancelledError, VelError
 from .events import (
@@ -44,9 +44,11 @@ from .turn_options import TurnOptions
 from .turn_result import TurnResult, finish_reason
 from .turn_session import (
     CANCELLED,
+    NO_SESSION,
     TurnHost,
     being_cancelled,
     cancelled,
+    closing,
     commit,
     hold,
     keep_stopped,
@@ -201,7 +203,7 @@ class Turn:
                 keeps = self.session_id is not None and not agent.ctxmgr.stateless
                 if keeps and not agent.store_open:
                     await agent.open_store()
-                holding = hold(agent, self.step, self.session_id or "") if keeps else _NO_SESSION
+                holding = hold(agent, self.step, self.session_id or "") if keeps else NO_SESSION
                 async with holding as held:
                     events = self._events(self._request(held))
                     try:
@@ -272,7 +274,7 @@ class Turn:
                 observed.__enter__()
             try:
                 chunks = agent.provider.stream(messages, model=model, settings=settings)
-                async with _closing(chunks):
+                async with closing(chunks):
                     async for chunk in chunks:
                         text = chunk.delta
                         if text and chunk.tool_call is None and chunk.usage is None:
@@ -306,7 +308,7 @@ class Turn:
             ours, theirs = self._calls_made(text, calls)
             tools = StreamedTools()
             tool_events = tools.events(agent.toolbox, ours, turn_step)
-            async with _closing(tool_events):
+            async with closing(tool_events):
                 async for output in tool_events:
                     yield output
             self.new.extend(result.message() for result in tools.results)
@@ -371,33 +373,3 @@ class Turn:
         stored = stored_inputs(self.options, self.inputs)
         if stored:
             await keep_stopped(self.agent, held, stored, self.usage, self.run_id)
-
-
-class _NoSession:
-    """The session a turn without one holds: nothing."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
-
-
-_NO_SESSION = _NoSession()
-
-
-class _closing:
-    """``aclosing`` for the turn's own generators, without its type-checker noise."""
-
-    __slots__ = ("stream",)
-
-    def __init__(self, stream: AsyncIterator[Any]) -> None:
-        self.stream = stream
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        close = getattr(self.stream, "aclose", None)
-        if close is not None:
-            await close()

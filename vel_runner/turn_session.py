@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from .context import ContextManager, split_window, transcript_line
 from .errors import InvalidInputError, TurnCancelledError
@@ -165,3 +165,34 @@ async def keep_stopped(
         pass  # cancelled again: the commit carries on by itself
     except Exception as exc:  # the stop wins; the partial answer is lost
         log.warning("could not store the interrupted answer %s: %s", run_id, exc)
+
+
+class _NoSession:
+    """The session a turn without one holds: nothing."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+NO_SESSION = _NoSession()
+
+
+class closing:
+    """``aclosing`` for any async iterator a turn reads (a provider's stream is typed as an
+    iterator): closed when the block ends, if it can be."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: AsyncIterator[Any]) -> None:
+        self.stream = stream
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        close = getattr(self.stream, "aclose", None)
+        if close is not None:
+            await close()
