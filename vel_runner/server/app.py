@@ -27,11 +27,11 @@ from ..heap import settle_heap
 from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
+from .bodies import check_body
 from .cors import add_cors
 from .errors import install_error_handlers
 from .json_text import FiniteJSONResponse
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
-from .models import check_body
 from .observability import RequestId, metrics_endpoint, start_observers, stop_observers
 from .settings import ServeSettings
 from .state import RuntimeLoader, ServerState, state_of

@@ -16,8 +16,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from ..errors import InvalidInputError, UnknownAgentError, VelError
+from .bodies import SESSION_ID_RULE
 from .errors import OpenAIError, client_message, status_of
-from .models import SESSION_ID_RULE
 
 log = logging.getLogger("vel_runner.server")
 
