@@ -118,7 +118,7 @@ def test_unknown_answered_and_expired_approvals_are_refused_by_name() -> None:
 def test_what_nobody_answered_is_closed_when_the_session_runs_again() -> None:
     history = step(WIPE, DROP)
     later = NOW + timedelta(minutes=11)  # wipe expired, drop has no timeout
-    expired, passed = close_pending(history, later)
+    (_, expired), (_, passed) = close_pending(history, later)
     assert "the approval expired" in json.loads(expired["content"])["error"]
     assert "the conversation moved on" in json.loads(passed["content"])["error"]
     assert pending([*history, expired, passed]) == []
@@ -183,6 +183,8 @@ async def test_both_stores_list_pending_approvals_of_live_sessions(store: Sessio
     assert s2.as_dict()["expires_at"] == s2.session_expires_at.isoformat()
     assert s2.as_dict()["agent_id"] == "ops" and s2.as_dict()["session_id"] == "s2"
     assert [p.session_id for p in await store.pending_approvals("other")] == ["s1"]
+    await store.clear("other", "s1")
+    assert await store.pending_approvals("other") == []
 
     # an answer appended in a turn settles it; a new turn after it leaves nothing pending
     history = (await store.get("ops", "s1")).messages  # type: ignore[union-attr]
@@ -196,6 +198,6 @@ async def test_both_stores_list_pending_approvals_of_live_sessions(store: Sessio
         ("s2", s2.approval.id),
     ]
     async with store.turn("ops", "s1") as turn:
-        closed = close_pending(turn.history, NOW)
+        closed = [message for _, message in close_pending(turn.history, NOW)]
         await turn.commit([*closed, {"role": "user", "content": "never mind"}])
     assert [p.session_id for p in await store.pending_approvals("ops")] == ["s2"]

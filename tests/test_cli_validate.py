@@ -39,7 +39,7 @@ def vel(
 def test_the_shipped_file_is_valid_by_default() -> None:
     result = vel("validate")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "valid: 5 agents in agents.yaml"  # no key needed
+    assert result.stdout.strip() == "valid: 6 agents in agents.yaml"  # no key needed
 
 
 def test_the_console_script_runs() -> None:
@@ -81,7 +81,7 @@ def test_json_format(tmp_path: Path) -> None:
     ]
     good = vel("validate", "-f", "json", str(ROOT / "agents.yaml"))
     assert json.loads(good.stdout)["agents"] == [
-        "assistant", "translator", "support", "tutor", "concierge",
+        "assistant", "translator", "support", "tutor", "concierge", "triage",
     ]  # fmt: skip
 
 

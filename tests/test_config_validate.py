@@ -523,7 +523,7 @@ def test_shipped_agents_yaml_validates_offline() -> None:
     }
     assert types == {  # offline, but concierge (which loads without its key: evals/ replay it)
         "assistant": "echo", "translator": "echo", "support": "echo", "tutor": "echo",
-        "concierge": "openai",
+        "concierge": "openai", "triage": "echo",
     }  # fmt: skip
     assert issues == []
     assert (

@@ -6,10 +6,11 @@ offline; the real openai SDK sending ``response_format`` to an OpenAI-compatible
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 import pytest
 from helpers.fake_openai import FakeOpenAI
+from helpers.tickets import TICKET
+from helpers.tickets import Ticket as BaseTicket
 from pydantic import BaseModel
 
 from vel_runner import Agent
@@ -24,19 +25,10 @@ from vel_runner.structured_output import (
 )
 from vel_runner.tools.schema import strict_problems
 
-TICKET = {
-    "type": "object",
-    "properties": {"title": {"type": "string"}, "priority": {"enum": ["low", "high"]}},
-    "required": ["title", "priority"],
-    "additionalProperties": False,
-}
 
-
-class Ticket(BaseModel):
+class Ticket(BaseTicket):
     """A support ticket."""
 
-    title: str
-    priority: Literal["low", "high"]
     tags: list[str] = []
 
 
@@ -61,9 +53,9 @@ def test_answers_are_parsed_and_validated_naming_the_place_at_fault() -> None:
     fenced = spec.parse('```json\n{"title": "x", "priority": "low"}\n```')
     assert fenced.value == {"title": "x", "priority": "low"}  # servers that ignore the format
     cases = {
-        '{"title": "x", "priority": "urgent"}': "at priority: 'urgent' is not one of",
-        '{"title": 7, "priority": "low"}': "at title: 7 is not of type 'string'",
-        '{"title": "x"}': "'priority' is a required property",
+        '{"title": "x", "priority": "urgent"}': 'at priority: "urgent" is not one of "low"',
+        '{"title": 7, "priority": "low"}': 'at title: 7 is not of type "string"',
+        '{"title": "x"}': '"priority" is a required property',
         "Sure! Here it is": "the answer is not JSON",
         "  ": "the answer is empty",
         '{"title": NaN, "priority": "low"}': "NaN is not a JSON number",
@@ -124,7 +116,7 @@ def test_the_repair_message_and_the_error_say_what_was_wrong() -> None:
         problem = exc
     repair = spec.repair_message(problem)
     assert repair["role"] == "user"
-    assert "'urgent' is not one of ['low', 'high']" in repair["content"]
+    assert '"urgent" is not one of "low" or "high"' in repair["content"]
     assert "only the JSON that follows the ticket schema" in repair["content"]
     error = spec.failure(problem)
     assert isinstance(error, InvalidOutputError) and isinstance(error, VelError)

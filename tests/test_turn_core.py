@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from helpers.scripted import Say, ScriptedProvider
 
-from vel_runner import Agent, ContextManager, turn_steps
+from vel_runner import Agent, ContextManager, turn_steps, turn_stream
 from vel_runner import context as context_module
 from vel_runner import model_view as model_view_module
-from vel_runner import turn as turn_module
 from vel_runner.events import (
     StepEnded,
     StepStarted,
@@ -105,7 +104,7 @@ async def test_a_plain_turn_makes_no_events_and_asks_for_the_whole_reply(
         raise AssertionError("a non-streamed turn made an event")
 
     for name in ("StepStarted", "StepEnded", "TextEnded", "ToolCallReady", "ToolOutput"):
-        monkeypatch.setattr(turn_module, name, no_events)
+        monkeypatch.setattr(turn_stream, name, no_events)  # the streamed turn's module
     for name in ("TextDelta", "ToolCallStarted", "ToolInputDelta", "ToolOutput"):
         monkeypatch.setattr(turn_steps, name, no_events)
     agent = adder()

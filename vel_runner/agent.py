@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from .approvals import ApprovalAnswer, settle
+from .clock import utc_now
 from .context import ContextManager
 from .errors import InvalidInputError
 from .events import TurnEvent
@@ -38,6 +40,7 @@ from .turn import Encode, Turn
 from .turn_options import PLAIN, TurnOptions
 from .turn_result import TurnResult
 from .turn_steps import StepSettings, step_settings
+from .turn_stream import StreamedTurn
 
 T = TypeVar("T")
 
@@ -136,6 +139,8 @@ class Agent:
         self.ttl = float(ttl) if ttl is not None else None
         self.generation: dict[str, Any] = {k: v for k, v in model.items() if k in GENERATION_KEYS}
         self.generation.update(generation or {})
+        if self.output is not None:  # every model call asks for the shape (strict)
+            self.generation["response_format"] = self.output.response_format()
         self._owns_provider = provider is None
         if provider is None:
             options = {k: v for k, v in model.items() if k in CLIENT_KEYS}
@@ -216,7 +221,9 @@ class Agent:
         Bad input raises here, before the stream starts; the rules for a stopped stream are
         :meth:`run_stream`'s.
         """
-        turn = self._turn(input, session_id, client_tools, options)
+        turn = cast(
+            StreamedTurn, self._turn(input, session_id, client_tools, options, StreamedTurn)
+        )
         return turn.stream(encode or _as_is)  # type: ignore[arg-type]
 
     def _turn(
@@ -225,11 +232,14 @@ class Agent:
         session_id: str | None,
         client_tools: Sequence[Mapping[str, Any]],
         options: TurnOptions,
+        kind: type[Turn] = Turn,
     ) -> Turn:
         """A turn of this agent on checked input: bad input raises here (reported to the
-        hooks as a turn refused). The input is the user message, or the results of client
-        tool calls (``{"tool_results": [...]}``)."""
+        hooks as a turn refused). The input is the user message, the results of client
+        tool calls (``{"tool_results": [...]}``) or answers to the approvals the session
+        waits for (``{"approvals": [...]}``)."""
         run_id = random_hex()
+        answers = None
         try:
             sid = None if session_id is None else check_session_id(session_id)
             if options is not PLAIN:
@@ -239,39 +249,69 @@ class Agent:
                     raise InvalidInputError(
                         "regenerate needs a session (session_id) the agent keeps"
                     )
-            if (
-                not isinstance(input, str)
-                and isinstance(input, Mapping)
-                and "tool_results" in input
-            ):
+            if isinstance(input, str) or not isinstance(input, Mapping):
+                inputs = [self._user_message(input, options)]
+            elif "tool_results" in input:
                 inputs = tool_result_messages(input["tool_results"])
+            elif "approvals" in input:
+                answers = ApprovalAnswer.parse_list(input["approvals"])
+                if sid is None or self.ctxmgr.stateless:
+                    raise InvalidInputError(
+                        "approvals answer the calls a session waits for: give its session_id"
+                    )
+                inputs = []
             else:
-                user: Message = {"role": "user", "content": user_text(input)}
-                if options.user_id is not None:
-                    user["id"] = options.user_id
-                inputs = [user]
+                inputs = [self._user_message(input, options)]
         except InvalidInputError as exc:
             hooks.rejected(self.id, run_id, exc)
             raise
         plain = self._plain_settings  # an agent without tools: the same settings every turn
-        if (
+        output = self.output
+        if options.response_format is not None:  # the client's own format, in place of ours
+            generation = {**self.generation, "response_format": dict(options.response_format)}
+            plain, output = self._settings(client_tools, generation), None
+        elif (
             client_tools
             or self.toolbox.sources
             or plain is None
             or plain.settings is not self.generation
         ):
             plain = self._settings(client_tools)
-        return Turn(self, run_id, sid, inputs, options, plain)
+        return kind(self, run_id, sid, inputs, options, plain, answers, output)
 
-    def _settings(self, client_tools: Sequence[Mapping[str, Any]]) -> StepSettings:
+    @staticmethod
+    def _user_message(input: Mapping[str, Any] | str, options: TurnOptions) -> Message:
+        user: Message = {"role": "user", "content": user_text(input)}
+        if options.user_id is not None:
+            user["id"] = options.user_id
+        return user
+
+    def _settings(
+        self,
+        client_tools: Sequence[Mapping[str, Any]],
+        generation: Mapping[str, Any] | None = None,
+    ) -> StepSettings:
         """The turn's model-call settings, worked out once per turn; an agent without tools
         sends its generation settings as they are, every turn."""
+        if generation is not None:
+            return step_settings(generation, self.toolbox, client_tools)
         if client_tools or self.toolbox.sources:
             return step_settings(self.generation, self.toolbox, client_tools)
         plain = self._plain_settings
         if plain is None or plain.settings is not self.generation:
             plain = self._plain_settings = StepSettings(self.generation, self.generation)
         return plain
+
+    async def check_answers(self, input: Mapping[str, Any], session_id: str) -> None:
+        """Before a streamed answer starts: raise the 404/409 an ``{"approvals": [...]}``
+        input would meet (an unknown, answered or expired approval), so a server can answer
+        with a status rather than an error event. The turn checks again, holding the session:
+        this read only reports early."""
+        answers = ApprovalAnswer.parse_list(input.get("approvals"))
+        if not self.store_open:
+            await self.open_store()
+        record = await self.store.get(self.id, check_session_id(session_id))
+        settle(record.messages if record is not None else [], answers, utc_now())
 
     async def open_store(self) -> None:
         """Open the store before the agent's first turn on it (then: nothing to do)."""

@@ -76,6 +76,14 @@ class Approval:
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
+    def approve(self, reason: str | None = None) -> dict[str, Any]:
+        """The answer that runs the call (for ``run_turn({"approvals": [...]})``)."""
+        return {"id": self.id, "approved": True, "reason": reason}
+
+    def deny(self, reason: str | None = None) -> dict[str, Any]:
+        """The answer that refuses the call (the model reads the reason)."""
+        return {"id": self.id, "approved": False, "reason": reason}
+
     def as_dict(self) -> dict[str, Any]:
         """The API's shape (``approvals`` of a run awaiting approval)."""
         return {
@@ -158,13 +166,18 @@ class ApprovalAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """What answering does: the approved calls to run, the results to store for the others
-    (denied, or expired unanswered), and the approvals still pending afterwards (the turn ends
-    again while there are any)."""
+    """What answering does: the approved calls to run, the calls that will not run (denied,
+    or expired unanswered) with the result the model reads for each, and the approvals still
+    pending afterwards (the turn ends again while there are any)."""
 
     run: list[tuple[Approval, ApprovalAnswer]]
-    results: list[Message]
+    closed: list[tuple[Approval, Message]]
     remaining: list[Approval]
+
+    @property
+    def results(self) -> list[Message]:
+        """The ``tool`` messages of the calls that will not run."""
+        return [message for _, message in self.closed]
 
 
 def new_approval_id() -> str:
@@ -208,7 +221,7 @@ def pending(messages: Sequence[Message]) -> list[Approval]:
     index, answered = _tail(messages)
     if index < 0:
         return []
-    return [a for a in _approvals_of(messages[index]) if a.tool_call_id not in answered]
+    return [a for a in approvals_in(messages[index]) if a.tool_call_id not in answered]
 
 
 def settle(
@@ -232,24 +245,26 @@ def settle(
                 error_type="approval_expired",
             )
     run: list[tuple[Approval, ApprovalAnswer]] = []
-    results: list[Message] = []
+    closed: list[tuple[Approval, Message]] = []
     for answer in answers:
         approval = waiting.pop(answer.id)
         if answer.approved:
             run.append((approval, answer))
         else:
             denial = f"{DENIED}; reason: {answer.reason}" if answer.reason else DENIED
-            results.append(not_run_result(approval, denial, approved=False, reason=answer.reason))
-    lapsed = [a for a in waiting.values() if a.expired(now)]  # unanswered, and now too late
-    results.extend(not_run_result(a, EXPIRED, approved=False) for a in lapsed)
-    return Settlement(run, results, [a for a in waiting.values() if not a.expired(now)])
+            result = not_run_result(approval, denial, approved=False, reason=answer.reason)
+            closed.append((approval, result))
+    for approval in [a for a in waiting.values() if a.expired(now)]:  # unanswered, too late
+        closed.append((approval, not_run_result(approval, EXPIRED, approved=False)))
+        del waiting[approval.id]
+    return Settlement(run, closed, list(waiting.values()))
 
 
-def close_pending(messages: Sequence[Message], now: datetime) -> list[Message]:
-    """Results for every approval still pending when the session runs again without an
-    answer: expired ones, and those a new message passed by. The model reads them."""
+def close_pending(messages: Sequence[Message], now: datetime) -> list[tuple[Approval, Message]]:
+    """Every approval still pending when the session runs again without an answer (expired
+    ones, and those a new message passed by), with the result the model reads for it."""
     return [
-        not_run_result(a, EXPIRED if a.expired(now) else PASSED_BY, approved=False)
+        (a, not_run_result(a, EXPIRED if a.expired(now) else PASSED_BY, approved=False))
         for a in pending(messages)
     ]
 
@@ -286,7 +301,8 @@ def _tail(messages: Sequence[Message]) -> tuple[int, set[str]]:
     return index, answered
 
 
-def _approvals_of(message: Message) -> list[Approval]:
+def approvals_in(message: Message) -> list[Approval]:
+    """The approvals an assistant message asked for (answered or not)."""
     metadata = message.get("metadata")
     entries = metadata.get("approvals") if isinstance(metadata, Mapping) else None
     if not isinstance(entries, list):
@@ -337,6 +353,7 @@ __all__ = [
     "PendingApproval",
     "Settlement",
     "answered_result",
+    "approvals_in",
     "awaits_approval",
     "close_pending",
     "not_run_result",

@@ -1,4 +1,6 @@
-"""Small tools shipped with vel-runner, so the shipped ``agents.yaml`` shows a tool offline.
+"""Small tools shipped with vel-runner, so the shipped ``agents.yaml`` shows tools offline.
+
+``send_email`` sends nothing: it is there to show a call that waits for a person's approval.
 
 ``calculate`` evaluates arithmetic safely (it walks the expression's syntax tree and allows
 only numbers and arithmetic operators: no names, calls or attributes, so no code runs).
@@ -68,3 +70,14 @@ def current_time(timezone: str = "UTC") -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {timezone!r}") from None
     return datetime.now(zone).isoformat(timespec="seconds")
+
+
+def send_email(to: str, subject: str, body: str) -> str:
+    """Send an email (a demo: nothing leaves the machine; the call needs a person's approval).
+
+    Args:
+        to: The recipient's address.
+        subject: The subject line.
+        body: The text of the email.
+    """
+    return f"sent to {to}: {subject!r} ({len(body)} characters; demo, nothing was sent)"

@@ -11,10 +11,16 @@ turn produces::
       ToolCallStarted / ToolInputDelta*           per tool call the model writes
       TextEnded                                   the model's reply for the step is complete
       ToolCallReady*                              each call, its input parsed
+      ApprovalRequested*                          each call that waits for a person (it does
+                                                  not run; the turn ends after the step)
       ToolOutput*                                 each result, as it arrives (not for calls
                                                   the client runs itself)
     StepEnded                                     the step is done (the last one: once stored)
     TurnFinished | TurnFailed                     the result once stored, or the error
+
+A turn that answers approvals (:mod:`vel_runner.approvals`) first makes, before its first
+step, a :class:`ToolOutput` per approved call that ran and a :class:`ToolDenied` per call that
+did not (denied, or its approval expired).
 
 A failed turn ends with :class:`TurnFailed` wherever it was (the encoder closes what it had
 open). A non-streamed turn produces no events at all: it returns its
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .approvals import Approval
     from .errors import VelError
     from .tools.base import ToolCall
     from .turn_result import TurnResult
@@ -106,6 +113,22 @@ class ToolOutput:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """A call waits for a person's approval: it did not run, and the turn ends pending."""
+
+    approval: Approval
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDenied:
+    """A call that waited for approval will not run: denied (``reason``), or expired."""
+
+    call_id: str
+    name: str
+    reason: str | None = None
+
+
 @dataclass(slots=True)
 class StepEnded:
     """A step is done; the turn's last one ends once the turn is stored."""
@@ -136,6 +159,8 @@ TurnEvent = (
     | TextEnded
     | ToolCallReady
     | ToolOutput
+    | ApprovalRequested
+    | ToolDenied
     | StepEnded
     | TurnFinished
     | TurnFailed

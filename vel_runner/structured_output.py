@@ -3,8 +3,8 @@
 The policy, free of any transport: what the model is asked for (a ``response_format`` of type
 ``json_schema`` with ``strict: true``, so OpenAI-compatible servers that enforce it always
 answer in shape), how an answer is parsed and checked (JSON, then the JSON Schema with
-``jsonschema``, or the pydantic model), what goes back to the model when it is not valid (the
-validation error, for one repair attempt), and the typed error when the repair fails too
+``jsonschema-rs``, or the pydantic model), what goes back to the model when it is not valid
+(the validation error, for one repair attempt), and the typed error when the repair fails too
 (:class:`~vel_runner.errors.InvalidOutputError`: ``invalid_output``, and nothing is stored).
 
 A schema is given as a JSON Schema dict (checked as it is: :func:`strict_problems` names what
@@ -15,6 +15,7 @@ strict, like a tool's parameters; the answer is then validated by the model itse
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -42,11 +43,13 @@ class OutputMismatch(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ParsedOutput:
-    """A valid answer: ``value`` as JSON (what the HTTP routes send as ``object``) and
-    ``typed`` (the pydantic model instance for a ``type``, else the same JSON)."""
+    """A valid answer: ``value`` as JSON (what the HTTP routes send as ``object``),
+    ``typed`` (the pydantic model instance for a ``type``, else the same JSON) and ``text``,
+    the JSON text itself (what is stored and sent as the answer; a fence around it dropped)."""
 
     value: Any
     typed: Any
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,7 @@ class OutputSpec:
     ) -> OutputSpec:
         """A hand-written JSON Schema, refused (naming each problem) unless strict mode can
         serve it as it is."""
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError
+        import jsonschema_rs
 
         if not isinstance(schema, Mapping):
             raise OutputDefinitionError(
@@ -75,9 +77,9 @@ class OutputSpec:
                 f"{type(schema).__name__}"
             )
         try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            where = "/".join(map(str, exc.absolute_path)) or "the schema"
+            jsonschema_rs.meta.validate(dict(schema))
+        except jsonschema_rs.ValidationError as exc:
+            where = "/".join(map(str, exc.instance_path)) or "the schema"
             raise OutputDefinitionError(
                 f"output schema is not a valid JSON Schema: {where}: {exc.message}"
             ) from None
@@ -87,7 +89,8 @@ class OutputSpec:
                 "output schema does not fit OpenAI's strict mode: " + "; ".join(problems)
             )
         checked = dict(schema)
-        return cls(checked, _name(name), description, None, Draft202012Validator(checked))
+        validator = jsonschema_rs.Draft202012Validator(checked)
+        return cls(checked, _name(name), description, None, validator)
 
     @classmethod
     def from_model(
@@ -120,7 +123,8 @@ class OutputSpec:
 
     def parse(self, text: str) -> ParsedOutput:
         """The answer ``text`` as a valid object, or :class:`OutputMismatch` saying why not."""
-        value = _json(text)
+        body = _body(text)
+        value = _json(body)
         if self.model is not None:
             from pydantic import ValidationError
 
@@ -128,11 +132,11 @@ class OutputSpec:
                 typed = self.model.model_validate(value)  # type: ignore[attr-defined]
             except ValidationError as exc:
                 raise OutputMismatch(_pydantic_problems(exc)) from None
-            return ParsedOutput(value, typed)
+            return ParsedOutput(value, typed, body)
         error = _best_error(self._validator, value)
         if error is not None:
             raise OutputMismatch(error)
-        return ParsedOutput(value, value)
+        return ParsedOutput(value, value, body)
 
     def repair_message(self, problem: OutputMismatch) -> Message:
         """What the model is told after an invalid answer (it gets one more try)."""
@@ -147,7 +151,7 @@ class OutputSpec:
     def failure(self, problem: OutputMismatch) -> InvalidOutputError:
         """The error of a turn whose answer stayed invalid after the repair attempt."""
         return InvalidOutputError(
-            f"the model's answer does not follow the {self.name} output schema, even after "
+            f"the model's answer does not follow the output schema ({self.name}), even after "
             f"one repair attempt: {problem}; nothing was stored"
         )
 
@@ -176,11 +180,14 @@ def _refuse_constant(text: str) -> Any:
     raise OutputMismatch(f"{text} is not a JSON number")
 
 
-def _json(text: str) -> Any:
+def _body(text: str) -> str:
+    """The JSON text of an answer: stripped, and out of a ``` fence if it is in one."""
     body = text.strip()
     fenced = _FENCE.match(body)
-    if fenced:
-        body = fenced.group(1).strip()
+    return fenced.group(1).strip() if fenced else body
+
+
+def _json(body: str) -> Any:
     if not body:
         raise OutputMismatch("the answer is empty, not JSON")
     try:
@@ -189,14 +196,18 @@ def _json(text: str) -> Any:
         raise OutputMismatch(f"the answer is not JSON ({exc})") from None
 
 
-def _best_error(validator: Any, value: Any) -> str | None:
-    from jsonschema.exceptions import best_match
+#: Validation errors named in one message.
+ERRORS_SHOWN = 3
 
-    error = best_match(validator.iter_errors(value))
-    if error is None:
+
+def _best_error(validator: Any, value: Any) -> str | None:
+    errors = list(itertools.islice(validator.iter_errors(value), ERRORS_SHOWN))
+    if not errors:
         return None
-    where = "/".join(map(str, error.absolute_path))
-    return f"at {where}: {error.message}" if where else error.message
+    return "; ".join(
+        f"at {'/'.join(map(str, e.instance_path))}: {e.message}" if e.instance_path else e.message
+        for e in errors
+    )
 
 
 def _pydantic_problems(exc: Any) -> str:

@@ -2,10 +2,12 @@
 
 :meth:`Turn.run` is the non-streamed turn: each step is a coroutine that returns its result
 (:mod:`vel_runner.turn_steps`), the provider answers whole, and no event is made.
-:meth:`Turn.stream` is the streamed turn: the same loop, whose steps yield the typed events of
-:mod:`vel_runner.events` as they come, handed to the caller through an encoder (a protocol:
-the UI message stream, chat completions chunks...). Both end in the same
-:class:`~vel_runner.turn_result.TurnResult`.
+:class:`~vel_runner.turn_stream.StreamedTurn` is the streamed turn: the same loop, whose steps
+yield the typed events of :mod:`vel_runner.events` as they come, handed to the caller through
+an encoder (a protocol: the UI message stream, chat completions chunks...). Both end in the
+same :class:`~vel_runner.turn_result.TurnResult`. Before its first step a turn settles the
+approvals its session waits for (:mod:`vel_runner.turn_approvals`); an agent with an output
+schema has its answer checked (:mod:`vel_runner.turn_output`).
 
 The loop ends when the model answers without calling a tool, or at ``max_steps`` model calls
 (the last one with ``tool_choice: "none"``, so a run always ends with an answer). A step's
@@ -22,31 +24,22 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TypeVar
 
-from .errors import TurnCancelledError, VelError
-from .events import (
-    StepEnded,
-    StepStarted,
-    TextDelta,
-    TextEnded,
-    ToolCallReady,
-    ToolOutput,
-    TurnEvent,
-    TurnFailed,
-    TurnFinished,
-    TurnStarted,
-)
+from .approvals import Approval, ApprovalAnswer, awaits_approval
+from .clock import utc_now
+from .errors import VelError
+from .events import TurnEvent
 from .messages import Message
 from .observe import hooks
 from .providers.base import Completion, Usage
 from .storage import SessionTurn
-from .tools.base import ToolCall
+from .structured_output import OutputSpec, ParsedOutput
+from .tools.base import ToolCall, ToolResult
+from .turn_approvals import Settling, hold_back, refused
 from .turn_options import TurnOptions
+from .turn_output import checked_answer
 from .turn_result import TurnResult, finish_reason
 from .turn_session import (
-    CANCELLED,
-    NO_SESSION,
     TurnHost,
-    being_cancelled,
     cancelled,
     closing,
     commit,
@@ -55,14 +48,7 @@ from .turn_session import (
     model_request,
     stored_inputs,
 )
-from .turn_steps import (
-    ReplyBuilder,
-    StepSettings,
-    StreamedTools,
-    add_usage,
-    complete,
-    run_tools,
-)
+from .turn_steps import StepSettings, add_usage, complete, run_tools
 from .turn_stop import Delivered, answer_message, kept_on_stop
 
 __all__ = ["Encode", "Turn", "TurnHost"]
@@ -79,23 +65,30 @@ class Turn:
     """One turn of one agent. Make it, then ``await run()`` or iterate ``stream(encode)``.
 
     ``inputs`` is the user message, or the results of client tool calls (which continue the
-    session's last assistant message).
+    session's last assistant message); ``answers`` (with no inputs) answer the approvals the
+    session waits for. ``shape``: the schema the answer must follow (the agent's ``output``,
+    unless the client asked for a format of its own).
     """
 
     __slots__ = (
         "agent",
+        "answers",
         "calls_for_client",
         "inputs",
         "model_reason",
         "new",
         "options",
         "output",
+        "parsed",
         "plan",
         "run_id",
         "session_id",
+        "settling",
+        "shape",
         "step",
         "steps",
         "usage",
+        "waiting",
     )
 
     def __init__(
@@ -106,6 +99,8 @@ class Turn:
         inputs: list[Message],
         options: TurnOptions,
         plan: StepSettings,
+        answers: Sequence[ApprovalAnswer] | None = None,
+        shape: OutputSpec | None = None,
     ) -> None:
         self.agent = agent
         self.run_id = run_id
@@ -120,6 +115,11 @@ class Turn:
         self.usage: Usage | None = None
         self.model_reason: str | None = None  # why the model stopped its last step
         self.calls_for_client: tuple[ToolCall, ...] = ()
+        self.answers = answers
+        self.shape = shape
+        self.parsed: ParsedOutput | None = None
+        self.waiting: tuple[Approval, ...] = ()  # calls that wait for a person at the end
+        self.settling: Settling | None = None
 
     def result(self) -> TurnResult:
         reason = self.model_reason
@@ -131,6 +131,9 @@ class Turn:
             self.calls_for_client,
             tuple(self.new),
             "stop" if reason is None or reason == "stop" else finish_reason(reason),
+            self.waiting,
+            None if self.parsed is None else self.parsed.typed,
+            None if self.parsed is None else self.parsed.value,
         )
 
     # -- the non-streamed turn -----------------------------------------------------------------
@@ -148,11 +151,14 @@ class Turn:
                 if not agent.store_open:
                     await agent.open_store()
                 async with hold(agent, self.step, sid) as held:
-                    messages = self._request(held)
                     try:
-                        await self._loop(messages)
+                        if self.answers is not None or awaits_approval(held.history):
+                            async for _ in self._settle(held):
+                                pass
+                        if not self.waiting:
+                            await self._loop(self._request(held))
                     except VelError:
-                        await self._keep_question(held)
+                        await self._keep_on_failure(held)
                         raise
                     stored = stored_inputs(self.options, self.inputs)
                     await commit(agent, held, [*stored, *self.new], self.usage)
@@ -177,146 +183,18 @@ class Turn:
                     reply = await complete(provider, model, messages, settings, step)
                 calls = self._took_reply(reply)
                 if not calls or last:
-                    self.new.append(answer_message(self.run_id, reply.text))
+                    text = reply.text
+                    if self.shape is not None:
+                        text = await self._checked(messages, text)
+                    self.new.append(answer_message(self.run_id, text))
                     return
                 ours, theirs = self._calls_made(reply.text, calls)
+                ours, waiting = hold_back(self.new[-1], ours, agent.toolbox, utc_now())
                 results = await run_tools(agent.toolbox, ours, step)
-                self.new.extend(result.message() for result in results)
-                if theirs:
-                    self._stop_for_client(theirs)
+                if not self._after_tools(messages, results, theirs, waiting):
                     return
-                messages.extend(self.new[-len(results) - 1 :])
         except asyncio.CancelledError:
             raise cancelled() from None
-
-    # -- the streamed turn ---------------------------------------------------------------------
-    async def stream(self, encode: Encode[T]) -> AsyncGenerator[T]:
-        """The turn's events through ``encode``. A consumer that stops early keeps what it
-        took (:mod:`vel_runner.turn_stop`); a failure ends with :class:`TurnFailed`, then
-        raises."""
-        agent = self.agent
-        for item in encode(TurnStarted(self.run_id, agent.id, self.session_id)):
-            yield item
-        delivered = Delivered()
-        try:
-            with hooks.turn(agent.id, self.session_id, self.run_id) as self.step:
-                keeps = self.session_id is not None and not agent.ctxmgr.stateless
-                if keeps and not agent.store_open:
-                    await agent.open_store()
-                holding = hold(agent, self.step, self.session_id or "") if keeps else NO_SESSION
-                async with holding as held:
-                    events = self._events(self._request(held))
-                    try:
-                        async for event in events:
-                            items = encode(event)
-                            kind = type(event)
-                            if kind is TextDelta and items:
-                                if len(items) > 1:
-                                    for item in items[:-1]:
-                                        yield item
-                                text = delivered.pending = event.text  # type: ignore[union-attr]
-                                try:
-                                    yield items[-1]
-                                except asyncio.CancelledError:  # thrown in: nobody took it
-                                    delivered.pending = ""
-                                    delivered.stopped = True
-                                    raise
-                                delivered.pending = ""  # it asks for more: it took the delta
-                                delivered.parts.append(text)
-                                continue
-                            if kind is StepStarted:
-                                delivered.new_step()
-                            for item in items:
-                                try:
-                                    yield item
-                                except asyncio.CancelledError:
-                                    delivered.stopped = True
-                                    raise
-                    except GeneratorExit:  # closed: it took the item it was handed
-                        delivered.took()
-                        await events.aclose()
-                        await self._keep(held, delivered)
-                        raise
-                    except asyncio.CancelledError:
-                        await events.aclose()
-                        if not delivered.stopped and not being_cancelled():
-                            await self._keep_question(held)
-                            raise TurnCancelledError(CANCELLED) from None  # by the provider
-                        await self._keep(held, delivered)
-                        raise
-                    except VelError:
-                        await self._keep_question(held)
-                        raise
-                    if held is not None:
-                        stored = stored_inputs(self.options, self.inputs)
-                        await commit(agent, held, [*stored, *self.new], self.usage)
-        except VelError as exc:
-            for item in encode(TurnFailed(exc)):
-                yield item
-            raise
-        for event in (StepEnded(self.steps - 1), TurnFinished(self.result())):
-            for item in encode(event):
-                yield item
-
-    async def _events(self, messages: list[Message]) -> AsyncGenerator[TurnEvent]:
-        """The loop of :meth:`_loop`, streamed: each step's events as they come."""
-        agent, plan, turn_step = self.agent, self.plan, self.step
-        model = agent.model_name
-        for index in range(agent.max_steps):
-            last = not plan.has_tools or index == agent.max_steps - 1
-            settings = plan.last if last else plan.settings
-            yield StepStarted(index)
-            reply = ReplyBuilder(plan.client_names)
-            parts = reply.parts
-            step = turn_step.model(model, messages)
-            observed = step if isinstance(step, hooks.Step) else None  # else: nothing to time
-            if observed is not None:
-                observed.__enter__()
-            try:
-                chunks = agent.provider.stream(messages, model=model, settings=settings)
-                async with closing(chunks):
-                    async for chunk in chunks:
-                        text = chunk.delta
-                        if text and chunk.tool_call is None and chunk.usage is None:
-                            parts.append(text)  # a text delta: nearly every chunk
-                            yield TextDelta(text)
-                            continue
-                        for event in reply.feed(chunk):
-                            yield event
-                        if observed is not None and chunk.usage is not None:
-                            observed.usage(chunk.usage)
-                completion = reply.completion()
-            except BaseException as exc:
-                if observed is not None:
-                    observed.end(exc)
-                raise
-            if observed is not None:
-                observed.usage(None, completion.text)
-                observed.end()
-            calls = self._took_reply(completion)
-            text = completion.text
-            if not calls or last:
-                yield TextEnded(text, answer=True)
-                for call in calls:  # the model ignored tool_choice "none": not run, not stored
-                    yield ToolCallReady(call, call.parsed_input())
-                    yield ToolOutput(call.id, call.name, None, NOT_RUN)
-                self.new.append(answer_message(self.run_id, text))
-                return
-            yield TextEnded(text, answer=False)
-            for call in calls:
-                yield ToolCallReady(call, call.parsed_input(), call.name in plan.client_names)
-            ours, theirs = self._calls_made(text, calls)
-            tools = StreamedTools()
-            tool_events = tools.events(agent.toolbox, ours, turn_step)
-            async with closing(tool_events):
-                async for output in tool_events:
-                    yield output
-            self.new.extend(result.message() for result in tools.results)
-            if theirs:
-                self._stop_for_client(theirs)
-                return
-            messages.extend(self.new[-len(tools.results) - 1 :])
-            yield StepEnded(index)
 
     # -- what both loops share -------------------------------------------------------------------
     def _took_reply(self, reply: Completion) -> tuple[ToolCall, ...]:
@@ -346,9 +224,58 @@ class Turn:
             return list(calls), []
         return [c for c in calls if c.name not in names], [c for c in calls if c.name in names]
 
-    def _stop_for_client(self, calls: list[ToolCall]) -> None:
-        self.calls_for_client = tuple(calls)
+    def _after_tools(
+        self,
+        messages: list[Message],
+        results: Sequence[ToolResult],
+        theirs: list[ToolCall],
+        waiting: list[Approval],
+    ) -> bool:
+        """Add a tool step's results; ``False`` when the turn ends after it (calls the client
+        runs, calls that wait for a person)."""
+        added = [result.message() for result in results]
+        if waiting and (self.session_id is None or self.agent.ctxmgr.stateless):
+            added.extend(refused(waiting))  # nowhere to wait: not run
+            waiting = []
+        self.new.extend(added)
+        if not theirs and not waiting:
+            messages.extend(self.new[-len(added) - 1 :])
+            return True
         self.model_reason = "tool_calls"
+        self.calls_for_client = tuple(theirs)
+        if waiting:  # stored under the run id: an id to continue from, as an answer has
+            self.waiting = tuple(waiting)
+            self.new[-len(added) - 1]["id"] = self.run_id
+        return False
+
+    async def _checked(self, messages: list[Message], text: str) -> str:
+        """The answer's text checked against the output schema (repaired once, else the turn
+        fails: :mod:`vel_runner.turn_output`)."""
+        agent, spec = self.agent, self.shape
+        assert spec is not None
+        self.parsed, repair = await checked_answer(
+            spec, agent.provider, agent.model_name, messages, text, self.plan.last, self.step
+        )
+        if repair is not None:
+            self.usage = add_usage(self.usage, repair.usage)
+        self.output = self.output[: len(self.output) - len(text)] + self.parsed.text
+        return self.parsed.text
+
+    async def _settle(self, held: SessionTurn) -> AsyncGenerator[TurnEvent]:
+        """Settle what the session waits for (:class:`Settling`): the answers' calls run or
+        are denied, a new message closes what waits; their results go ahead of the inputs."""
+        settling = self.settling = Settling()
+        events = settling.events(
+            held.history, self.inputs, self.answers, self.agent.toolbox, self.step, utc_now()
+        )
+        async with closing(events):
+            async for event in events:
+                yield event
+        if settling.messages:
+            self.inputs = [*settling.messages, *self.inputs]
+        if settling.waiting:
+            self.waiting = tuple(settling.waiting)
+            self.model_reason = "tool_calls"
 
     def _request(self, held: SessionTurn | None) -> list[Message]:
         return model_request(
@@ -362,14 +289,22 @@ class Turn:
         options = self.options
         stored = stored_inputs(options, self.inputs)
         kept = kept_on_stop(stored, self.new, delivered, self.run_id, options.keep_input)
+        if kept is None and self.settling is not None and self.settling.ran:
+            kept = self.settling.messages  # approved calls ran: their results stay
         if kept is not None:
             await keep_stopped(self.agent, held, kept, self.usage, self.run_id)
 
-    async def _keep_question(self, held: SessionTurn | None) -> None:
+    async def _keep_on_failure(self, held: SessionTurn | None) -> None:
         """A failed turn stores nothing, unless it keeps its input (a chat keeps the
-        question whatever happens to its answer)."""
-        if held is None or not self.options.keep_input:
+        question whatever happens to its answer) or approved calls already ran (they
+        happened: their results stay, so a retry does not run them again)."""
+        if held is None:
             return
-        stored = stored_inputs(self.options, self.inputs)
+        if self.options.keep_input:
+            stored = stored_inputs(self.options, self.inputs)
+        elif self.settling is not None and self.settling.ran:
+            stored = self.settling.messages
+        else:
+            return
         if stored:
             await keep_stopped(self.agent, held, stored, self.usage, self.run_id)

@@ -4,8 +4,9 @@ The chat and Responses routes need these options; library users rarely do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .messages import Message
 
@@ -26,6 +27,10 @@ class TurnOptions:
     #: Store the user message even when the turn fails or is stopped before its answer began,
     #: as chat apps do (the chat route): the question stays where the user saw it.
     keep_input: bool = False
+    #: The client's own ``response_format`` (chat completions, Responses ``text.format``):
+    #: sent to the model for this turn, in place of the agent's ``output`` schema (then the
+    #: client, not the agent, checks the answer).
+    response_format: Mapping[str, Any] | None = None
 
 
 PLAIN = TurnOptions()

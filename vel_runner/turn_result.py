@@ -5,10 +5,14 @@ protocol, streamed or not, reads the same fields."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .messages import Message
 from .providers.base import Usage
 from .tools.base import ToolCall
+
+if TYPE_CHECKING:
+    from .approvals import Approval
 
 #: The AI SDK's finish reasons (``TurnResult.finish_reason``).
 FINISH_REASONS = frozenset({"stop", "length", "content-filter", "tool-calls", "error", "other"})
@@ -38,3 +42,16 @@ class TurnResult:
     messages: tuple[Message, ...] = ()
     #: Why the model stopped, in the AI SDK's words (``stop``, ``length``, ``tool-calls``...).
     finish_reason: str = "stop"
+    #: Calls that wait for a person's approval (the turn ended pending; see ``status``).
+    #: Answer them with ``run_turn({"approvals": [a.approve(), ...]}, session_id)``.
+    approvals: tuple[Approval, ...] = ()
+    #: The answer as an object, for an agent with an ``output`` schema: the pydantic model's
+    #: instance for a ``type``, else the JSON value (``None``: a plain text answer).
+    object: Any = None
+    #: ``object`` as JSON (what the HTTP routes send as ``object``).
+    object_json: Any = None
+
+    @property
+    def status(self) -> str:
+        """``completed``, or ``awaiting_approval`` while ``approvals`` wait for a person."""
+        return "awaiting_approval" if self.approvals else "completed"

@@ -19,6 +19,7 @@ from .messages import Message, pinned_count
 from .observe import hooks
 from .providers.base import Provider, Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn
+from .structured_output import OutputSpec
 from .tools.results import check_results_continue
 from .tools.toolbox import Toolbox
 from .turn_options import TurnOptions
@@ -45,6 +46,8 @@ class TurnHost(Protocol):
     max_steps: int
     ctxmgr: ContextManager
     store: SessionStore
+    #: The shape of the answers (structured output), or ``None``.
+    output: OutputSpec | None
 
     #: Has the store been opened (``open_store`` is due before the first turn on it)?
     store_open: bool
@@ -156,15 +159,16 @@ async def summarize(agent: TurnHost, previous: str | None, dropped: Sequence[Mes
 async def keep_stopped(
     agent: TurnHost, held: SessionTurn, kept: list[Message], usage: Usage | None, run_id: str
 ) -> None:
-    """Store what a stopped stream keeps (:mod:`vel_runner.turn_stop`); a second
-    cancellation does not stop that, and a failure to store loses only the partial answer."""
+    """Store what a stopped or failed turn keeps (:mod:`vel_runner.turn_stop`: a partial
+    answer, a chat's question, the results of approved calls that ran); a second
+    cancellation does not stop that, and a failure to store loses only what was kept."""
     task = asyncio.ensure_future(commit(agent, held, kept, usage))
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
         pass  # cancelled again: the commit carries on by itself
     except Exception as exc:  # the stop wins; the partial answer is lost
-        log.warning("could not store the interrupted answer %s: %s", run_id, exc)
+        log.warning("could not store what turn %s keeps: %s", run_id, exc)
 
 
 class _NoSession:

@@ -13,9 +13,13 @@ results, and the answer (under the turn's id). :func:`to_ui_messages` folds them
   message a ``step-start``, its text (the answer's text part is always there, as live), and
   its tool calls, each with the result that answers it: ``output-available`` with the output
   (JSON when the result is JSON, else the text), ``output-error`` with the error text, or
-  ``input-available`` when no result was stored (a client-side tool still to answer). The
-  message takes the answer's id (the ``start`` chunk's ``messageId``) and its metadata:
-  ``agentId``, ``sessionId`` and what the server stored (``interrupted``);
+  ``input-available`` when no result was stored (a client-side tool still to answer). A call
+  that waited for a person's approval carries ``approval`` (:mod:`vel_runner.approvals`):
+  ``approval-requested`` while it waits, ``output-denied`` when it did not run, and its output
+  with ``approved: true`` when it ran. The message takes the turn's first stored id (the
+  ``start`` chunk's ``messageId``: the answer's, or the step that asked for approvals, which
+  the answer then continued) and its answer's metadata: ``agentId``, ``sessionId`` and what
+  the server stored (``interrupted``);
 - system messages (a session's system prompt) are instructions, not chat: left out.
 
 Messages stored without an id (set through ``PUT .../sessions/{id}``) get ``m<index>``, the
@@ -72,8 +76,11 @@ def tool_error(message: Message) -> str | None:
     return None
 
 
-def tool_part(call: Mapping[str, Any], result: Message | None) -> UIPart:
-    """A ``dynamic-tool`` part: the call and, when stored, its result."""
+def tool_part(
+    call: Mapping[str, Any], result: Message | None, approval_id: str | None = None
+) -> UIPart:
+    """A ``dynamic-tool`` part: the call and, when stored, its result (``approval_id``: the
+    call waited for a person's approval)."""
     function = call.get("function") or {}
     arguments = str(function.get("arguments") or "")
     try:
@@ -87,6 +94,8 @@ def tool_part(call: Mapping[str, Any], result: Message | None) -> UIPart:
         "state": "input-available",
         "input": given,
     }
+    if approval_id is not None:
+        return _approved_part(part, result, approval_id)
     if result is None:
         return part
     error = tool_error(result)
@@ -95,6 +104,26 @@ def tool_part(call: Mapping[str, Any], result: Message | None) -> UIPart:
     else:
         part.update(state="output-available", output=tool_output(result.get("content")))
     return part
+
+
+def _approved_part(part: UIPart, result: Message | None, approval_id: str) -> UIPart:
+    """A call that waited for approval: still waiting, denied, or run (and its outcome)."""
+    if result is None:
+        return {**part, "state": "approval-requested", "approval": {"id": approval_id}}
+    metadata = result.get("metadata")
+    answer = metadata.get("approval") if isinstance(metadata, Mapping) else None
+    approved = isinstance(answer, Mapping) and answer.get("approved") is True
+    reason = answer.get("reason") if isinstance(answer, Mapping) else None
+    approval: dict[str, Any] = {"id": approval_id, "approved": approved}
+    if isinstance(reason, str):
+        approval["reason"] = reason
+    if not approved:
+        return {**part, "state": "output-denied", "approval": approval}
+    error = tool_error(result)
+    if error is not None:
+        return {**part, "state": "output-error", "errorText": error, "approval": approval}
+    output = tool_output(result.get("content"))
+    return {**part, "state": "output-available", "output": output, "approval": approval}
 
 
 def assistant_parts(turn: Sequence[Message]) -> list[UIPart]:
@@ -109,8 +138,23 @@ def assistant_parts(turn: Sequence[Message]) -> list[UIPart]:
         parts.append({"type": "step-start"})
         if text or not calls:  # the answer's text part exists even when empty, as live
             parts.append({"type": "text", "text": text, "state": "done"})
-        parts.extend(tool_part(call, results.get(str(call.get("id")))) for call in calls)
+        asked = _approvals_asked(message)
+        parts.extend(
+            tool_part(call, results.get(str(call.get("id"))), asked.get(str(call.get("id"))))
+            for call in calls
+        )
     return parts
+
+
+def _approvals_asked(message: Message) -> dict[str, str]:
+    """The calls of an assistant message that waited for approval: call id -> approval id."""
+    metadata = message.get("metadata")
+    entries = metadata.get("approvals") if isinstance(metadata, Mapping) else None
+    return {
+        str(entry.get("tool_call_id")): str(entry.get("id"))
+        for entry in entries or ()
+        if isinstance(entry, Mapping) and entry.get("id")
+    }
 
 
 def _groups(messages: Sequence[Message]) -> Iterator[tuple[int, list[Message]]]:
@@ -134,6 +178,14 @@ def _groups(messages: Sequence[Message]) -> Iterator[tuple[int, list[Message]]]:
         yield start, group
 
 
+def _answer_metadata(answer: Message | None) -> object:
+    """What the server stored about an answer for its client (not the approvals a step asked
+    for: they show on the tool parts)."""
+    if answer is None or answer.get("tool_calls"):
+        return None
+    return answer.get("metadata")
+
+
 def _metadata(agent_id: str, chat_id: str, stored: object) -> dict[str, Any]:
     metadata: dict[str, Any] = {"agentId": agent_id, "sessionId": chat_id}
     if isinstance(stored, Mapping):
@@ -155,14 +207,13 @@ def to_ui_messages(messages: Sequence[Message], agent_id: str, chat_id: str) -> 
                 }
             )
             continue
+        first_id = next((m["id"] for m in group if m.get("id")), None)
         answer = next((m for m in reversed(group) if m.get("id")), None)
         ui.append(
             {
-                "id": str(answer["id"]) if answer is not None else f"m{index}",
+                "id": str(first_id) if first_id is not None else f"m{index}",
                 "role": "assistant",
-                "metadata": _metadata(
-                    agent_id, chat_id, answer.get("metadata") if answer is not None else None
-                ),
+                "metadata": _metadata(agent_id, chat_id, _answer_metadata(answer)),
                 "parts": assistant_parts(group),
             }
         )

@@ -40,10 +40,10 @@ def node_harness(harness: Path = CLIENTS) -> Path:
     return harness
 
 
-async def run_node(script: str, *args: str, timeout: float = 60) -> Any:
-    """Run ``node <script> <args>`` of tests/js_clients (without blocking the server's loop);
-    its JSON output."""
-    harness = node_harness(CLIENTS)
+async def run_node(script: str, *args: str, timeout: float = 60, harness: Path = CLIENTS) -> Any:
+    """Run ``node <script> <args>`` of ``harness`` (tests/js_clients by default) without
+    blocking the server's loop; its JSON output."""
+    harness = node_harness(harness)
     process = await asyncio.create_subprocess_exec(
         "node",
         str(harness / script),

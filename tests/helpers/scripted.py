@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vel_runner.errors import ProviderError
 from vel_runner.providers.base import Chunk, Completion, ToolCallDelta, Usage
 from vel_runner.tools.base import ToolCall
 
@@ -31,6 +32,8 @@ class Say:
     finish_reason: str | None = None
     #: Stop after this many deltas until the provider is released (``None``: no stop).
     hold_after: int | None = None
+    #: Fail this model call with a ``ProviderError`` of this text (after its deltas, streamed).
+    fail: str | None = None
 
     def tool_calls(self, step: int) -> tuple[ToolCall, ...]:
         return tuple(
@@ -95,6 +98,8 @@ class ScriptedProvider:
         step, say = await self._next(messages, settings)
         if say.hold_after is not None:
             await self._hold()
+        if say.fail is not None:
+            raise ProviderError(say.fail, provider=self.type)
         return Completion("".join(say.text), say.usage, say.tool_calls(step), say.reason)
 
     async def stream(
@@ -107,6 +112,8 @@ class ScriptedProvider:
             yield Chunk(delta)
         if say.hold_after is not None and say.hold_after >= len(say.text):
             await self._hold()
+        if say.fail is not None:
+            raise ProviderError(say.fail, provider=self.type)
         for call in say.tool_calls(step):
             half = len(call.arguments) // 2
             yield Chunk(tool_call=ToolCallDelta(call.id, call.name, call.arguments[:half]))

@@ -1,6 +1,7 @@
 // Validates UI message stream chunks against the `ai` package's own uiMessageChunkSchema,
 // for every pinned major version (ai5, ai6, ai7 are npm aliases in package.json).
-// Input: a JSON array of chunks on stdin. Output: a JSON report; exit 1 if any chunk fails.
+// Input: a JSON array of chunks on stdin; arguments (optional) name the versions to check
+// (e.g. `ai6 ai7` for chunks ai 5 does not have). Output: a JSON report; exit 1 if any fails.
 // A chunk passes when the schema accepts it, returns it unchanged (nothing stripped or
 // coerced), and every key it has is declared for its type in that version's own
 // `UIMessageChunk` type (dist/index.d.ts): a strict reading, as a release whose schema
@@ -34,7 +35,7 @@ function declaredKeys(name) {
   return keys;
 }
 
-const VERSIONS = ["ai5", "ai6", "ai7"];
+const VERSIONS = process.argv.length > 2 ? process.argv.slice(2) : ["ai5", "ai6", "ai7"];
 
 async function readStdin() {
   const parts = [];

@@ -1,11 +1,12 @@
 // Validates UI messages (what GET /v1/agents/{id}/chat/{chat_id}/messages answers) with the
 // `ai` package's own validateUIMessages, for every pinned major version (ai5, ai6, ai7 are
 // npm aliases in package.json): what `useChat({ messages })` takes.
-// Input: a JSON array of UI messages on stdin. Output: a JSON report; exit 1 if any version
-// refuses them, or changes them (a part stripped or coerced).
+// Input: a JSON array of UI messages on stdin; arguments (optional) name the versions to check
+// (e.g. `ai6 ai7` for approval parts ai 5 does not have). Output: a JSON report; exit 1 if any
+// version refuses them, or changes them (a part stripped or coerced).
 import { isDeepStrictEqual } from "node:util";
 
-const VERSIONS = ["ai5", "ai6", "ai7"];
+const VERSIONS = process.argv.length > 2 ? process.argv.slice(2) : ["ai5", "ai6", "ai7"];
 
 const parts = [];
 for await (const part of process.stdin) parts.push(part);

@@ -5,6 +5,14 @@ The content is everything the model wrote in the turn (the concatenated deltas e
 message, as OpenAI's contract has it). The agent's own tools run server side and do not
 show; calls of the client's tools (its ``tools``) come back as ``tool_calls``, with
 ``finish_reason: "tool_calls"``.
+
+Chat completions have no notion of a person approving a call. A turn that ends with calls
+waiting for approval answers as a finished message (``finish_reason: "stop"``) whose content
+ends with a notice per waiting call (:func:`approval_notice`: the tool, its arguments and the
+approval id), and carries the approvals themselves in an extra top-level ``approvals`` field
+(the official clients keep unknown fields). The calls wait in the session: a person answers
+them in the dashboard or through the runs API, and the conversation goes on from there; the
+client's next message instead closes them (the model reads that they did not run).
 """
 
 from __future__ import annotations
@@ -37,13 +45,24 @@ def finish_reason_of(result: TurnResult) -> str:
     return "tool_calls" if result.tool_calls else "stop"
 
 
+def approval_notice(result: TurnResult) -> str:
+    """What the content says about the calls that wait for a person (empty: none wait)."""
+    lines = [
+        f"[waiting for approval: {approval.tool}({approval.arguments}), approval {approval.id}]"
+        for approval in result.approvals
+    ]
+    if not lines:
+        return ""
+    return ("\n\n" if result.output else "") + "\n".join(lines)
+
+
 def completion_object(result: TurnResult, model: str, created: int) -> Item:
     """The whole turn as a ``chat.completion``."""
-    message: Item = {"role": "assistant", "content": result.output}
-    if result.tool_calls:
+    message: Item = {"role": "assistant", "content": result.output + approval_notice(result)}
+    if result.tool_calls:  # the client's calls: it answers them (approvals wait meanwhile)
         message["content"] = result.output or None
         message["tool_calls"] = [call.message_part() for call in result.tool_calls]
-    return {
+    body = {
         "id": completion_id(result.run_id),
         "object": "chat.completion",
         "created": created,
@@ -51,6 +70,9 @@ def completion_object(result: TurnResult, model: str, created: int) -> Item:
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason_of(result)}],
         "usage": result.usage.as_dict() if result.usage is not None else None,
     }
+    if result.approvals:
+        body["approvals"] = [approval.as_dict() for approval in result.approvals]
+    return body
 
 
 class ChatCompletionChunks:
@@ -117,19 +139,27 @@ class ChatCompletionChunks:
 
     def _finished(self, event: TurnFinished) -> Sequence[Item]:
         result = event.result
+        items: list[Item] = []
+        notice = "" if result.tool_calls else approval_notice(result)
+        if notice:  # in the content, as the whole answer has it
+            items.append(self._chunk({"content": notice}))
         done = self._chunk({}, finish_reason_of(result))
-        if not self.include_usage:
-            return (done,)
-        usage = result.usage.as_dict() if result.usage is not None else None
-        tail = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage,
-        }
-        return (done, tail)
+        if result.approvals:
+            done["approvals"] = [approval.as_dict() for approval in result.approvals]
+        items.append(done)
+        if self.include_usage:
+            usage = result.usage.as_dict() if result.usage is not None else None
+            items.append(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        return items
 
     def _failed(self, event: TurnFailed) -> Sequence[Item]:
         exc = event.error

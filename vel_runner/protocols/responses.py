@@ -4,6 +4,10 @@ Node, the AI SDK's ``openai`` provider, the Agents SDK) parse them.
 
 A response has one output message whose text is everything the model wrote in the turn (its
 streamed deltas, concatenated, equal it); the agent's tools run server side and do not show.
+Calls that wait for a person's approval follow it as ``mcp_approval_request`` items (``id``:
+the approval id, ``name``, ``arguments``, ``server_label``: the agent), as OpenAI's own
+approvals are; the client answers with ``mcp_approval_response`` input items. An agent with an
+``output`` schema shows it as ``text.format`` (``json_schema``), as a client's own format is.
 
 Ids: a response is ``resp_<run_id>`` and its output message ``msg_<run_id>``, where
 ``run_id`` is the id the answer is stored under, so a response id leads back to its session
@@ -16,7 +20,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..events import TextDelta, TurnEvent, TurnFailed, TurnFinished, TurnStarted
+from ..approvals import Approval
+from ..events import (
+    ApprovalRequested,
+    TextDelta,
+    TurnEvent,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
 from ..messages import Message
 from ..providers.base import Usage
 
@@ -83,6 +95,38 @@ def output_text(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
+def approval_request(approval: Approval, server_label: str) -> dict[str, Any]:
+    """A call waiting for a person, as OpenAI's ``mcp_approval_request`` output item."""
+    return {
+        "type": "mcp_approval_request",
+        "id": approval.id,
+        "server_label": server_label,
+        "name": approval.tool,
+        "arguments": approval.arguments,
+    }
+
+
+def text_format(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A chat completions ``response_format`` as the Responses ``text.format``."""
+    if not response_format or response_format.get("type") not in ("json_schema", "json_object"):
+        return {"type": "text"}
+    if response_format["type"] == "json_object":
+        return {"type": "json_object"}
+    return {"type": "json_schema", **(response_format.get("json_schema") or {})}
+
+
+def response_format_of(text: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A request's ``text.format`` as the chat completions ``response_format`` the model gets
+    (``None``: plain text, the agent's own format then applies)."""
+    fmt = (text or {}).get("format")
+    if not isinstance(fmt, Mapping) or fmt.get("type") not in ("json_schema", "json_object"):
+        return None
+    if fmt["type"] == "json_object":
+        return {"type": "json_object"}
+    spec = {key: value for key, value in fmt.items() if key != "type"}
+    return {"type": "json_schema", "json_schema": spec}
+
+
 def item_of(message: Message, fallback_id: str) -> dict[str, Any]:
     """A stored message as a conversation item."""
     item_id = str(message.get("id") or fallback_id)
@@ -107,17 +151,22 @@ def response_object(
     created_at: float | None = None,
     request: Mapping[str, Any] | None = None,
     error: str | None = None,
+    approvals: Sequence[Approval] = (),
+    response_format: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A ``response`` object; ``text`` is the answer (``None``: no output yet)."""
+    """A ``response`` object; ``text`` is the answer (``None``: no output yet), followed by
+    the ``approvals`` that wait; ``response_format``: the answer's (its ``text.format``)."""
     request = request or {}
     conversation = request.get("conversation")
+    output = [] if text is None else [output_message(f"msg_{run_id}", text)]
+    output.extend(approval_request(approval, model) for approval in approvals)
     return {
         "id": response_id(run_id),
         "object": "response",
         "created_at": int(created_at if created_at is not None else time.time()),
         "status": status,
         "model": model,
-        "output": [] if text is None else [output_message(f"msg_{run_id}", text)],
+        "output": output,
         "error": None if error is None else {"code": "server_error", "message": error},
         "incomplete_details": None,
         "instructions": request.get("instructions"),
@@ -131,7 +180,7 @@ def response_object(
         "temperature": None,
         "top_p": None,
         "max_output_tokens": request.get("max_output_tokens"),
-        "text": {"format": {"type": "text"}},
+        "text": {"format": text_format(response_format)},
         "truncation": "disabled",
         "usage": responses_usage(usage),
         "user": None,
@@ -142,7 +191,17 @@ class ResponseEvents:
     """The encoder of one streamed turn: ``response.created`` ... ``response.completed``,
     or ``response.failed`` when the turn fails. The stream has no ``[DONE]``."""
 
-    __slots__ = ("created", "describe", "model", "opened", "request", "run_id", "seq")
+    __slots__ = (
+        "created",
+        "describe",
+        "model",
+        "opened",
+        "request",
+        "response_format",
+        "run_id",
+        "seq",
+        "waits",
+    )
 
     ends_with_done = False
 
@@ -151,6 +210,7 @@ class ResponseEvents:
         model: str,
         request: Mapping[str, Any],
         created: float,
+        response_format: Mapping[str, Any] | None = None,
         *,
         describe: Callable[[BaseException], str] = str,
     ) -> None:
@@ -158,9 +218,11 @@ class ResponseEvents:
         self.model = model
         self.request = request
         self.created = created
+        self.response_format = response_format
         self.run_id = ""
         self.seq = 0
         self.opened = False
+        self.waits = 0  # approval requests sent so far (output items after the message)
 
     def encode(self, event: TurnEvent) -> Sequence[dict[str, Any]]:
         handler = _HANDLERS.get(type(event))
@@ -177,6 +239,7 @@ class ResponseEvents:
             status=status,
             created_at=self.created,
             request=self.request,
+            response_format=self.response_format,
             **fields,
         )
 
@@ -219,6 +282,15 @@ class ResponseEvents:
         )
         return items
 
+    def _approval_requested(self, event: ApprovalRequested) -> Sequence[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        self._open(items)  # the message stays output 0, the requests follow it
+        self.waits += 1
+        at = {"output_index": self.waits, "item": approval_request(event.approval, self.model)}
+        items.append(self._item("response.output_item.added", **at))
+        items.append(self._item("response.output_item.done", **at))
+        return items
+
     def _finished(self, event: TurnFinished) -> Sequence[dict[str, Any]]:
         result = event.result
         items: list[dict[str, Any]] = []
@@ -233,7 +305,9 @@ class ResponseEvents:
         )
         done = output_message(item_id, text)
         items.append(self._item("response.output_item.done", output_index=0, item=done))
-        completed = self._response("completed", text=text, usage=result.usage)
+        completed = self._response(
+            "completed", text=text, usage=result.usage, approvals=result.approvals
+        )
         items.append(self._item("response.completed", response=completed))
         return items
 
@@ -245,6 +319,7 @@ class ResponseEvents:
 _HANDLERS: dict[type, Callable[[ResponseEvents, Any], Sequence[dict[str, Any]]]] = {
     TurnStarted: ResponseEvents._started,
     TextDelta: ResponseEvents._text_delta,
+    ApprovalRequested: ResponseEvents._approval_requested,
     TurnFinished: ResponseEvents._finished,
     TurnFailed: ResponseEvents._failed,
 }

@@ -30,6 +30,16 @@ with ``finishReason: "error"`` (an open text part is closed first). ``text-start
 the model's first delta, so a model that fails before answering leaves no empty text part.
 Over SSE the stream ends with ``data: [DONE]``. ``finishReason`` needs ``ai`` >= 5.0.92 on
 the client (older 5.0.x releases reject it).
+
+A call that waits for a person's approval (``approval`` on its tool) makes, after its
+``tool-input-available``, ``tool-approval-request`` (``approvalId``, ``toolCallId``) and no
+output: the turn ends after the step (``finishReason: "tool-calls"``, the pending approvals in
+``messageMetadata.approvals``). The turn that answers them sends, before its first step,
+``tool-output-available`` (approved: the call ran) or ``tool-output-denied`` per call. Both
+chunks need ``ai`` >= 6 on the client.
+
+With an ``output`` schema, the answer's text part carries the valid JSON in one delta, and
+``finish`` carries the parsed object in ``messageMetadata.object``.
 """
 
 from __future__ import annotations
@@ -38,12 +48,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..events import (
+    ApprovalRequested,
     StepEnded,
     StepStarted,
     TextDelta,
     TextEnded,
     ToolCallReady,
     ToolCallStarted,
+    ToolDenied,
     ToolInputDelta,
     ToolOutput,
     TurnEvent,
@@ -52,7 +64,7 @@ from ..events import (
     TurnStarted,
 )
 from ..providers.base import Usage
-from ..turn_result import FINISH_REASONS
+from ..turn_result import FINISH_REASONS, TurnResult
 
 Item = dict[str, Any]
 
@@ -67,6 +79,8 @@ EVENT_TYPES = (
     "tool-input-available",
     "tool-output-available",
     "tool-output-error",
+    "tool-approval-request",
+    "tool-output-denied",
     "finish-step",
     "finish",
     "error",
@@ -77,14 +91,24 @@ STREAM_HEADER = ("x-vercel-ai-ui-message-stream", "v1")
 NOTHING: tuple[Item, ...] = ()
 
 
-def finish(session_id: str | None, usage: Usage | None, reason: str = "stop") -> Item:
+def finish(
+    session_id: str | None,
+    usage: Usage | None,
+    reason: str = "stop",
+    result: TurnResult | None = None,
+) -> Item:
+    metadata: Item = {
+        "sessionId": session_id,
+        "usage": usage.as_dict() if usage is not None else None,
+    }
+    if result is not None and result.approvals:
+        metadata["approvals"] = [approval.as_dict() for approval in result.approvals]
+    if result is not None and result.object_json is not None:
+        metadata["object"] = result.object_json
     return {
         "type": "finish",
         "finishReason": reason if reason in FINISH_REASONS else "other",
-        "messageMetadata": {
-            "sessionId": session_id,
-            "usage": usage.as_dict() if usage is not None else None,
-        },
+        "messageMetadata": metadata,
     }
 
 
@@ -93,13 +117,27 @@ class UIMessageStream:
     failure in the ``error`` item (the library: the error's own message; the server: words
     for an end user, :func:`~vel_runner.protocols.errors.client_text`)."""
 
-    __slots__ = ("describe", "in_step", "run_id", "session_id", "text_id", "text_open")
+    __slots__ = (
+        "describe",
+        "in_step",
+        "message_id",
+        "run_id",
+        "session_id",
+        "text_id",
+        "text_open",
+    )
 
     #: Over SSE, the stream ends with ``data: [DONE]``.
     ends_with_done = True
 
-    def __init__(self, describe: Callable[[BaseException], str] = str) -> None:
+    def __init__(
+        self, describe: Callable[[BaseException], str] = str, message_id: str | None = None
+    ) -> None:
         self.describe = describe
+        #: The ``messageId`` of ``start`` when the turn continues a message the client shows
+        #: (the answer to its approvals): that message's id, so the client extends it in
+        #: place. Otherwise the turn's run id.
+        self.message_id = message_id
         self.run_id = ""
         self.session_id: str | None = None
         self.text_id = ""
@@ -131,7 +169,8 @@ class UIMessageStream:
     def _started(self, event: TurnStarted) -> Sequence[Item]:
         self.run_id, self.session_id = event.run_id, event.session_id
         metadata = {"agentId": event.agent_id, "sessionId": event.session_id}
-        return ({"type": "start", "messageId": event.run_id, "messageMetadata": metadata},)
+        message_id = self.message_id or event.run_id
+        return ({"type": "start", "messageId": message_id, "messageMetadata": metadata},)
 
     def _step_started(self, event: StepStarted) -> Sequence[Item]:
         index = event.index
@@ -205,13 +244,26 @@ class UIMessageStream:
             }
         return (item,)
 
+    def _approval_requested(self, event: ApprovalRequested) -> Sequence[Item]:
+        approval = event.approval
+        return (
+            {
+                "type": "tool-approval-request",
+                "approvalId": approval.id,
+                "toolCallId": approval.tool_call_id,
+            },
+        )
+
+    def _tool_denied(self, event: ToolDenied) -> Sequence[Item]:
+        return ({"type": "tool-output-denied", "toolCallId": event.call_id},)
+
     def _step_ended(self, event: StepEnded) -> Sequence[Item]:
         self.in_step = False
         return ({"type": "finish-step"},)
 
     def _finished(self, event: TurnFinished) -> Sequence[Item]:
         result = event.result
-        return (finish(result.session_id, result.usage, result.finish_reason),)
+        return (finish(result.session_id, result.usage, result.finish_reason, result),)
 
     def _failed(self, event: TurnFailed) -> Sequence[Item]:
         items: list[Item] = []
@@ -234,6 +286,8 @@ _HANDLERS: dict[type, Callable[[UIMessageStream, Any], Sequence[Item]]] = {
     TextEnded: UIMessageStream._text_ended,
     ToolCallReady: UIMessageStream._tool_call_ready,
     ToolOutput: UIMessageStream._tool_output,
+    ApprovalRequested: UIMessageStream._approval_requested,
+    ToolDenied: UIMessageStream._tool_denied,
     StepEnded: UIMessageStream._step_ended,
     TurnFinished: UIMessageStream._finished,
     TurnFailed: UIMessageStream._failed,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..messages import MAX_SESSION_ID_LENGTH, check_json
@@ -45,14 +45,40 @@ Duration = Annotated[
 ]
 
 
-class RunRequest(BaseModel):
-    """``POST /v1/agents/{agent_id}/runs``."""
+class ApprovalAnswerBody(BaseModel):
+    """A person's answer to one approval (``GET /v1/approvals`` lists the ids)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    message: Message
+    id: str = Field(min_length=1, max_length=256, strict=True, description="the approval's id")
+    approved: bool = Field(strict=True, description="true runs the call; false denies it")
+    reason: str | None = Field(default=None, max_length=2000, strict=True)
+
+
+class RunRequest(BaseModel):
+    """``POST /v1/agents/{agent_id}/runs``: a ``message``, or ``approvals`` answering the
+    calls the session waits for (then ``session_id`` is required)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Message | None = None
     session_id: SessionId | None = None
     stream: bool = False
+    approvals: list[ApprovalAnswerBody] | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def one_input(self) -> RunRequest:
+        if (self.message is None) == (self.approvals is None):
+            raise ValueError("give exactly one of message and approvals")
+        if self.approvals is not None and self.session_id is None:
+            raise ValueError("approvals answer the calls a session waits for: give its session_id")
+        return self
+
+    def turn_input(self) -> dict[str, Any]:
+        """The agent's input: ``{"message": ...}`` or ``{"approvals": [...]}``."""
+        if self.approvals is not None:
+            return {"approvals": [answer.model_dump() for answer in self.approvals]}
+        return {"message": self.message}
 
 
 class SetContextRequest(BaseModel):

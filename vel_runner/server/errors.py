@@ -86,6 +86,9 @@ def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
             lines.append(f"invalid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}")
             continue
         loc = tuple(err.get("loc", ()))
+        if loc == ("body",) and err.get("type") == "value_error":  # a rule across fields
+            lines.append(str(err.get("msg", "invalid")).removeprefix("Value error, "))
+            continue
         if loc == ("body",):
             lines.append("the request body must be a JSON object (Content-Type: application/json)")
             continue

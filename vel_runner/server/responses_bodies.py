@@ -5,8 +5,9 @@ the rules), bad input is a 400 naming the field before any work starts (never a 
 ``content`` of numbers), and every id is bounded: a 3,000-character id is the client's error,
 not a database index that refuses it answered as an outage.
 
-vel-runner reads text messages only; other item and part types are refused. Fields it does
-not use are accepted and ignored, as OpenAI's SDKs send many.
+vel-runner reads text messages only, and ``mcp_approval_response`` items (answers to the
+approvals a response asked for); other item and part types are refused. Fields it does not
+use are accepted and ignored, as OpenAI's SDKs send many.
 """
 
 from __future__ import annotations
@@ -88,9 +89,36 @@ class InputMessage(BaseModel):
     id: MessageId | None = None
 
 
+class ApprovalResponse(BaseModel):
+    """An answer to an approval a response asked for (OpenAI's ``mcp_approval_response``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["mcp_approval_response"]
+    approval_request_id: MessageId
+    approve: bool = Field(strict=True)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def _item_type(value: Any) -> str:
+    """The branch of an ``input`` item (in parentheses, as the error paths leave branch
+    names out): an approval answer, else a message (whose own checks name what is wrong)."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "(approval)" if kind == "mcp_approval_response" else "(message)"
+
+
+InputItem = Annotated[
+    Annotated[InputMessage, Tag("(message)")] | Annotated[ApprovalResponse, Tag("(approval)")],
+    Discriminator(
+        _item_type,
+        custom_error_type="item_type",
+        custom_error_message="must be a message or an mcp_approval_response",
+    ),
+]
+
 Input = Annotated[
     Annotated[str, Tag("(string)")]
-    | Annotated[list[InputMessage], Tag("(list)"), Field(max_length=MAX_ITEMS)],
+    | Annotated[list[InputItem], Tag("(list)"), Field(max_length=MAX_ITEMS)],
     Discriminator(
         _shape,
         custom_error_type="input_type",
@@ -129,6 +157,8 @@ class ResponsesRequest(BaseModel):
     store: bool = True
     stream: bool = False
     metadata: Metadata | None = None
+    #: ``{"format": {...}}``: the answer's format (``json_schema``, ``json_object``).
+    text: dict[str, Any] | None = None
 
     @property
     def conversation_id(self) -> str | None:
@@ -164,9 +194,30 @@ def with_ids(messages: Sequence[Message]) -> list[Message]:
     return [m if isinstance(m.get("id"), str) else {**m, "id": new_message_id()} for m in messages]
 
 
-def input_messages(value: str | list[InputMessage]) -> tuple[list[Message], Message]:
+def approval_answers(value: str | Sequence[InputMessage | ApprovalResponse]) -> list[Any] | None:
+    """An ``input`` of ``mcp_approval_response`` items as approval answers (``None``: the
+    input is messages); the two kinds are not mixed in one request."""
+    if isinstance(value, str) or not any(isinstance(i, ApprovalResponse) for i in value):
+        return None
+    if not all(isinstance(i, ApprovalResponse) for i in value):
+        raise OpenAIError(
+            400, "input: send mcp_approval_response items on their own", param="input"
+        )
+    return [
+        {"id": item.approval_request_id, "approved": item.approve, "reason": item.reason}
+        for item in value
+        if isinstance(item, ApprovalResponse)
+    ]
+
+
+def input_messages(
+    value: str | Sequence[InputMessage | ApprovalResponse],
+) -> tuple[list[Message], Message]:
     """``input`` as the messages before the user's, and the user message."""
-    items = [InputMessage(role="user", content=value)] if isinstance(value, str) else value
+    if isinstance(value, str):
+        items = [InputMessage(role="user", content=value)]
+    else:
+        items = [item for item in value if isinstance(item, InputMessage)]
     messages = item_messages(items)
     if not messages or messages[-1]["role"] != "user":
         raise OpenAIError(400, "input: the last item must be a user message", param="input")

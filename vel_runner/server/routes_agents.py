@@ -49,10 +49,13 @@ async def list_agents(request: Request) -> dict[str, Any]:
 
 @router.post("/agents/{agent_id}/runs", response_model=None)
 async def run_agent(agent_id: str, body: RunRequest, request: Request) -> Response:
-    """One turn. JSON by default; SSE with ``"stream": true`` or ``Accept: text/event-stream``."""
-    payload = {"message": body.message}
+    """One turn. JSON by default; SSE with ``"stream": true`` or ``Accept: text/event-stream``.
+    ``approvals`` in place of ``message`` answers the calls the session waits for."""
+    payload = body.turn_input()
     async with await lease_turn(request, agent_id) as held:
         if wants_stream(request.headers.get("accept"), body.stream):
+            if body.approvals is not None and body.session_id is not None:
+                await held.agent.check_answers(payload, body.session_id)  # a 4xx, not an event
             headers = dict([STREAM_HEADER])
             encoder = RunEvents(describe=client_words())
             return held.stream(

@@ -8,6 +8,12 @@ named by ``messageId`` (and what follows it) and answers the user message before
 ``GET .../chat/{chat_id}/stream`` resumes an answer in flight (204 when there is none); see
 :mod:`.chat_streams` for stop and resume. ``GET .../chat/{chat_id}/messages`` answers the
 stored chat as UI messages (:mod:`vel_runner.ui_messages`), to restore a page.
+
+Approvals (``ai`` >= 6): a call that waits for a person streams ``tool-approval-request``;
+``addToolApprovalResponse`` puts the answer on the tool part (``state:
+"approval-responded"``), and the next request (by hand, or by ``sendAutomaticallyWhen:
+lastAssistantMessageIsCompleteWithApprovalResponses``) ends with that assistant message: its
+answered parts are the turn's input, and the answer goes on in the same message.
 """
 
 from __future__ import annotations
@@ -67,6 +73,20 @@ def chat_streams(request: Request) -> ChatStreams:
     """The app's registry of answers in flight."""
     streams: ChatStreams = request.app.state.chat_streams
     return streams
+
+
+def approval_answers(message: UIMessage) -> list[dict[str, Any]] | None:
+    """The approvals a person just answered on ``message``'s tool parts (``None``: none)."""
+    if message.role != "assistant":
+        return None
+    answers = [
+        {"id": a.get("id"), "approved": a.get("approved"), "reason": a.get("reason")}
+        for part in message.parts
+        if isinstance(part, dict)
+        and part.get("state") == "approval-responded"
+        and isinstance(a := part.get("approval"), dict)
+    ]
+    return answers or None
 
 
 def user_text_of(message: UIMessage) -> str:
@@ -147,6 +167,9 @@ async def drop_answer(agent: Agent, chat_id: str, message_id: str | None) -> Non
 async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
     """One ``useChat`` turn, streamed in the UI message stream protocol."""
     last = body.messages[-1]
+    answers = approval_answers(last)
+    if answers:
+        return await answer_approvals(agent_id, body, answers, request)
     text = user_text_of(last)
     regenerate = body.trigger == "regenerate-message"
     streams = chat_streams(request)
@@ -173,6 +196,29 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
             frames = held.frames({"message": text}, body.id, encoder, what, options=options)
             question = None if regenerate else user_message(text, user_id)
             run = await streams.start(agent, body.id, frames, encoder, question)
+    return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
+
+
+async def answer_approvals(
+    agent_id: str, body: ChatBody, answers: list[dict[str, Any]], request: Request
+) -> Response:
+    """The turn that answers the approvals on the chat's last (assistant) message: it goes on
+    in that message, so the stream's ``messageId`` is that message's id."""
+    streams = chat_streams(request)
+    payload = {"approvals": answers}
+    async with await lease_turn(request, agent_id) as held:
+        agent = held.agent
+        await agent.check_answers(payload, body.id)  # unknown or answered: a 4xx, first
+        async with streams.starting(agent_id, body.id):
+            previous = streams.get(agent_id, body.id)
+            if previous is not None:
+                await previous.stop()
+            else:
+                streams.stop_elsewhere(agent, body.id)
+            message_id = body.messages[-1].id
+            encoder = UIMessageStream(describe=client_words(), message_id=message_id)
+            frames = held.frames(payload, body.id, encoder, f"chat of {agent_id}")
+            run = await streams.start(agent, body.id, frames, encoder, None)
     return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
 
 

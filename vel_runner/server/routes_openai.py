@@ -2,7 +2,8 @@
 
 ``model`` names an agent; the session comes from the ``X-Session-Id`` header (or the ``user``
 field), and the last user message is the turn's input: the agent's store, not the client,
-holds the history. The agent's own tools run here, server side. Tools the client sends in
+holds the history. The agent's own tools run here, server side; the client's
+``response_format`` goes to the model as it is. Tools the client sends in
 ``tools`` are offered to the model too; when the model calls one, the reply carries its
 ``tool_calls`` with ``finish_reason: "tool_calls"``, and the client's next request, ending with
 the ``tool`` results, continues the session from there. Responses and streamed chunks use
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..messages import MAX_SESSION_ID_LENGTH
 from ..protocols.chat_completions import ChatCompletionChunks, completion_object
+from ..turn_options import PLAIN, TurnOptions
 from .bodies import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
 from .errors import ApiError
 from .state import state_of
@@ -49,6 +51,9 @@ class ChatRequest(BaseModel):
     stream_options: dict[str, Any] | None = None
     user: str | None = None
     tools: list[dict[str, Any]] | None = Field(default=None, max_length=128)
+    response_format: dict[str, Any] | None = Field(
+        default=None, description="passed to the model as it is (in place of an agent's output)"
+    )
 
 
 @router.get("/models")
@@ -131,6 +136,9 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
     session_id = session_of(request, body)
     headers = {"X-Session-Id": session_id} if session_id else {}
     created = int(time.time())
+    options = (
+        PLAIN if body.response_format is None else TurnOptions(response_format=body.response_format)
+    )
     async with await lease_turn(request, body.model) as held:
         agent = held.agent
         if body.stream:
@@ -140,7 +148,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
             )
             what = f"chat completion of {body.model}"
             return held.stream(
-                payload, session_id, encoder, what, headers=headers, client_tools=tools
-            )
-        result = await agent.run_turn(payload, session_id, client_tools=tools)
+                payload, session_id, encoder, what, headers=headers, client_tools=tools,
+                options=options,
+            )  # fmt: skip
+        result = await agent.run_turn(payload, session_id, client_tools=tools, options=options)
     return JSONResponse(completion_object(result, body.model, created), headers=headers)

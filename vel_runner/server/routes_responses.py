@@ -12,6 +12,12 @@ Which session a request continues:
 ``input`` is a string or a list of messages; the last must be the user's, the ones before it
 are stored with the turn. ``instructions`` add to the agent's own for this request only.
 ``store: false`` reads what it continues and stores nothing. Errors use OpenAI's shape.
+
+Approvals: a response whose calls wait for a person lists them as ``mcp_approval_request``
+output items; an ``input`` of ``mcp_approval_response`` items (``approval_request_id``,
+``approve``, ``reason``) with that response's ``previous_response_id`` (or its
+``conversation``) answers them in the same session, and the turn goes on. ``text.format``
+(``json_schema``, ``json_object``) goes to the model as its ``response_format``.
 """
 
 from __future__ import annotations
@@ -25,12 +31,23 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import VelError
 from ..messages import Message
-from ..protocols.responses import ResponseEvents, response_object, turn_text
+from ..protocols.responses import (
+    ResponseEvents,
+    response_format_of,
+    response_object,
+    turn_text,
+)
 from ..turn_options import TurnOptions
 from .errors import OpenAIError
 from .message_lookup import unclaimed
 from .openai_route import OpenAIRoute, openai_error
-from .responses_bodies import ResponseId, ResponsesRequest, input_messages, with_ids
+from .responses_bodies import (
+    ResponseId,
+    ResponsesRequest,
+    approval_answers,
+    input_messages,
+    with_ids,
+)
 from .state import ServerState, state_of
 from .stored_responses import (
     ResponseGone,
@@ -84,7 +101,8 @@ async def locate(
     if found is None:
         raise not_found(previous)
     ref, store, answer_id = found
-    if body.store and ref.latest and ref.agent_id == agent.id and store is agent.store:
+    ours = body.store and ref.agent_id == agent.id and store is agent.store
+    if ours and (ref.latest or await only_results_after(store, ref, answer_id)):
         return ref.session_id, []
     history = await stored_history(store, ref, answer_id)
     if history is None:  # deleted since it was found
@@ -92,10 +110,42 @@ async def locate(
     return (new_session_id() if body.store else None), history
 
 
+async def only_results_after(store: SessionStore, ref: MessageRef, answer_id: str) -> bool:
+    """Is the response the session's last turn, though tool results follow it (a response
+    whose calls wait for approval: the calls that ran have their results after it)?"""
+    record = await store.get(ref.agent_id, ref.session_id)
+    messages = record.messages if record is not None else []
+    ids = [m.get("id") for m in messages]
+    if answer_id not in ids:
+        return False
+    return all(m.get("role") == "tool" for m in messages[ids.index(answer_id) + 1 :])
+
+
+async def answered_session(state: ServerState, agent: Agent, body: ResponsesRequest) -> str:
+    """The session whose approvals an input of ``mcp_approval_response`` items answers."""
+    if not body.store:
+        raise OpenAIError(400, "store: false cannot answer approvals", param="store")
+    if body.conversation_id is not None:
+        return body.conversation_id
+    previous = body.previous_response_id
+    if previous is None:
+        raise OpenAIError(
+            400,
+            "mcp_approval_response items need the previous_response_id that asked for them",
+            param="previous_response_id",
+        )
+    found = await find_response(state, previous)
+    if found is None or found[0].agent_id != agent.id:
+        raise not_found(previous)
+    return found[0].session_id
+
+
 @router.post("/responses", response_model=None)
 async def create_response(body: ResponsesRequest, request: Request) -> Response:
     """One turn of agent ``model`` in the Responses format."""
-    earlier, user = input_messages(body.input)
+    answers = approval_answers(body.input)
+    earlier, user = ([], {}) if answers is not None else input_messages(body.input)
+    client_format = response_format_of(body.text)
     state = state_of(request)
     try:
         held = await lease_turn(request, body.model)
@@ -105,18 +155,34 @@ async def create_response(body: ResponsesRequest, request: Request) -> Response:
     echo["conversation"] = body.conversation_id
     async with held:
         agent = held.agent
+        shown_format = client_format
+        if shown_format is None and agent.output is not None:
+            shown_format = agent.output.response_format()
         try:
-            sid, history = await locate(state, agent, body)
-            given = [*history, *earlier, user]
-            if sid is not None:  # ids another session holds (a copy, a client's) get new ones
-                given = await unclaimed(state, agent, sid, given)
-            *before, user = with_ids(given)
-            options = TurnOptions(
-                instructions=body.instructions, history=before, user_id=user["id"]
-            )
-            turn_input = {"message": user["content"]}
+            turn_input: dict[str, Any]
+            if answers is not None:
+                sid: str | None = await answered_session(state, agent, body)
+                options = TurnOptions(instructions=body.instructions)
+                turn_input = {"approvals": answers}
+                if body.stream and sid is not None:
+                    await agent.check_answers(turn_input, sid)  # a 4xx, not a failed stream
+            else:
+                sid, history = await locate(state, agent, body)
+                given = [*history, *earlier, user]
+                if sid is not None:  # ids another session holds (a copy, a client's): new ones
+                    given = await unclaimed(state, agent, sid, given)
+                *before, user = with_ids(given)
+                options = TurnOptions(
+                    instructions=body.instructions,
+                    history=before,
+                    user_id=user["id"],
+                    response_format=client_format,
+                )
+                turn_input = {"message": user["content"]}
             if body.stream:
-                encoder = ResponseEvents(body.model, echo, time.time(), describe=client_words())
+                encoder = ResponseEvents(
+                    body.model, echo, time.time(), shown_format, describe=client_words()
+                )
                 what = f"response of {body.model}"
                 return held.stream(turn_input, sid, encoder, what, options=options)
             result = await agent.run_turn(turn_input, sid, options=options)
@@ -124,7 +190,13 @@ async def create_response(body: ResponsesRequest, request: Request) -> Response:
             raise openai_error(exc, "input") from None
     return JSONResponse(
         response_object(
-            result.run_id, body.model, text=result.output, usage=result.usage, request=echo
+            result.run_id,
+            body.model,
+            text=result.output,
+            usage=result.usage,
+            request=echo,
+            approvals=result.approvals,
+            response_format=shown_format,
         )
     )
 

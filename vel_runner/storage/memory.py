@@ -142,6 +142,7 @@ class MemoryTurn:
         if view is not None:  # checked when the turn began; nothing changed it since
             view.extend(new_messages)
         store._message_ids.add(new_messages, self._key)
+        store._note_tail(self._key, messages)
         if keep is not None:
             pinned = pinned_count(messages)
             excess = len(messages) - pinned - keep
@@ -177,6 +178,7 @@ class MemoryStore:
         self.clock = clock
         self._sessions: dict[Key, _Session] = {}  # least recently updated first
         self._message_ids = MessageIds()
+        self._awaiting: set[Key] = set()  # tails that may hold pending approvals
         self._locks = KeyedLocks()
         self._listeners: Listeners[SessionEvent] = Listeners()
         self._warned_full = False
@@ -243,6 +245,15 @@ class MemoryStore:
 
     def _remove(self, key: Key) -> None:
         self._message_ids.remove(self._sessions.pop(key).messages, key)
+        self._awaiting.discard(key)
+
+    def _note_tail(self, key: Key, messages: Sequence[Message]) -> None:
+        """Keep ``_awaiting`` (the sessions whose tail may hold a pending approval) current,
+        so listing pending approvals reads those sessions, not all of them."""
+        if awaits_approval(messages):
+            self._awaiting.add(key)
+        else:
+            self._awaiting.discard(key)
 
     def find_message_sync(self, message_id: str) -> MessageRef | None:
         key = self._message_ids.get(message_id)
@@ -254,14 +265,15 @@ class MemoryStore:
     async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
         """The approvals waiting in live sessions (only tails that can hold one are read)."""
         now = self.clock()
-        return [
+        found = [
             PendingApproval(key[0], key[1], approval, session.expires_at)
-            for key, session in sorted(self._sessions.items())
+            for key in sorted(self._awaiting)
             if (agent_id is None or key[0] == agent_id)
-            and awaits_approval(session.messages)
+            and (session := self._sessions.get(key)) is not None
             and (session.expires_at is None or session.expires_at > now)
             for approval in pending(session.messages)
         ]
+        return found
 
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The session holding the message with this ``id`` (a dict lookup)."""
@@ -296,6 +308,7 @@ class MemoryStore:
         session.messages = [dict(m) for m in messages]
         session.view = None
         self._message_ids.add(session.messages, key)
+        self._note_tail(key, session.messages)
         if not edit:
             session.summary = None
         session.updated_at = now

@@ -144,6 +144,17 @@ class Toolbox:
         self._index()
         return name in self._by_name
 
+    def spec(self, name: str) -> ToolSpec | None:
+        """The spec of tool ``name`` (``None``: no such tool)."""
+        self._index()
+        found = self._by_name.get(name)
+        return None if found is None else found[1]
+
+    @property
+    def asks_approval(self) -> bool:
+        """Do some of its tools' calls wait for a person's approval?"""
+        return any(spec.approval for spec in self.specs())
+
     async def call(self, call: ToolCall) -> ToolResult:
         """Run one call; every failure except cancellation is an error result."""
         result = await self._call(call)

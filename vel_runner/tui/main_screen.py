@@ -229,6 +229,9 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="approvals-count", exit_on_error=False)
     async def count_approvals(self) -> None:
+        """Count again once a burst of session events has passed (a newer event restarts
+        the wait: one request per burst, not one per turn)."""
+        await asyncio.sleep(RENDER_DELAY)
         try:
             self.approvals = await pending_count(self.host.client)
         except MonitorError:
