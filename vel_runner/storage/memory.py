@@ -15,7 +15,9 @@ session ids lock every new user out until their sessions expire.
 
 A second dict indexes stored messages by their ``id`` (:meth:`MemoryStore.find_message`,
 :mod:`.message_ids`): an id stays with the session that stored it first; messages leave it
-when they leave their session.
+when they leave their session. A set keeps the sessions whose last messages may hold a
+pending approval, so listing those reads them only. The listings of every session (cleanup,
+sweep, approvals) are in :mod:`.memory_listing`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
-from ..approvals import PendingApproval, awaits_approval, pending
+from ..approvals import awaits_approval
 from ..clock import Clock, utc_now
 from ..errors import InvalidInputError, SessionConflictError
 from ..listeners import Listeners
@@ -37,12 +39,12 @@ from .base import (
     MessageRef,
     SessionEvent,
     SessionEventKind,
-    SessionInfo,
     SessionListener,
     SessionRecord,
     TokenCounts,
 )
 from .keyed_locks import KeyedLocks
+from .memory_listing import MemoryListings
 from .message_ids import MessageIds
 
 log = logging.getLogger(__name__)
@@ -159,7 +161,7 @@ class MemoryTurn:
         store._emit(kind, self._key, len(messages))
 
 
-class MemoryStore:
+class MemoryStore(MemoryListings):
     """Sessions in a dict. The default store (``session_storage='memory'``)."""
 
     kind = "memory"
@@ -262,19 +264,6 @@ class MemoryStore:
             return None
         return MessageRef(key[0], key[1], session.messages[-1].get("id") == message_id)
 
-    async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
-        """The approvals waiting in live sessions (only tails that can hold one are read)."""
-        now = self.clock()
-        found = [
-            PendingApproval(key[0], key[1], approval, session.expires_at)
-            for key in sorted(self._awaiting)
-            if (agent_id is None or key[0] == agent_id)
-            and (session := self._sessions.get(key)) is not None
-            and (session.expires_at is None or session.expires_at > now)
-            for approval in pending(session.messages)
-        ]
-        return found
-
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The session holding the message with this ``id`` (a dict lookup)."""
         return self.find_message_sync(message_id)
@@ -322,38 +311,10 @@ class MemoryStore:
             self._emit("cleared", key, 0)
         return existed
 
-    def _delete_where(
-        self, agent_id: str | None, doomed: Callable[[_Session], bool], kind: SessionEventKind
-    ) -> int:
-        """Delete the sessions ``doomed`` selects, except those in a turn; count them."""
-        keys = [
-            key
-            for key, session in self._sessions.items()
-            if (agent_id is None or key[0] == agent_id)
-            and doomed(session)
-            and not self._locks.busy(key)
-        ]
-        for key in keys:
-            self._remove(key)
-            self._emit(kind, key, 0)
-        return len(keys)
-
     def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
         if not self._listeners.any:
             return
         self._listeners.emit(SessionEvent(kind, key[0], key[1], self.name, count, self.clock()))
-
-    def _info(self, key: Key, session: _Session) -> SessionInfo:
-        return SessionInfo(
-            key[0],
-            key[1],
-            len(session.messages),
-            session.created_at,
-            session.updated_at,
-            session.expires_at,
-            self.name,
-            *session.usage,
-        )
 
     # -- turns ---------------------------------------------------------------------------
     def turn(self, agent_id: str, session_id: str, *, window: int | None = None) -> MemoryTurn:
@@ -392,46 +353,6 @@ class MemoryStore:
         self._check_idle(key, "clear")
         return self._drop(key)
 
-    def list_sync(
-        self,
-        agent_id: str | None = None,
-        *,
-        inactive_for: float | None = None,
-        after: tuple[str, str] | None = None,
-        limit: int | None = None,
-    ) -> list[SessionInfo]:
-        now = self.clock()
-        cutoff = None if inactive_for is None else now - timedelta(seconds=inactive_for)
-        rows = []
-        for key in sorted(self._sessions):
-            if agent_id is not None and key[0] != agent_id:
-                continue
-            if after is not None and key <= after:
-                continue
-            session = self._live(key, now)
-            if session is None or (cutoff is not None and session.updated_at >= cutoff):
-                continue
-            rows.append(self._info(key, session))
-            if limit is not None and len(rows) >= limit:
-                break
-        return rows
-
-    def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int:
-        now = self.clock()
-        cutoff = now - timedelta(seconds=older_than)
-
-        def doomed(s: _Session) -> bool:
-            return s.updated_at < cutoff or (s.expires_at is not None and s.expires_at <= now)
-
-        return self._delete_where(agent_id, doomed, "cleared")
-
-    def sweep_sync(self) -> int:
-        """Delete the expired sessions no turn holds (``expired`` events); count them."""
-        now = self.clock()
-        return self._delete_where(
-            None, lambda s: s.expires_at is not None and s.expires_at <= now, "expired"
-        )
-
     # -- async protocol ------------------------------------------------------------------
     async def get(self, agent_id: str, session_id: str) -> SessionRecord | None:
         return self.get_sync(agent_id, session_id)
@@ -468,22 +389,6 @@ class MemoryStore:
     async def clear(self, agent_id: str, session_id: str) -> bool:
         async with self._locks.hold((agent_id, session_id)):  # after the turn in flight
             return self._drop((agent_id, session_id))
-
-    async def list(
-        self,
-        agent_id: str | None = None,
-        *,
-        inactive_for: float | None = None,
-        after: tuple[str, str] | None = None,
-        limit: int | None = None,
-    ) -> list[SessionInfo]:
-        return self.list_sync(agent_id, inactive_for=inactive_for, after=after, limit=limit)
-
-    async def delete_inactive(self, older_than: float, agent_id: str | None = None) -> int:
-        return self.delete_inactive_sync(older_than, agent_id)
-
-    async def sweep(self) -> int:
-        return self.sweep_sync()
 
     def add_listener(self, listener: SessionListener) -> Callable[[], None]:
         return self._listeners.add(listener)
