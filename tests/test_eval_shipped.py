@@ -65,7 +65,7 @@ def test_the_shipped_evals_pass_offline_from_the_cassette() -> None:
         {"name": "calculator", "input": {"expression": "6 * 7"}, "output": "42"}
     ]  # the tool ran for real during the replay
     assert {c["agent"] for c in report["cases"]} == {
-        "assistant", "translator", "support", "tutor", "concierge",
+        "assistant", "translator", "support", "tutor", "concierge", "triage",
     }  # fmt: skip
 
 
