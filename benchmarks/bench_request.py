@@ -95,10 +95,12 @@ def main() -> None:
     if args.against is not None:
         trees.append((str(args.against), args.against.resolve()))
     print(f"instructions per request, {SESSIONS} sessions x {TURNS} turns, in-process ASGI")
-    print(f"{'':22}" + "".join(f"{name:>22}" for name, _ in trees))
+    widths = [max(14, len(name) + 2) for name, _ in trees]
+    print(f"{'':22}" + "".join(f"{name:>{w}}" for (name, _), w in zip(trees, widths, strict=True)))
     for label, history, kind in ROWS:
         figures = [cost(tree, history, kind) for _, tree in trees]
-        print(f"{label:22}" + "".join(f"{figure:>22,.0f}" for figure in figures))
+        cells = "".join(f"{f:>{w},.0f}" for f, w in zip(figures, widths, strict=True))
+        print(f"{label:22}{cells}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,21 @@ StepKind = Literal["turn", "chat", "tool"]
 #: ``outcome`` of a step: ``ok`` or what ended it (each error type carries its own).
 OUTCOMES = ("ok", "provider_error", "invalid", "conflict", "cancelled", "store_error", "error")
 
-__all__ = ["OUTCOMES", "Observer", "Step", "add_observer", "observers", "outcome_of"]
+__all__ = [
+    "NO_STEP",
+    "OUTCOMES",
+    "AnyStep",
+    "Observer",
+    "Step",
+    "add_observer",
+    "observers",
+    "observing",
+    "outcome_of",
+    "record_tool_call",
+    "rejected",
+    "store_turn",
+    "turn",
+]
 
 
 class Observer(Protocol):
