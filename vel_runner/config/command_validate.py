@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     configs: list[Config] = []
     try:
         for group in groups:
-            config, found = check_config(group)
+            config, found = check_config(group, build_tools=False)
             issues.extend(found)
             if config is not None and args.connect:
                 issues.extend(_connected(config))

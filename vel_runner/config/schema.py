@@ -9,8 +9,9 @@ declares, so the code that builds agents never restates them.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
+import math
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -48,10 +49,64 @@ def load_schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+def _inlined() -> dict[str, Any]:
+    """The schema with every local ``$ref`` replaced by its target (see :func:`_inline_refs`)."""
+    return _inline_refs(load_schema(), load_schema()["$defs"])
 
-    return Draft202012Validator(_inline_refs(load_schema(), load_schema()["$defs"]))
+
+@cache
+def _validator() -> Any:
+    # jsonschema-rs (compiled) rather than jsonschema: importing the latter costs more than
+    # all the rest of ``vel-runner validate`` (docs/performance.md). Its ``pattern`` is
+    # ECMA-262's, as editors use: ``$`` matches only at the end ("name\n" is refused).
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(_inlined())
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaError:
+    """One schema violation, resolved against the inlined schema as the messages need it."""
+
+    #: the keyword that failed (``type``, ``enum``, ``required`` ...)
+    validator: str
+    #: that keyword's value in the schema
+    validator_value: Any
+    #: the value that failed (for a ``propertyNames`` error: the key)
+    instance: Any
+    #: the (inlined) schema object that holds the keyword
+    schema: dict[str, Any]
+    absolute_path: DocPath
+    in_property_names: bool = False
+    #: for ``anyOf`` / ``oneOf``: the errors of every alternative
+    context: tuple[SchemaError, ...] = ()
+
+
+def _schema_errors(data: Any) -> list[SchemaError]:
+    return [_resolved(raw, data) for raw in _validator().iter_errors(data)]
+
+
+def _resolved(raw: Any, data: Any) -> SchemaError:
+    """``raw`` (a jsonschema-rs error) with its keyword's schema and the document's own value
+    (jsonschema-rs hands back NaN and infinities as null)."""
+    schema_path = list(raw.schema_path)
+    keyword = str(schema_path[-1]) if schema_path else ""
+    schema: Any = _inlined()
+    for part in schema_path[:-1]:
+        schema = _child(schema, part)
+    schema = schema if isinstance(schema, dict) else {}
+    kind = raw.kind
+    path: DocPath = tuple(raw.instance_path)
+    in_names = "propertyNames" in schema_path
+    instance = data
+    for part in path:
+        instance = _child(instance, part)
+    if kind.name == "propertyNames":
+        instance = kind.error.instance
+    context: tuple[SchemaError, ...] = ()
+    if kind.name in ("anyOf", "oneOf"):
+        context = tuple(_resolved(sub, data) for branch in kind.context for sub in branch)
+    return SchemaError(keyword, schema.get(keyword), instance, schema, path, in_names, context)
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
@@ -87,9 +142,9 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
     issues: list[ConfigIssue] = []
     objects: set[DocPath] = set()  # the objects the errors lie in or on
     shown: set[tuple[str, str]] = set()
-    for error in _validator().iter_errors(doc.data):
+    for error in _schema_errors(doc.data):
         error = _most_specific(error)
-        path: DocPath = tuple(error.absolute_path)
+        path = error.absolute_path
         env = doc.env.get(path)
         if env is not None and env.missing and not _wants_structure(error):
             continue  # the unset variable is reported on its own, where it matters
@@ -106,7 +161,7 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
     return issues
 
 
-def _wants_structure(error: Any) -> bool:
+def _wants_structure(error: SchemaError) -> bool:
     """Whether ``error`` wants a mapping or a list where an unset ``${VAR}`` stands: nothing
     can be built there, so it is an error of the file, not only of the environment."""
     if error.validator != "type":
@@ -122,7 +177,7 @@ def _unknown_variant_keys(doc: Document, path: DocPath) -> list[ConfigIssue]:
     only the missing key, never the misspelt one beside it (``typee: echo``): check the keys
     against every variant's."""
     value: Any = doc.data
-    schema: Any = _validator().schema
+    schema: Any = _inlined()
     for part in path:
         value, schema = _child(value, part), _child_schema(schema, part)
         if value is None or schema is None:
@@ -179,7 +234,7 @@ def _variant_keys(schema: dict[str, Any]) -> list[str] | None:
     return sorted(keys)
 
 
-def _most_specific(error: Any) -> Any:
+def _most_specific(error: SchemaError) -> SchemaError:
     """For anyOf/oneOf, the alternative that got furthest (not a plain type mismatch)."""
     while error.context:
         candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
@@ -187,7 +242,7 @@ def _most_specific(error: Any) -> Any:
     return error
 
 
-def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
+def _issues_for(doc: Document, error: SchemaError, path: DocPath) -> list[ConfigIssue]:
     kind, value, schema = error.validator, error.instance, error.schema
     shown = show(doc, path, value)
     if kind == "additionalProperties" and isinstance(value, dict):
@@ -198,7 +253,7 @@ def _issues_for(doc: Document, error: Any, path: DocPath) -> list[ConfigIssue]:
             doc.issue(path, f"missing required key {key!r}", hint=_describe(schema, key))
             for key in missing
         ]
-    if "propertyNames" in error.relative_schema_path:
+    if error.in_property_names:
         return [
             doc.issue(
                 (*path, str(value)),
@@ -215,12 +270,12 @@ def _message(
     kind: str, expected: Any, value: Any, shown: str, schema: dict
 ) -> tuple[str, str | None]:
     if kind == "enum":
-        allowed = ", ".join(str(v) for v in expected)
-        near = difflib.get_close_matches(str(value), [str(v) for v in expected], n=1)
-        hint = f"did you mean {near[0]!r}? " if near else ""
-        return f"{shown} is not one of the allowed values", f"{hint}allowed: {allowed}"
+        hint = did_you_mean(str(value), [str(v) for v in expected], "allowed")
+        return f"{shown} is not one of the allowed values", hint
     if kind == "const":
         return f"must be {expected!r}, got {shown}", None
+    if kind == "type" and isinstance(value, float) and not math.isfinite(value):
+        return f"{shown} is not a finite number (JSON has no NaN or infinity)", None
     if kind == "type":
         types = expected if isinstance(expected, list) else [expected]
         wanted = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
@@ -280,6 +335,8 @@ def _describe(schema: dict, key: str) -> str | None:
 
 def did_you_mean(word: str, choices: list[str], label: str) -> str:
     """``did you mean 'x'? <label>: a, b, c`` (the list alone when nothing is close)."""
+    import difflib  # only when there is a mistake to explain
+
     near = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     listing = f"{label}: {', '.join(choices)}" if choices else ""
     return f"did you mean {near[0]!r}? {listing}" if near else listing

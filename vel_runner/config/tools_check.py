@@ -44,13 +44,17 @@ class Config(Protocol):
 TYPE_HINT = "give every parameter a type hint, e.g. def get_weather(city: str) -> dict"
 
 
-def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
-    """Every problem with the declared tools and the agents' references to them."""
+def tool_issues(config: Config, *, complete: bool = True, build: bool = True) -> list[ConfigIssue]:
+    """Every problem with the declared tools and the agents' references to them.
+
+    ``build=False`` (``vel-runner validate``) skips building the function tools whose
+    parameters are all plain types: their schema always fits strict mode, and the check then
+    needs no pydantic."""
     issues: list[ConfigIssue] = []
     for name, decl in config.tools.items():
         origin = config.origin("tools", name)
         if decl["type"] == "python":
-            issues.extend(_python_issues(config, name, decl, origin))
+            issues.extend(_python_issues(config, name, decl, origin, build=build))
         elif decl["type"] == "mcp":
             issues.extend(mcp_issues(name, decl, origin))
         elif decl["agent"] not in config.agents and complete:
@@ -238,10 +242,11 @@ def _clashes(config: Config, agent_id: str, reached: Mapping[str, Any]) -> list[
 
 
 def _python_issues(
-    config: Config, name: str, decl: Mapping[str, Any], origin: Origin
+    config: Config, name: str, decl: Mapping[str, Any], origin: Origin, *, build: bool
 ) -> list[ConfigIssue]:
     from ..tools.base import ToolDefinitionError
     from ..tools.python import FunctionTool, import_function
+    from ..tools.signature import read_signature
 
     try:
         timeout = parse_duration(decl["timeout"])
@@ -252,6 +257,9 @@ def _python_issues(
     folder = str(Path(origin.file).resolve().parent)
     try:
         func = import_function(decl["function"], [folder])
+        signature = read_signature(func, name=name, bind=decl.get("bind"))
+        if not build and signature.is_plain():
+            return []
         tool = FunctionTool(
             func,
             name=name,

@@ -13,7 +13,6 @@ when OPENAI_API_KEY is unset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -75,6 +74,8 @@ class Config:
     def version(self) -> str:
         """Short hash of the resolved config: equal configs have equal versions."""
         parts = [self.providers, self.stores, self.agents, self.tools]
+        import hashlib  # not needed by ``vel-runner validate``
+
         body = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()[:12]
 
@@ -108,9 +109,16 @@ def expand_paths(paths: Sequence[str | Path]) -> tuple[list[Path], list[ConfigIs
 
 
 def check_config(
-    paths: Sequence[str | Path], environ: Mapping[str, str] | None = None
+    paths: Sequence[str | Path],
+    environ: Mapping[str, str] | None = None,
+    *,
+    build_tools: bool = True,
 ) -> tuple[Config | None, list[ConfigIssue]]:
-    """Every issue (errors and warnings) of the merged config, and the config if valid."""
+    """Every issue (errors and warnings) of the merged config, and the config if valid.
+
+    ``build_tools=False`` is for a check alone (``vel-runner validate``): a function tool is
+    built only when its signature needs the full schema to be judged, so the config's
+    ``function_tools`` may be incomplete and it must not be built into a runtime."""
     env = os.environ if environ is None else environ
     files, issues = expand_paths(paths)
     docs: list[tuple[Document, set[DocPath]]] = []
@@ -131,7 +139,7 @@ def check_config(
             docs.append((doc, {e for e in entities if e is not None}))
     config = _merge(docs, [str(f) for f in files], issues, env)
     issues.extend(_semantic_issues(config, complete=complete))
-    issues.extend(tool_issues(config, complete=complete))
+    issues.extend(tool_issues(config, complete=complete, build=build_tools))
     issues.sort(key=issue_order)
     if any(issue.severity == "error" for issue in issues):
         return None, issues
