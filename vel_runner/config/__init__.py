@@ -13,12 +13,13 @@ from ..lazy import lazy_exports
 from .errors import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
+    from .model import Config
     from .reload import ConfigWatcher
     from .schema import load_schema
-    from .validate import Config, check_config, load_config
+    from .validate import check_config, load_config
 
 _LAZY = {
-    "Config": "validate",
+    "Config": "model",
     "check_config": "validate",
     "load_config": "validate",
     "load_schema": "schema",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from .errors import ConfigIssue
-    from .validate import Config
+    from .model import Config
 
 FORMATS = ("text", "json", "github")
 

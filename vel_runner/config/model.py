@@ -1,0 +1,70 @@
+"""The merged config: what every file declared, where, and what the checks found.
+
+:class:`Config` is the product of :mod:`vel_runner.config.validate`; the runtime builds agents
+from it. Each declaration keeps its :class:`Origin` so any later problem can point at its line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigIssue, DocPath
+from .loader import Document
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a provider, store, tool or agent was declared."""
+
+    doc: Document
+    path: DocPath
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    def issue(self, sub: DocPath, message: str, **kw: Any) -> ConfigIssue:
+        return self.doc.issue((*self.path, *sub), message, **kw)
+
+
+@dataclass(slots=True)
+class Config:
+    """A valid, merged config with defaults filled in (values may hold secrets: never print)."""
+
+    files: list[str]
+    providers: dict[str, dict[str, Any]]
+    stores: dict[str, dict[str, Any]]
+    agents: dict[str, dict[str, Any]]
+    origins: dict[tuple[str, str], Origin]
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    #: Entities left out of the merge for schema errors: references to them are not judged.
+    skipped: set[tuple[str, str]] = field(default_factory=set)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The python tools, built while checking (see :mod:`vel_runner.config.tools_check`).
+    function_tools: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def version(self) -> str:
+        """Short hash of the resolved config: equal configs have equal versions."""
+        parts = [self.providers, self.stores, self.agents, self.tools]
+        import hashlib  # not needed by ``vel-runner validate``
+
+        body = json.dumps(parts, sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+    def origin(self, section: str, name: str) -> Origin:
+        """Where ``section.name`` was declared."""
+        return self.origins[(section, name)]
+
+    def issue(self, section: str, name: str, message: str, **kw: Any) -> ConfigIssue:
+        origin = self.origins.get((section, name))
+        if origin is None:
+            return ConfigIssue(self.files[0], 1, 1, f"{section}.{name}", message, **kw)
+        return origin.issue((), message, **kw)
+
+
+__all__ = ["Config", "Origin"]
