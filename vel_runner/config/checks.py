@@ -7,7 +7,7 @@ DSN, and secrets written in the file instead of read from ``${VAR}``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..durations import parse_duration
@@ -28,25 +28,20 @@ def semantic_issues(config: Config, *, complete: bool = True) -> list[ConfigIssu
     """Checks across the merged files. When some file failed to load (``complete=False``),
     references and "no agents" are not judged: the missing part may declare them."""
     issues: list[ConfigIssue] = []
-    used_providers: dict[str, str] = {}
-    used_stores: dict[str, str] = {}
+    declared = {"providers": config.providers, "stores": config.stores}
+    used: dict[str, dict[str, str]] = {"providers": {}, "stores": {}}
+    for origin, agent_id, sub, section, name in _agent_references(config):
+        if name in declared[section]:
+            if agent_id is not None:
+                used[section].setdefault(name, agent_id)
+        elif complete and (section, name) not in config.skipped:
+            issues.append(_unknown(origin, sub, section[:-1], name, declared[section]))
     for agent_id, agent in config.agents.items():
         origin = config.origins[("agents", agent_id)]
-        provider = agent["model"]["provider"]
-        if provider in config.providers:
-            used_providers.setdefault(provider, agent_id)
-        elif complete and ("providers", provider) not in config.skipped:
-            issues.append(
-                _unknown(origin, ("model", "provider"), "provider", provider, config.providers)
-            )
-        store = agent["store"]
-        if store in config.stores:
-            used_stores.setdefault(store, agent_id)
-        elif complete and ("stores", store) not in config.skipped:
-            issues.append(_unknown(origin, ("store",), "store", store, config.stores))
         issues.extend(_context_issues(origin, agent.get("context", {})))
         issues.extend(_ttl_issues(origin, agent))
         issues.extend(_env_issues(origin, f"needed by agent {agent_id!r}"))
+    used_providers, used_stores = used["providers"], used["stores"]
     for name, provider in config.providers.items():
         origin = config.origins[("providers", name)]
         user = used_providers.get(name)
@@ -79,6 +74,18 @@ def semantic_issues(config: Config, *, complete: bool = True) -> list[ConfigIssu
             )
         )
     return issues
+
+
+def _agent_references(config: Config) -> Iterator[tuple[Origin, str | None, DocPath, str, str]]:
+    """``(origin, agent id, where, section, name)`` for the provider and the store each agent
+    names. Agents left out for schema errors (``agent id`` None) count too, where the name is
+    well formed: their schema error and a wrong name show in one run."""
+    for agent in config.declarations("agents"):
+        for sub, section in ((("model", "provider"), "providers"), (("store",), "stores")):
+            name = agent.value(*sub)
+            if isinstance(name, str):
+                agent_id = agent.value("id") if agent.merged else None
+                yield agent.origin, agent_id, sub, section, name
 
 
 def _user_text(agent_id: str | None) -> str:

@@ -22,11 +22,15 @@ DocPath = tuple[str | int, ...]
 
 
 def format_path(path: Sequence[str | int]) -> str:
-    """``("agents", 0, "model")`` -> ``agents[0].model`` (``<root>`` for the empty path)."""
+    """``("agents", 0, "model")`` -> ``agents[0].model`` (``<root>`` for the empty path); a
+    key with unprintable characters is quoted (``providers['a\\n']``), so an issue stays one
+    line."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif not part.isprintable():
+            text += f"[{part!r}]"
         else:
             text += f".{part}" if text else str(part)
     return text or "<root>"

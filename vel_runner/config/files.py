@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigIssue, DocPath
 from .loader import Document
-from .model import Config, Origin
+from .model import Config, Declaration, Origin
 from .schema import with_defaults
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -42,12 +43,14 @@ def entity_of(path: DocPath) -> DocPath | None:
 
 
 def merge_documents(
-    docs: list[tuple[Document, set[DocPath]]],
+    docs: list[tuple[Document, dict[DocPath, set[DocPath]]]],
     files: list[str],
     issues: list[ConfigIssue],
     env: Mapping[str, str],
 ) -> Config:
-    """Merge the documents, leaving out the entities with schema errors (``skipped``)."""
+    """Merge the documents, leaving out the entities with schema errors (``skipped``, and
+    ``rejected`` for their references); ``docs`` pairs each document with its entities'
+    schema errors (entity path -> paths below it)."""
     config = Config(files, {}, {}, {}, {}, environ=env)
     for doc, invalid in docs:
         data = with_defaults(doc.data)
@@ -59,7 +62,7 @@ def merge_documents(
         for section, target in sections:
             for name, value in data.get(section, {}).items():
                 if (section, name) in invalid:
-                    config.skipped.add((section, name))
+                    _reject(config, doc, (section, name), value, invalid[(section, name)])
                     continue
                 origin = Origin(doc, (section, name))
                 first = config.origins.get((section, name))
@@ -70,7 +73,7 @@ def merge_documents(
                 config.origins[(section, name)] = origin
         for index, agent in enumerate(data.get("agents", [])):
             if ("agents", index) in invalid:
-                config.skipped.add(("agents", str(index)))
+                _reject(config, doc, ("agents", index), agent, invalid[("agents", index)])
                 continue
             origin = Origin(doc, ("agents", index))
             first = config.origins.get(("agents", agent["id"]))
@@ -82,6 +85,12 @@ def merge_documents(
     if BUILTIN_STORE not in config.stores:
         config.stores[BUILTIN_STORE] = with_defaults({"type": "memory"})
     return config
+
+
+def _reject(config: Config, doc: Document, path: DocPath, value: Any, bad: set[DocPath]) -> None:
+    section, name = path
+    config.skipped.add((str(section), str(name)))
+    config.rejected.append(Declaration(str(section), Origin(doc, path), value, frozenset(bad)))
 
 
 def _duplicate(

@@ -30,6 +30,45 @@ class Origin:
         return self.doc.issue((*self.path, *sub), message, **kw)
 
 
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A provider, store, tool or agent as written, with where its schema errors are.
+
+    Declarations with schema errors are left out of the merge (``Config.rejected``) but kept,
+    so that the names they refer to (provider, store, tools, an agent tool's agent) can still
+    be judged where they are well formed: one run of ``validate`` shows a schema error and a
+    wrong name together."""
+
+    section: str
+    origin: Origin
+    data: Any
+    #: where its schema errors are, relative to the declaration (empty: it was merged)
+    bad: frozenset[DocPath] = frozenset()
+
+    @property
+    def merged(self) -> bool:
+        return not self.bad
+
+    def value(self, *sub: str | int) -> Any:
+        """The value at ``sub`` when it has no schema error of its own (nor below it), else
+        ``None``."""
+        if any(path[: len(sub)] == sub for path in self.bad):
+            return None
+        return self.written(*sub)
+
+    def written(self, *sub: str | int) -> Any:
+        """The value at ``sub`` as written (``None`` where there is none), errors or not."""
+        value = self.data
+        for part in sub:
+            if isinstance(value, dict) and isinstance(part, str):
+                value = value.get(part)
+            elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+                value = value[part]
+            else:
+                return None
+        return value
+
+
 @dataclass(slots=True)
 class Config:
     """A valid, merged config with defaults filled in (values may hold secrets: never print)."""
@@ -46,6 +85,29 @@ class Config:
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The python tools, built while checking (see :mod:`vel_runner.config.tools_check`).
     function_tools: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The declarations behind ``skipped``, for the names they refer to.
+    rejected: list[Declaration] = field(default_factory=list, repr=False)
+
+    def declarations(self, section: str) -> list[Declaration]:
+        """Every declaration of ``section``: the merged ones, then those with schema errors."""
+        merged = {
+            "providers": self.providers,
+            "stores": self.stores,
+            "tools": self.tools,
+            "agents": self.agents,
+        }[section]
+        found = [
+            Declaration(section, origin, merged[key])
+            for (kind, key), origin in self.origins.items()
+            if kind == section
+        ]
+        return found + [r for r in self.rejected if r.section == section]
+
+    @property
+    def agent_ids(self) -> set[str]:
+        """Every agent id declared, also of agents left out for schema errors."""
+        ids = (decl.value("id") for decl in self.declarations("agents"))
+        return {agent_id for agent_id in ids if isinstance(agent_id, str)}
 
     @property
     def version(self) -> str:
@@ -67,4 +129,4 @@ class Config:
         return origin.issue((), message, **kw)
 
 
-__all__ = ["Config", "Origin"]
+__all__ = ["Config", "Declaration", "Origin"]

@@ -38,7 +38,7 @@ def check_config(
     ``function_tools`` may be incomplete and it must not be built into a runtime."""
     env = os.environ if environ is None else environ
     files, issues = expand_paths(paths)
-    docs: list[tuple[Document, set[DocPath]]] = []
+    docs: list[tuple[Document, dict[DocPath, set[DocPath]]]] = []
     complete = not issues
     for file in files:
         try:
@@ -49,11 +49,15 @@ def check_config(
             continue
         bad_paths: set[DocPath] = set()
         issues.extend(schema_issues(doc, bad_paths))
-        entities = {entity_of(path) for path in bad_paths}
-        if None in entities:
-            complete = False  # the file's shape is wrong: leave it all out
+        invalid: dict[DocPath, set[DocPath]] = {}
+        for path in bad_paths:
+            entity = entity_of(path)
+            if entity is None:
+                complete = False  # the file's shape is wrong: leave it all out
+                break
+            invalid.setdefault(entity, set()).add(path[len(entity) :])
         else:
-            docs.append((doc, {e for e in entities if e is not None}))
+            docs.append((doc, invalid))
     config = merge_documents(docs, [str(f) for f in files], issues, env)
     issues.extend(semantic_issues(config, complete=complete))
     issues.extend(tool_issues(config, complete=complete, build=build_tools))

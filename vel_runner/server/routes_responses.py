@@ -75,7 +75,7 @@ def check_conversation_id(value: object, param: str = "conversation") -> str:
     if (
         not isinstance(value, str)
         or len(value) > MAX_SESSION_ID_LENGTH
-        or not _SESSION_ID.match(value)
+        or not _SESSION_ID.fullmatch(value)
     ):
         raise OpenAIError(
             400, f"{param}: {str(value)[:80]!r} is invalid: {SESSION_ID_RULE}", param=param

@@ -350,7 +350,7 @@ class MCPSource:
             exposed = self.prefix + tool_name
             if not self.exposed(tool_name):
                 continue
-            if not TOOL_NAME.match(exposed):
+            if not TOOL_NAME.fullmatch(exposed):
                 log.warning("MCP server %r: tool %r has a name models refuse", self.name, exposed)
                 continue
             specs[exposed] = (
