@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -29,8 +29,8 @@ from ..sweeper import Sweeper
 from .auth import BearerAuth
 from .errors import install_error_handlers
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
-from .models import check_body
 from .observability import RequestId, metrics_endpoint, start_observers, stop_observers
+from .route import ServerRoute
 from .settings import ServeSettings
 from .state import RuntimeLoader, ServerState, state_of
 
@@ -172,7 +172,6 @@ def create_app(
         version=__version__,
         description="Declarative LLM agents over HTTP. Contract: docs/http-api.md.",
         lifespan=lifespan,
-        dependencies=[Depends(check_body)],
     )
     loader = None if hasattr(runtime, "snapshot") else runtime
     app.state.vel = ServerState(
@@ -186,6 +185,7 @@ def create_app(
         turn_log_level=logging.INFO if log_format == "json" else logging.DEBUG,
     )
     app.state.chat_streams = ChatStreams()
+    app.router.route_class = ServerRoute  # the app's own routes check bodies too
     install_error_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])

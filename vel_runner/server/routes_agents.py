@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import VelError
 from ..events import STREAM_HEADER, Event
 from .models import RunRequest
+from .route import ServerRoute
 from .sse import DONE, data_frame, sse_response, wants_stream
 from .state import state_of
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
 
 log = logging.getLogger("vel_runner.server")
-router = APIRouter(prefix="/v1", tags=["agents"])
+router = APIRouter(prefix="/v1", tags=["agents"], route_class=ServerRoute)
 
 
 def agent_info(agent: Agent) -> dict[str, Any]:

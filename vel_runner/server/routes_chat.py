@@ -23,13 +23,14 @@ from ..turn_options import TurnOptions
 from .chat_streams import ChatStreams
 from .errors import ApiError
 from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
+from .route import ServerRoute
 from .sse import sse_response
 from .state import state_of
 
 if TYPE_CHECKING:
     from ..agent import Agent
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], route_class=ServerRoute)
 
 ChatIdPath = Annotated[
     str, Path(min_length=1, max_length=MAX_SESSION_ID_LENGTH, pattern=SESSION_ID_PATTERN)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import VelError
 from .errors import OpenAIError
 from .responses_format import conversation_items
+from .route import ServerRoute
 from .routes_responses import check_conversation_id, item_messages, openai_error
 from .state import state_of
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from ..storage import SessionRecord
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=ServerRoute)
 
 
 class ConversationRequest(BaseModel):

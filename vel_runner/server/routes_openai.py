@@ -28,11 +28,12 @@ from ..events import Event
 from ..messages import MAX_SESSION_ID_LENGTH
 from .errors import ApiError, error_body
 from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
+from .route import ServerRoute
 from .sse import DONE, data_frame, sse_response
 from .state import state_of
 
 log = logging.getLogger("vel_runner.server")
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=ServerRoute)
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 

@@ -33,6 +33,7 @@ from ..turn_options import TurnOptions
 from .errors import OpenAIError, status_of
 from .models import SESSION_ID_PATTERN, SESSION_ID_RULE
 from .responses_format import response_frames, response_object, run_id_of, text_of
+from .route import ServerRoute
 from .sse import sse_response
 from .state import ServerState, state_of
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from ..storage import SessionStore
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=ServerRoute)
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 ROLES = ("user", "assistant", "system", "developer")
 TEXT_PARTS = ("input_text", "output_text", "text")

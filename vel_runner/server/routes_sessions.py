@@ -17,6 +17,7 @@ from ..durations import MAX_AGE_SECONDS, parse_duration
 from ..messages import MAX_SESSION_ID_LENGTH
 from .errors import ApiError
 from .models import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
+from .route import ServerRoute
 from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
 from .state import state_of
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from ..storage import SessionInfo, SessionRecord, SessionStore
 
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(prefix="/v1", tags=["sessions"], route_class=ServerRoute)
 
 SessionIdPath = Annotated[
     str, Path(min_length=1, max_length=MAX_SESSION_ID_LENGTH, pattern=SESSION_ID_PATTERN)
