@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -100,11 +101,12 @@ request = function()
 end
 """
 #: wrk's session id for each history case (lua; ``counter`` counts the requests)
-GROWING = '"w" .. math.floor(counter / 2000) .. "-" .. (counter % 100)'
-NEW_EACH_TURN = '"n" .. counter'
+GROWING = '"wRUN-" .. math.floor(counter / 2000) .. "-" .. (counter % 100)'
+NEW_EACH_TURN = '"nRUN-" .. counter'
 LONG_SESSIONS = 1000
 LONG = f'"h" .. (counter % {LONG_SESSIONS})'
 LONG_HISTORY = 400
+RUNS = itertools.count()
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
@@ -157,7 +159,10 @@ def wrk(
     request's session id); with the server's ``pid``, also requests per CPU second of that
     process. Fails on any non-2xx answer."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.replace("PATH", path).replace("SESSION", session))
+        run = next(RUNS)  # each run its own sessions: a later run must not extend earlier ones
+        script.write(
+            WRK_SCRIPT.replace("PATH", path).replace("SESSION", session).replace("RUN", str(run))
+        )
     used = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [

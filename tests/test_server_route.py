@@ -161,3 +161,15 @@ async def test_a_direct_call_that_cannot_answer_falls_back_to_fastapi() -> None:
     assert good.status_code == 200 and bad.status_code == 422
     assert answered == [True, False]
     assert "colour" in bad.text
+
+
+async def test_the_documents_and_probes_answer_after_the_api_routes() -> None:
+    """The API's routes are matched first (the documents and probes are added last)."""
+    app = create_app(Runtime.from_agents([echo_agent()]))
+    paths = [getattr(route, "path", "/v1") for route in app.router.routes]
+    assert paths.index("/openapi.json") > paths.index("/readyz") > paths.index("/v1")
+    async with served_agents(echo_agent("echo")) as base, httpx.AsyncClient(base_url=base) as http:
+        document = (await http.get("/openapi.json")).json()
+        assert "/v1/agents/{agent_id}/runs" in document["paths"]
+        for path in ("/docs", "/redoc", "/healthz", "/readyz"):
+            assert (await http.get(path)).status_code == 200, path

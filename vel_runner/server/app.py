@@ -172,6 +172,7 @@ def create_app(
         version=__version__,
         description="Declarative LLM agents over HTTP. Contract: docs/http-api.md.",
         lifespan=lifespan,
+        openapi_url=None,  # added after the API's routes (below)
     )
     loader = None if hasattr(runtime, "snapshot") else runtime
     app.state.vel = ServerState(
@@ -187,13 +188,16 @@ def create_app(
     app.state.chat_streams = ChatStreams()
     app.router.route_class = ServerRoute  # the app's own routes check bodies too
     install_error_handlers(app)
+    # Routes are matched in order: the turn routes first, the documents and probes last.
+    routers = (routes_agents, routes_openai, routes_responses, routes_chat, routes_sessions)
+    for module in (*routers, routes_conversations, routes_config):
+        app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
-    routers = (routes_agents, routes_chat, routes_sessions, routes_config, routes_openai)
-    for module in (*routers, routes_responses, routes_conversations):
-        app.include_router(module.router)
     if metrics:
         app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["health"])
+    app.openapi_url = "/openapi.json"
+    app.setup()  # /openapi.json, /docs, /redoc
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if api_key:
         add_secret(api_key)
