@@ -256,14 +256,17 @@ def test_a_non_plain_tool_signature_still_gets_the_full_check(tmp_path: Path) ->
     (tmp_path / "mytools.py").write_text(
         "def free(data: dict) -> str:\n    return 'x'\n"
         "def fine(city: str, days: int = 3, unit: str | None = None) -> str:\n    return city\n"
+        "def hidden(_key: str) -> str:\n    return _key\n"
     )
     (tmp_path / "agents.yaml").write_text(
         GOOD + "tools:\n  free: {type: python, function: 'mytools:free'}\n"
         "  fine: {type: python, function: 'mytools:fine'}\n"
+        "  hidden: {type: python, function: 'mytools:hidden'}\n"
     )
     result = vel("validate", "agents.yaml", cwd=tmp_path)
     assert result.returncode == 1, result.stdout
     assert "tools.free.function: tool 'free': the arguments of free do not fit" in result.stdout
+    assert "tools.hidden.function: tool 'hidden': cannot build a JSON Schema" in result.stdout
     assert "tools.fine" not in result.stdout
 
 

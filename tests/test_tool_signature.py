@@ -87,3 +87,13 @@ def test_signature_errors_need_no_schema() -> None:
     signature = read_signature(fine, bind={"secret": "s"})
     assert [p.name for p in signature.parameters] == ["city"]
     assert signature.summary == "Weather." and signature.parameters[0].doc == "The city."
+
+
+@pytest.mark.parametrize("name", ["_secret", "model_dump", "model_validate"])
+def test_names_pydantic_refuses_are_left_to_the_full_build(name: str) -> None:
+    """pydantic refuses these field names: the plain check must not vouch for them."""
+    namespace: dict[str, Any] = {}
+    exec(f"def tool({name}: str) -> str:\n    return 'x'\n", namespace)
+    assert not read_signature(namespace["tool"]).is_plain()
+    with pytest.raises(ToolDefinitionError, match="cannot build a JSON Schema"):
+        FunctionTool(namespace["tool"])

@@ -21,6 +21,8 @@ from .schema import parse_docstring
 
 #: Types whose JSON Schema is a plain ``type`` that strict mode accepts.
 _SCALARS = (str, int, float, bool, type(None))
+#: Parameter names pydantic may refuse as field names (private, or its own ``model_*``).
+PYDANTIC_RESERVED = ("_", "model_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,12 @@ class ToolSignature:
     parameters: tuple[ToolParameter, ...]
 
     def is_plain(self) -> bool:
-        """Whether every parameter's hint is :func:`plain`."""
-        return all(plain(parameter.hint) for parameter in self.parameters)
+        """Whether every parameter's hint is :func:`plain` and its name one pydantic takes
+        as a field (not ``_x``, not ``model_dump``: pydantic refuses those)."""
+        return all(
+            plain(parameter.hint) and not parameter.name.startswith(PYDANTIC_RESERVED)
+            for parameter in self.parameters
+        )
 
 
 def read_signature(
@@ -117,4 +123,4 @@ def plain(hint: Any) -> bool:
     return False
 
 
-__all__ = ["ToolParameter", "ToolSignature", "plain", "read_signature"]
+__all__ = ["PYDANTIC_RESERVED", "ToolParameter", "ToolSignature", "plain", "read_signature"]
