@@ -13,10 +13,9 @@ from typing import Any
 from ..durations import parse_duration
 from ..errors import InvalidInputError
 from ..redact import credentials_in
-from .errors import ConfigIssue, DocPath
+from .errors import ConfigIssue, DocPath, did_you_mean
 from .interpolate import written_text
 from .model import Config, Origin
-from .schema import did_you_mean
 
 DSN_ENV = "POSTGRES_DSN"
 #: MCP header and env names that hold credentials (their values belong in the environment).

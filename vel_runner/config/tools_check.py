@@ -17,9 +17,8 @@ from typing import Any
 
 from ..durations import parse_duration
 from ..errors import InvalidInputError
-from .errors import ConfigIssue
+from .errors import ConfigIssue, did_you_mean
 from .model import Config, Origin
-from .schema import did_you_mean
 
 TYPE_HINT = "give every parameter a type hint, e.g. def get_weather(city: str) -> dict"
 

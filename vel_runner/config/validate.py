@@ -21,7 +21,7 @@ from .errors import ConfigError, ConfigIssue, DocPath, issue_order
 from .files import CONFIG_SUFFIXES, entity_of, expand_paths, merge_documents
 from .loader import Document, load_document
 from .model import Config, Origin
-from .schema import schema_issues
+from .schema_check import schema_issues
 from .tools_check import tool_issues
 
 
