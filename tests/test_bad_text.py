@@ -144,8 +144,13 @@ def test_check_json_paths_and_types() -> None:
     deep: Any = "\udc00"
     for _ in range(5000):  # deeper than the recursion limit: still a clear error
         deep = [deep]
-    with pytest.raises(InvalidInputError, match="lone surrogate"):
+    with pytest.raises(InvalidInputError, match=r"^\[0\]\[0\][][0]*\.\.\. is nested more than 100"):
         check_json(deep)
+    nested: Any = "\udc00"
+    for _ in range(100):  # as deep as stored JSON may go: its text is checked
+        nested = [nested]
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        check_json(nested)
 
 
 def test_instructions_with_bad_text_are_refused() -> None:

@@ -104,7 +104,7 @@ async def test_a_run_nobody_ever_reads_is_stopped_and_releases_its_agent() -> No
     async with serving(app):
         lease = await app.state.vel.lease("slow")
         run = await streams.start(
-            "slow", "never-read", agent.run_stream("hi", "never-read"), lease[1]
+            agent, "never-read", agent.run_stream("hi", "never-read"), lease[1]
         )
         await asyncio.sleep(0.3)
         assert run.done and streams.get("slow", "never-read") is None

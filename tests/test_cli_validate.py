@@ -39,7 +39,7 @@ def vel(
 def test_the_shipped_file_is_valid_by_default() -> None:
     result = vel("validate")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().endswith("valid: 4 agents in agents.yaml (1 warning)")
+    assert result.stdout.strip() == "valid: 5 agents in agents.yaml"  # no key needed
 
 
 def test_the_console_script_runs() -> None:
@@ -60,8 +60,9 @@ def test_errors_are_listed_with_positions_and_hints(tmp_path: Path) -> None:
         f"{path}:6:23: agents[0].model.provider: provider 'ofline' is not declared",
         "    hint: did you mean 'offline'? declared providers: offline",
         f"{path}:9:5: agents[1].colour: unknown key 'colour'",
-        "    hint: allowed keys: context, description, generation, id, instructions, max_steps, "
-        "model, parallel_tool_calls, store, tool_concurrency, tools, ttl",
+        "    hint: allowed keys: context, description, generation, id, instructions, "
+        "max_result_chars, max_steps, model, parallel_tool_calls, store, tool_concurrency, "
+        "tools, ttl",
         "invalid: 2 errors, 0 warnings",
     ]
     assert "Traceback" not in result.stderr
@@ -79,7 +80,9 @@ def test_json_format(tmp_path: Path) -> None:
         (9, 5, "agents[1].colour", "error"),
     ]
     good = vel("validate", "-f", "json", str(ROOT / "agents.yaml"))
-    assert json.loads(good.stdout)["agents"] == ["assistant", "translator", "support", "tutor"]
+    assert json.loads(good.stdout)["agents"] == [
+        "assistant", "translator", "support", "tutor", "concierge",
+    ]  # fmt: skip
 
 
 def test_github_annotations(tmp_path: Path) -> None:
@@ -294,10 +297,11 @@ def test_schema_command_prints_the_schema(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["title"] == "vel-runner agents.yaml"
 
 
-def test_the_package_schema_is_the_repository_schema() -> None:
-    link = ROOT / "vel_runner" / "schema" / "agents.schema.json"
-    assert link.is_symlink() and os.readlink(link) == "../../schema/agents.schema.json"
-    assert link.read_text() == (ROOT / "schema" / "agents.schema.json").read_text()
+@pytest.mark.parametrize("name", ["agents.schema.json", "eval.schema.json"])
+def test_the_package_schema_is_the_repository_schema(name: str) -> None:
+    link = ROOT / "vel_runner" / "schema" / name
+    assert link.is_symlink() and os.readlink(link) == f"../../schema/{name}"
+    assert link.read_text() == (ROOT / "schema" / name).read_text()
 
 
 def test_pre_commit_hooks_run_validate() -> None:
@@ -305,4 +309,5 @@ def test_pre_commit_hooks_run_validate() -> None:
     assert {hook["id"]: hook["entry"] for hook in hooks} == {
         "vel-runner-validate": "vel-runner validate",
         "vel-runner-validate-each": "vel-runner validate --each",
+        "vel-runner-eval": "vel-runner eval --replay",
     }

@@ -518,10 +518,14 @@ def test_shipped_agents_yaml_validates_offline() -> None:
     assert {a["context"]["mode"] for a in config.agents.values()} == {
         "full", "stateless", "window", "summarize",
     }  # fmt: skip
-    assert {config.providers[a["model"]["provider"]]["type"] for a in config.agents.values()} == {
-        "echo"
+    types = {
+        a["id"]: config.providers[a["model"]["provider"]]["type"] for a in config.agents.values()
     }
-    assert all(i.severity == "warning" and i.code == "env" for i in issues)
+    assert types == {  # offline, but concierge (which loads without its key: evals/ replay it)
+        "assistant": "echo", "translator": "echo", "support": "echo", "tutor": "echo",
+        "concierge": "openai",
+    }  # fmt: skip
+    assert issues == []
     assert (
         (ROOT / "agents.yaml")
         .read_text()

@@ -16,7 +16,11 @@ from helpers.fake_openai import FakeOpenAI
 from vel_runner import Agent
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").rglob("*.md")),
+    REPO / "examples/web-chat/README.md",
+]
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*(\S+)", re.MULTILINE)
@@ -56,7 +60,13 @@ def test_relative_links_resolve_inside_the_repository(doc: Path) -> None:
 def test_nothing_refers_to_files_outside_the_repository() -> None:
     roots = [REPO / "README.md", REPO / "docs", REPO / "vel_runner", REPO / "examples"]
     files = [p for root in roots for p in ([root] if root.is_file() else root.rglob("*"))]
-    texts = [p for p in files if p.is_file() and p.suffix in {".md", ".py", ".yaml", ".toml"}]
+    texts = [
+        p
+        for p in files
+        if p.is_file()
+        and p.suffix in {".md", ".py", ".yaml", ".toml", ".mjs", ".jsx", ".json", ".html"}
+        and "node_modules" not in p.parts  # installed packages, not ours
+    ]
     assert len(texts) > 20
     offenders = [p for p in texts if "../shared" in p.read_text(encoding="utf-8")]
     assert offenders == []
@@ -74,27 +84,31 @@ def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", markdown, re.MULTILINE | re.DOTALL)
 
 
+async def run_blocks(doc: str, namespace: dict[str, Any]) -> int:
+    """Run docs/``doc``'s Python blocks in order in ``namespace``; how many there were."""
+    blocks = python_blocks((REPO / "docs" / doc).read_text(encoding="utf-8"))
+    for number, block in enumerate(blocks, 1):
+        code = compile(block, f"docs/{doc} block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        result = eval(code, namespace)  # our own documentation, run as written
+        if inspect.iscoroutine(result):
+            await result
+    return len(blocks)
+
+
 async def test_library_guide_examples_run(
     fake_openai: FakeOpenAI, fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-docs-test")
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("POSTGRES_DSN", fresh_postgres_dsn)
-    blocks = python_blocks((REPO / "docs" / "library.md").read_text(encoding="utf-8"))
-    assert len(blocks) >= 8
     namespace: dict[str, Any] = {"__name__": "library_guide"}
     try:
-        for number, block in enumerate(blocks, 1):
-            code = compile(
-                block, f"docs/library.md block {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-            )
-            result = eval(code, namespace)  # our own documentation, run as written
-            if inspect.iscoroutine(result):
-                await result
+        assert await run_blocks("library.md", namespace) >= 8
         assert namespace["answer2"] == "fake reply to: What is my name? (3 messages)"
         assert namespace["answer3"] == "fake reply to: Where do I live? (7 messages)"
         assert namespace["context"] == namespace["messages"] and namespace["removed"] is True
         assert namespace["record"].messages == namespace["messages"]
+        assert namespace["kept"] == namespace["messages"][:1]
         assert namespace["problem"].startswith(
             "messages[0].content contains a lone surrogate (U+DC00) at index 4"
         )
@@ -103,6 +117,21 @@ async def test_library_guide_examples_run(
         db_agent = namespace["db_agent"]
         assert db_agent.store.kind == "database"
         assert len(await db_agent.ctxmgr.aget_session_context("user-123")) == 2
+    finally:
+        for value in namespace.values():
+            if isinstance(value, Agent):
+                await value.aclose()
+
+
+async def test_tools_guide_examples_run() -> None:
+    namespace: dict[str, Any] = {"__name__": "tools_guide"}
+    try:
+        assert await run_blocks("tools.md", namespace) >= 1
+        assert namespace["answer"] == (
+            'echo (3 messages): get_weather -> {"city": "Paris", "unit": "C", '
+            '"temperature": 21, "source": "https://weather.example"}'
+        )
+        assert "api_base" not in str(namespace["weather"].spec.parameters)
     finally:
         for value in namespace.values():
             if isinstance(value, Agent):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers.net import free_port
 from helpers.server import ServerProcess, echo_agent, served_agents
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -210,3 +212,112 @@ def test_without_tracing_nothing_of_opentelemetry_is_imported() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "[]"]
+
+
+MCP_DEMO = Path(__file__).resolve().parent / "mcp_servers" / "demo_server.py"
+
+
+@pytest.mark.slow
+async def test_other_libraries_log_json_lines_too(tmp_path: Path) -> None:
+    """The MCP SDK (a server that writes a line that is not JSON-RPC) and OpenTelemetry (an
+    OTLP endpoint nobody listens on) log through the same JSON formatter."""
+    config = tmp_path / "agents.yaml"
+    config.write_text(
+        CONFIG.replace("echo-1}}", "echo-1}, tools: [demo]}")
+        + "tools:\n  demo:\n    type: mcp\n    command: /bin/sh\n"
+        + f'    args: ["-c", "echo not-json-rpc; exec {sys.executable} {MCP_DEMO} stdio"]\n'
+        + "    allow: [add]\n    connect_timeout: 30s\n"
+    )
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+    }
+    server = ServerProcess("-c", str(config), "--log-format", "json", "--no-reload", env=env)
+    try:
+        await server.ready(timeout=40)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            reply = await http.post("/v1/agents/echo/runs", json={"message": "hi"})
+            assert reply.status_code == 200
+    finally:
+        server.stop()  # the last spans are flushed (and fail) at shutdown
+    lines = [json.loads(line) for line in server.output().splitlines() if line.strip()]
+    loggers = {line["logger"] for line in lines}
+    assert any(name.startswith("mcp.") for name in loggers), loggers
+    assert any(name.startswith("opentelemetry.") for name in loggers), loggers
+    [parse] = [line for line in lines if "Failed to parse JSONRPC" in line["message"]]
+    assert parse["level"] == "error" and "not-json-rpc" in parse["exception"]
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP endpoint that only counts what reaches it."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.paths: list[str] = []
+        paths = self.paths
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                paths.append(self.path)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("exporter", "to_otlp"), [("console", False), ("otlp", True)])
+async def test_otel_traces_exporter_is_honoured(
+    tmp_path: Path, exporter: str, to_otlp: bool
+) -> None:
+    config = tmp_path / "agents.yaml"
+    config.write_text(CONFIG)
+    receiver = OtlpReceiver()
+    env = {"OTEL_TRACES_EXPORTER": exporter, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+    server = ServerProcess("-c", str(config), "--no-reload", "--no-access-log", env=env)
+    try:
+        await server.ready()
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            assert (await http.post("/v1/agents/echo/runs", json={"message": "hi"})).is_success
+    finally:
+        server.stop()  # flushes the spans
+        receiver.close()
+    printed = '"name": "invoke_agent echo"' in server.output()
+    assert (receiver.paths == ["/v1/traces"], printed) == (to_otlp, not to_otlp), server.output()
+
+
+def test_the_standard_exporter_variables(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vel_runner.observe.trace_exporters import exporter_names, exporters
+
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    assert not traces.enabled()  # nothing configured: no export to a default localhost
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    assert traces.enabled() and exporter_names() == ["otlp"]
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert not traces.enabled() and exporter_names() == []
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", " Console , otlp,nope")
+    assert exporter_names() == ["console", "otlp", "nope"]
+    made = exporters({"OTEL_TRACES_EXPORTER": "console,nope"})
+    assert [type(e).__name__ for e in made] == ["ConsoleSpanExporter"]
+    assert "names 'nope' but no such span exporter is installed" in caplog.text
+    assert "console" in caplog.text  # the installed ones are named
+    grpc = exporters({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})  # not installed here
+    assert grpc == [] and "otlp (otlp_proto_grpc)" in caplog.text
+    [http_exporter] = exporters({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"})
+    assert type(http_exporter).__name__ == "OTLPSpanExporter"
+    assert "'http/json' is not supported" in caplog.text

@@ -13,21 +13,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers.mcp_servers import DEMO, http_server
 from helpers.net import free_port
 from helpers.server import serving
 from helpers.waiting import wait_until
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
+from vel_runner.tools import ToolCall, ToolCallError
 
-SERVER = str(Path(__file__).resolve().parent / "mcp_servers" / "demo_server.py")
+SERVER = DEMO
 SECRET = "sk-mcp-very-secret-4242"
 
 HEAD = "version: 1\nproviders:\n  offline: {type: echo}\ntools:\n"
@@ -53,27 +54,6 @@ agents:
     tools: [demo.echo]
 """
 )
-
-
-@contextlib.contextmanager
-def http_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """The demo server over streamable HTTP on 127.0.0.1:``port`` (ready when it yields)."""
-    proc = subprocess.Popen(
-        [sys.executable, SERVER, "http", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=0.5)
-                break
-            time.sleep(0.05)
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def http_config(port: int, allow: str) -> str:
@@ -226,8 +206,9 @@ async def test_http_server_round_trip_and_restart(tmp_path: Path) -> None:
 
 
 async def test_a_server_that_cannot_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """/readyz names it and why; its agents answer a clear error; the others keep working;
-    no secret shows in any answer or log."""
+    """/readyz is degraded (200), naming it and why; its agents keep answering, and a call to
+    its tools is an error result naming it; the others keep working; no secret shows in any
+    answer or log."""
     caplog.set_level(logging.DEBUG)
     config = STDIO.replace(f"command: {sys.executable}", "command: /no/such/mcp-server")
     config = config.replace("connect_timeout: 30s", "connect_timeout: 2s").replace(
@@ -238,15 +219,21 @@ async def test_a_server_that_cannot_start(tmp_path: Path, caplog: pytest.LogCapt
     runtime = await Runtime.from_paths([path], watch=False)
     async with serving(create_app(runtime)) as base, httpx.AsyncClient(base_url=base) as http:
         ready = await http.get("/readyz")
-        assert ready.status_code == 503
-        message = ready.json()["error"]["message"]
-        assert "'demo'" in message and "/no/such/mcp-server" in message
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        reason = ready.json()["tool_sources_down"]["demo"]
+        assert "MCP server 'demo' is not connected" in reason and "/no/such/mcp-server" in reason
+        hello = await http.post("/v1/agents/a/runs", json={"message": "hello"})
+        assert hello.status_code == 200 and hello.json()["output"].endswith(": hello")
+        # It never listed a tool, so none is offered; a model that calls one anyway reads why.
         answer = await http.post("/v1/agents/a/runs", json={"message": "/tool d_add {}"})
-        assert answer.status_code == 503
-        assert answer.json()["error"]["type"] == "tool_unavailable"
-        assert "MCP server 'demo' is not connected" in answer.json()["error"]["message"]
+        assert answer.status_code == 200 and answer.json()["output"].endswith("/tool d_add {}")
+        result = await runtime.agent("a").toolbox.call(ToolCall("c1", "d_add", "{}"))
+        assert result.error is not None and "MCP server 'demo' is not connected" in result.error
         other = await http.post("/v1/agents/other/runs", json={"message": "hello"})
         assert other.status_code == 200
+        agents = {a["id"]: a for a in (await http.get("/v1/agents")).json()["agents"]}
+        assert "MCP server 'demo' is not connected" in agents["a"]["tools_unavailable"][0]
+        assert agents["other"]["tools_unavailable"] == []
         bodies = [ready.text, answer.text]
         for route in ("/v1/config", "/v1/agents"):
             bodies.append((await http.get(route)).text)
@@ -408,3 +395,16 @@ async def test_an_idle_http_server_restarted_between_calls_is_reconnected_not_an
             with http_server(port):
                 answer = await ask(runtime, "a", '/tool add {"a": 2, "b": 2}')
                 assert '{"result": 4}' in answer, answer
+
+
+async def test_server_errors_say_which_tool_the_model_called(tmp_path: Path) -> None:
+    """The server names its tool by its own name ("Error executing tool fail"); with a prefix
+    the model called another name: the error result says which."""
+    async with runtime_for(write(tmp_path / "agents.yaml", STDIO)) as runtime:
+        source = runtime.snapshot.tool_sources["demo"]
+        with pytest.raises(ToolCallError) as caught:
+            await source.call_tool("d_fail", {"reason": "nope"})
+        text = str(caught.value)
+        assert text == "Error executing tool fail (tool 'd_fail' is 'fail' on MCP server 'demo')"
+        answer = await ask(runtime, "a", '/tool d_fail {"reason": "nope"}')
+        assert "tool 'd_fail' is 'fail' on MCP server 'demo'" in answer

@@ -4,33 +4,20 @@ PostgreSQL: the Responses API's ``previous_response_id`` leads to its session th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import psycopg
 import pytest
+from helpers.stores import STORE_KINDS, msg, opened_store
 
 from vel_runner.storage import MessageIndex, MessageRef, SessionStore
-from vel_runner.storage.memory import MemoryStore
+from vel_runner.storage import pg_sql as q
 from vel_runner.storage.postgres import PostgresStore
 
 
-def msg(role: str, text: str, message_id: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": role, "content": text}
-    if message_id is not None:
-        message["id"] = message_id
-    return message
-
-
-@pytest.fixture(params=["memory", "database"])
+@pytest.fixture(params=STORE_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    dsn = request.getfixturevalue("fresh_postgres_dsn")
-    s = PostgresStore(dsn, timeout=2.0)
-    await s.open()
-    yield s
-    await s.close()
+    async with opened_store(request.param, request) as opened:
+        yield opened
 
 
 async def turn(store: SessionStore, sid: str, n: int, *, keep: int | None = None) -> None:
@@ -81,7 +68,26 @@ async def test_the_database_index_survives_restarts_and_is_used(fresh_postgres_d
     await second.close()
     with psycopg.connect(fresh_postgres_dsn) as conn:
         conn.execute("SET enable_seqscan = off")  # a tiny table: make the planner show its pick
-        plan = conn.execute(
-            "EXPLAIN SELECT 1 FROM vel_messages WHERE message->>'id' = 'r1'"
-        ).fetchall()
+        plan = conn.execute(f"EXPLAIN {q.FIND_MESSAGES}", {"ids": ["r1"]}).fetchall()
     assert "vel_messages_message_id_idx" in " ".join(row[0] for row in plan)
+
+
+async def test_another_session_storing_a_held_id_does_not_take_it(store) -> None:
+    """A client that sends another session's response id as its own message id (or a copy of
+    a history) never re-points that id: both stores keep it with the session that held it,
+    however long the other session is."""
+    await turn(store, "victim", 1)
+    for n in range(2, 8):  # the other session's rows get higher positions than the victim's
+        await turn(store, "other", n)
+    async with store.turn("a", "other") as t:
+        await t.commit([msg("user", "mine now", "r1"), msg("assistant", "sure", "r9")])
+    assert await store.find_message("r1") == MessageRef("a", "victim", True)
+    await store.set("a", "late", [msg("assistant", "copy", "r1")])
+    assert await store.find_message("r1") == MessageRef("a", "victim", True)
+    found = await store.find_messages(["r1", "r9", "u1", "nope"])
+    assert found == {
+        "r1": MessageRef("a", "victim", True),
+        "r9": MessageRef("a", "other", True),
+        "u1": MessageRef("a", "victim", False),
+    }
+    assert await store.find_messages([]) == {}

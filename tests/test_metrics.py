@@ -129,6 +129,35 @@ async def test_tool_calls_reported_by_the_hook_are_counted() -> None:
     assert value(text, "vel_tool_call_duration_seconds_count", agent="m-tools", tool="search") == 2
 
 
+async def test_tool_names_the_model_made_up_are_one_series() -> None:
+    async def search(q: str) -> str:
+        """Searches."""
+        return q
+
+    agent = echo_agent("m-invented", tools=[search])
+    async with served_agents(agent, metrics=True) as url, httpx.AsyncClient(base_url=url) as http:
+        before = len(await scrape(http))
+        for batch in range(10):  # 100 invented names, ten calls per turn
+            lines = "\n".join(f"/tool made_up_{batch}_{n} {{}}" for n in range(10))
+            body = {"message": f'{lines}\n/tool search {{"q": "x"}}'}
+            assert (await http.post("/v1/agents/m-invented/runs", json=body)).status_code == 200
+        text = await scrape(http)
+    tools = {
+        dict(labels)["tool"]
+        for name, labels in samples(text)
+        if name == "vel_tool_calls_total" and dict(labels)["agent"] == "m-invented"
+    }
+    assert tools == {"_unknown", "search"}
+    errors = value(
+        text, "vel_tool_calls_total", agent="m-invented", tool="_unknown", outcome="error"
+    )
+    assert errors == 100
+    assert (
+        value(text, "vel_tool_calls_total", agent="m-invented", tool="search", outcome="ok") == 10
+    )
+    assert "made_up" not in text and len(text) < before + 10_000
+
+
 async def test_config_reloads_are_counted(tmp_path: Path) -> None:
     config = tmp_path / "agents.yaml"
     good = (

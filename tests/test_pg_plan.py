@@ -92,7 +92,7 @@ def test_a_turn_whose_lock_was_lost_re_takes_it_inside_its_transaction() -> None
 
 
 def test_replace_puts_new_rows_above_the_old_ones_and_deletes_those() -> None:
-    plan = write([SYSTEM, *msgs("n1", "n2")], LIVE, replace=True, begin=False, summary=UNCHANGED)
+    plan = write([SYSTEM, *msgs("n1", "n2")], LIVE, replace=True, begin=False, summary=None)
     assert queries(plan) == [q.REPLACE_EXISTING, "COMMIT"]  # set's lock began the transaction
     params = write_params(plan)
     assert json.loads(params["context"]) == [SYSTEM]  # the old pinned messages are replaced
@@ -100,6 +100,12 @@ def test_replace_puts_new_rows_above_the_old_ones_and_deletes_those() -> None:
     assert (params["above"], params["upto"]) == (4, 10)  # every stored row goes
     assert (params["set_summary"], params["summary"]) == (True, None)  # the summary goes
     assert (plan.kind, plan.message_count) == ("updated", 3)
+
+
+def test_an_edit_replaces_the_messages_but_keeps_the_summary() -> None:
+    plan = write(msgs("n1"), LIVE, replace=True, begin=False, summary=UNCHANGED)
+    assert queries(plan) == [q.REPLACE_EXISTING, "COMMIT"]
+    assert write_params(plan)["set_summary"] is False  # REPLACE_SESSION leaves the summary
 
 
 def test_replace_of_an_absent_session_inserts_it() -> None:

@@ -89,7 +89,9 @@ async def test_a_401_quoting_the_key_on_every_route(
         chat_streamed = await http.post("/v1/chat/completions", json={**chat, "stream": True})
         assert (await http.get("/v1/sessions")).json()["total"] == 0
     assert plain.status_code == 502 and chat_plain.status_code == 502
-    assert "Incorrect API key provided: ***" in plain.json()["error"]["message"]
+    refused = "the model provider refused the server's credentials (HTTP 401)"
+    assert plain.json()["error"]["message"].startswith(refused)
+    assert chat_plain.json()["error"]["message"].startswith(refused)
     assert sse_json(streamed.text)[-3]["type"] == "error"  # then finish-step, finish(error)
     assert "Incorrect API key provided: ***" in sse_json(streamed.text)[-3]["errorText"]
     assert "Incorrect API key provided: ***" in sse_json(chat_streamed.text)[-1]["error"]["message"]

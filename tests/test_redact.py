@@ -195,3 +195,57 @@ def test_migrate_failure_hides_the_password(dsn: str) -> None:
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error: session database unavailable")
         assert PASSWORD not in done.stderr + done.stdout
+
+
+#: A password with an unencoded "@": the driver ends it at the first "@" and takes the rest
+#: for the host, which it then quotes in its errors ("failed to resolve host '...'").
+AT_PASSWORD_HALVES = ("3xyz", "SECRETpart")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("sessions", "cleanup", "--older-than", "30d"),
+        ("migrate", "--timeout", "2"),
+        ("serve", "--no-reload"),
+    ],
+    ids=["sessions-cleanup", "migrate", "serve"],
+)
+def test_no_part_of_a_password_with_an_unencoded_at_is_printed(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    first, second = AT_PASSWORD_HALVES
+    dsn = f"postgresql://user:{first}@{second}@127.0.0.1:{free_port()}/db?connect_timeout=2"
+    config = tmp_path / "agents.yaml"
+    config.write_text(DATABASE_CONFIG)
+    extra = ("-c", str(config)) if command[0] != "migrate" else ()
+    if command[0] == "serve":
+        extra += ("--port", str(free_port()))
+    done = _run_cli(*command, *extra, dsn=dsn)
+    printed = done.stderr + done.stdout
+    assert done.returncode == 2, printed
+    assert "session database unavailable" in printed and "127.0.0.1" in printed
+    assert first not in printed and second not in printed, printed
+    assert "Traceback" not in printed
+
+
+def test_dsn_secrets_cover_the_part_the_driver_takes_for_the_host() -> None:
+    from vel_runner.redact import describe_dsn, dsn_secrets, redact
+
+    dsn = "postgresql://user:ab@cd@127.0.0.1:5/db"
+    assert describe_dsn(dsn) == "***@127.0.0.1:5/db"
+    message = "failed to resolve host 'cd@127.0.0.1': Name or service not known"
+    assert redact(message, dsn_secrets(dsn)) == (
+        "failed to resolve host '***@127.0.0.1': Name or service not known"
+    )
+
+
+def test_remembered_secrets_are_hidden_everywhere_but_placeholders_are_not() -> None:
+    from vel_runner.redact import redact, remember_secrets, remembered_secrets
+
+    remember_secrets(["gw-token-7788-remembered", "unused", None, ""])
+    assert "gw-token-7788-remembered" in remembered_secrets()
+    assert "unused" not in remembered_secrets()  # a placeholder key, not a word to hide
+    assert redact("refused gw-token-7788-remembered; the key is unused") == (
+        "refused ***; the key is unused"
+    )

@@ -229,4 +229,4 @@ def test_unreachable_database_at_startup_is_a_clear_error(
     assert command.run(parse("-c", write(tmp_path, DATABASE_CONFIG), "--no-reload")) == 2
     err = capsys.readouterr().err
     assert "hunter2-secret" not in err and "Traceback" not in err
-    assert err.startswith("vel-runner serve: ")
+    assert err.splitlines()[-1].startswith("vel-runner serve: session database unavailable")

@@ -101,7 +101,12 @@ async def test_provider_failure_is_502_and_stores_nothing(fake_openai, caplog) -
     async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
         plain = await http.post("/v1/agents/gpt/runs", json={"message": "hi", "session_id": "s"})
         message = error_of(plain, 502, "provider_error")
-        assert "fake failure 500" in message and secret not in message
+        # words an end user can act on, and the id to quote; the detail is in the log only
+        request_id = plain.headers["x-request-id"]
+        assert message == f"the model provider failed (HTTP 500) (request id {request_id})"
+        assert plain.json()["error"]["request_id"] == request_id
+        assert "127.0.0.1" not in plain.text and "fake failure 500" not in plain.text
+        assert "answered HTTP 500: fake failure 500" in caplog.text
         streamed = await http.post(
             "/v1/agents/gpt/runs", json={"message": "hi", "session_id": "s", "stream": True}
         )

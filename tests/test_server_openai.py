@@ -87,7 +87,9 @@ async def test_streamed_turns_share_a_session_via_user(client: AsyncOpenAI) -> N
 async def test_errors_surface_as_openai_exceptions(client: AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError, match="ghost"):
         await client.chat.completions.create(model="ghost", messages=user("hi"))
-    with pytest.raises(openai.APIStatusError, match="fake failure 500") as failed:
+    with pytest.raises(
+        openai.APIStatusError, match=r"model provider failed \(HTTP 500\)"
+    ) as failed:
         await client.chat.completions.create(model="broken", messages=user("hi"))
     assert failed.value.status_code == 502
     with pytest.raises(openai.UnprocessableEntityError, match="user"):

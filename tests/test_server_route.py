@@ -176,3 +176,23 @@ async def test_the_documents_and_probes_answer_after_the_api_routes() -> None:
         assert "/v1/agents/{agent_id}/runs" in document["paths"]
         for path in ("/docs", "/redoc", "/healthz", "/readyz"):
             assert (await http.get(path)).status_code == 200, path
+
+
+async def test_a_value_a_route_returns_is_written_as_finite_json() -> None:
+    """A route returning a value (not a Response) answers FiniteJSONResponse (NaN as null)
+    whether the app includes its router or holds its routes, as create_app does."""
+    from fastapi import APIRouter, FastAPI
+
+    router = APIRouter(route_class=ServerRoute)
+
+    @router.get("/value")
+    async def value() -> dict[str, Any]:
+        return {"ratio": float("nan"), "ok": 1.5}
+
+    app = FastAPI()
+    app.router.routes.extend(router.routes)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        response = await http.get("/value")
+    assert response.status_code == 200
+    assert response.text == '{"ratio":null,"ok":1.5}'

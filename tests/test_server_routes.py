@@ -67,6 +67,8 @@ async def test_agents_listing(client: httpx.AsyncClient) -> None:
         "tools": [],
         "tool_calls": 0,
         "tool_errors": 0,
+        "tools_unavailable": [],
+        "tool_calls_stuck": {},
     }
     assert agents[1]["context_mode"] == "stateless" and agents[2]["ttl"] == 3600
 

@@ -1,4 +1,6 @@
-"""Fuzz every route of the published OpenAPI document: bad input never gets a 500.
+"""Fuzz every route of the published OpenAPI document: bad input never gets a 500. The
+Responses and Conversations bodies are models too, so their requests are generated from
+their schemas (and, with a real agent named, run real turns).
 
 Bounded (a few dozen examples per operation) so the file runs in well under a minute. The
 endless ``/v1/events`` stream is covered by the route tests instead.
@@ -35,8 +37,12 @@ def test_no_route_answers_500(case: schemathesis.Case) -> None:
         for agent_id in ("echo", "window"):  # random ids mostly hit the 404 path
             case.path_parameters["agent_id"] = agent_id
             check(case)
-    if isinstance(case.body, dict) and "model" in case.body:
+    if isinstance(case.body, dict) and "model" in case.body:  # chat completions, Responses
         case.body["model"] = "echo"
+        check(case)
+    metadata = case.body.get("metadata") if isinstance(case.body, dict) else None
+    if isinstance(metadata, dict) and "items" in case.body:  # a conversation with its items
+        metadata["agent"] = "echo"
         check(case)
 
 

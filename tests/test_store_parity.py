@@ -8,26 +8,17 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from helpers.stores import STORE_KINDS, msg, opened_store
 
-from vel_runner.storage import SessionEvent, SessionStore, create_store
+from vel_runner.storage import SessionEvent, SessionStore
 
 MODEL_SECONDS = 0.3
 
 
-def msg(role: str, text: str) -> dict[str, str]:
-    return {"role": role, "content": text}
-
-
-@pytest.fixture(params=["memory", "database"])
+@pytest.fixture(params=STORE_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
-    if request.param == "memory":
-        s = create_store("memory")
-    else:
-        dsn = request.getfixturevalue("fresh_postgres_dsn")
-        s = create_store("database", dsn=dsn, max_size=2, timeout=2.0)
-    await s.open()
-    yield s
-    await s.close()
+    async with opened_store(request.param, request) as opened:
+        yield opened
 
 
 async def slow_turn(

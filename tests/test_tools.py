@@ -173,15 +173,17 @@ async def test_stream_says_which_calls_failed() -> None:
     kinds = [e["type"] for e in chunks]
     assert kinds[:2] == ["start", "start-step"]
     assert kinds.count("start-step") == kinds.count("finish-step") == 2
-    outputs = [e for e in chunks if e["type"].startswith("tool-output")]
-    assert outputs[0]["type"] == "tool-output-available" and outputs[0]["output"] == 3
-    assert outputs[1] == {
+    available = [e for e in chunks if e["type"] == "tool-input-available"]
+    # the calls run at once: outputs come as they finish, found by their call's id
+    outputs = {e["toolCallId"]: e for e in chunks if e["type"].startswith("tool-output")}
+    added, failed = (outputs[e["toolCallId"]] for e in available)
+    assert added["type"] == "tool-output-available" and added["output"] == 3
+    assert failed == {
         "type": "tool-output-error",
-        "toolCallId": outputs[1]["toolCallId"],
+        "toolCallId": available[1]["toolCallId"],
         "errorText": "RuntimeError: x",
         "dynamic": True,
     }
-    available = [e for e in chunks if e["type"] == "tool-input-available"]
     assert available[0]["input"] == {"a": 1, "b": 2} and available[0]["dynamic"] is True
     deltas = "".join(
         e["inputTextDelta"]

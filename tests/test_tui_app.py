@@ -305,6 +305,24 @@ async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() 
         server.close()
 
 
+async def test_rates_show_the_turns_that_ran_before_the_dashboard_connected(
+    server: LiveServer,
+) -> None:
+    async with dashboard(server) as (app, pilot):
+        summary = main(app).query_one(AgentsSummary)
+        header = [str(c.label) for c in summary.columns.values()]
+
+        def turns_per_min() -> dict[str, str]:
+            by_agent = [dict(zip(header, summary.get_row_at(i), strict=True)) for i in (0, 1)]
+            return {row["Agent"]: row["Turns/min"] for row in by_agent}
+
+        await pilot_until(pilot, lambda: main(app).status.state == "live")
+        # two turns per session ran before it connected (alpha: two sessions)
+        await pilot_until(pilot, lambda: turns_per_min() == {"alpha": "4", "beta": "2"})
+        row = dict(zip(header, summary.get_row_at(0), strict=True))
+        assert row["Errors"] == "0%" and row["p50"].endswith(" ms") and row["Tok/min"] != "0"
+
+
 async def test_live_turns_update_agent_numbers_marks_and_token_sort(server: LiveServer) -> None:
     async with dashboard(server) as (app, pilot):
         await pilot_until(pilot, lambda: main(app).status.state == "live")
@@ -323,7 +341,8 @@ async def test_live_turns_update_agent_numbers_marks_and_token_sort(server: Live
             slow.provider.delay = 0.0  # type: ignore[attr-defined]
         await pilot_until(pilot, lambda: str(table.get_cell("beta/b1", "turning")) == "")
         row = dict(zip(header, summary.get_row_at(1), strict=True))
-        assert row["Agent"] == "beta" and row["Turns/min"] == "1" and row["Running"] == "0"
+        # the fixture's two turns, sent as recent history on connect, and the live one
+        assert row["Agent"] == "beta" and row["Turns/min"] == "3" and row["Running"] == "0"
         assert row["Errors"] == "0%" and row["p50"].endswith(" ms") and row["Tok/min"] != "0"
         # two turns from the fixture; a listing that raced the turn may lag for one resync
         await pilot_until(pilot, lambda: main(app).live.sessions["beta/b1"].turns == 3)

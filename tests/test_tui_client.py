@@ -108,8 +108,11 @@ def test_event_stream_reports_turns(server: LiveServer) -> None:
         return seen
 
     seen = asyncio.run(asyncio.wait_for(_with_client(server, body), 10))
-    sessions = [event for event in seen if not event.kind.startswith("turn-")]
-    assert [event.kind for event in sessions] == [CONNECTED, "created", "updated"]
+    assert [event.kind for event in seen[:2]] == [CONNECTED, "recent-turns"]
+    history = seen[1].data["turns"]  # the fixture's turns, before the stream opened
+    assert history and {turn["kind"] for turn in history} == {"turn-finished"}
+    sessions = [event for event in seen[2:] if not event.kind.startswith("turn-")]
+    assert [event.kind for event in sessions] == ["created", "updated"]
     assert seen[-1].session_key == "beta/b2" and seen[-1].data["message_count"] == 4
     turns = [event for event in seen if event.kind.startswith("turn-")]
     assert [event.kind for event in turns][:3] == ["turn-started", "turn-finished", "turn-started"]

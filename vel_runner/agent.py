@@ -35,6 +35,7 @@ from .providers.base import Usage
 from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
 from .tools.base import ToolCall
 from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
+from .tools.outcomes import DEFAULT_MAX_RESULT_CHARS
 from .tools.results import check_results_continue, tool_result_messages
 from .tools.toolbox import Toolbox
 from .turn_options import PLAIN, Delivered, TurnOptions, answer_message
@@ -109,6 +110,7 @@ class Agent:
         max_steps: int = DEFAULT_MAX_STEPS,
         parallel_tool_calls: bool = True,
         tool_concurrency: int = 4,
+        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise InvalidInputError(f"agent id must be a non-empty string, got {id!r}")
@@ -145,7 +147,12 @@ class Agent:
             raise InvalidInputError(f"max_steps must be a positive integer, got {max_steps!r}")
         if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
             raise InvalidInputError(f"tools must be a list, got {type(tools).__name__}")
-        self.toolbox = Toolbox(tools, parallel=parallel_tool_calls, concurrency=tool_concurrency)
+        self.toolbox = Toolbox(
+            tools,
+            parallel=parallel_tool_calls,
+            concurrency=tool_concurrency,
+            max_result_chars=max_result_chars,
+        )
         self.max_steps = max_steps
         self.id = id
         self.model_name = model_name
@@ -324,11 +331,15 @@ class Agent:
             except GeneratorExit:  # closed: it took the delta it was handed, if any
                 if delivered is not None:
                     delivered.took()
-                    await self._keep_partial(turn, new, loop, delivered)
+                    await self._keep_partial(turn, new, loop, delivered, options.keep_input)
                 raise
             except asyncio.CancelledError:  # cancelled: it took what it asked for
                 if delivered is not None:
-                    await self._keep_partial(turn, new, loop, delivered)
+                    await self._keep_partial(turn, new, loop, delivered, options.keep_input)
+                raise
+            except VelError:  # failed: a chat keeps the question (keep_input), nothing else
+                if options.keep_input and new:
+                    await self._keep(turn, new, loop, "the question of a failed turn")
                 raise
             answered = [dict(m) for m in loop.new_messages]
             if answered:
@@ -345,25 +356,38 @@ class Agent:
         return history[:-1], history[-1], []
 
     async def _keep_partial(
-        self, turn: SessionTurn, new: Sequence[Message], loop: ToolLoop, delivered: Delivered
+        self,
+        turn: SessionTurn,
+        new: Sequence[Message],
+        loop: ToolLoop,
+        delivered: Delivered,
+        keep_input: bool = False,
     ) -> None:
         """A stopped stream keeps what its consumer showed: the user message, the finished
         tool steps and the partial answer (marked interrupted), so the next turn sees what the
-        client sees."""
+        client sees; stopped before its first word, it keeps nothing, or (``keep_input``)
+        the user message and the finished tool steps."""
         text = "".join(delivered.parts)
-        if not text:
+        if not text and not (keep_input and new):
             return
         done = list(loop.new_messages)
         if done and done[-1].get("tool_calls"):  # its results never came: not a valid history
             done.pop()
-        partial = answer_message(loop.run_id, text, interrupted=True)
-        task = asyncio.ensure_future(self._commit(turn, [*new, *done, partial], loop.usage))
+        partial = [answer_message(loop.run_id, text, interrupted=True)] if text else []
+        await self._keep(turn, [*new, *done, *partial], loop, "the interrupted answer")
+
+    async def _keep(
+        self, turn: SessionTurn, kept: Sequence[Message], loop: ToolLoop, what: str
+    ) -> None:
+        """Commit ``kept`` although the turn did not finish; a failure to store it is logged
+        (the stop or the error wins)."""
+        task = asyncio.ensure_future(self._commit(turn, kept, loop.usage))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             pass  # cancelled again: the commit carries on by itself
-        except Exception as exc:  # the stop wins; the partial answer is lost
-            log.warning("could not store the interrupted answer %s: %s", loop.run_id, exc)
+        except Exception as exc:
+            log.warning("could not store %s of %s: %s", what, loop.run_id, exc)
 
     @staticmethod
     async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncGenerator[events.Event]:

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("vel_runner.tui.command", "the terminal dashboard of a running server"),
     "migrate": ("vel_runner.storage.command_migrate", "apply the PostgreSQL schema migrations"),
     "sessions": ("vel_runner.command_sessions", "clean up stored sessions (for cron)"),
+    "tools": ("vel_runner.command_tools", "each agent's tools, the way its model sees them"),
+    "eval": ("vel_runner.eval.command", "run the eval cases of the agents (for people and CI)"),
 }
 
 

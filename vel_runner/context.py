@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from .durations import MAX_AGE_SECONDS
 from .errors import InvalidInputError
 from .messages import Message, check_messages, check_session_id, pinned_count
-from .storage.base import SessionInfo, SessionRecord, SessionStore
+from .storage.base import HistoryEdit, SessionInfo, SessionRecord, SessionStore
 
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
 #: The result a model sees for a stored call that has none (a crash, a hand-written session).
@@ -234,6 +234,17 @@ class ContextManager:
         store, agent_id = self._store
         checked = check_messages(messages)
         await store.set(agent_id, check_session_id(session_id), checked, ttl=self._ttl)
+
+    async def aedit_session(self, session_id: str, change: HistoryEdit) -> list[Message] | None:
+        """Replace the session's messages with ``change(messages)`` inside its turn lock, from
+        what is stored at that moment (``SessionStore.edit``); what ``change`` returns is
+        checked as :meth:`set_session_context` checks messages. ``None``: no such session."""
+        store, agent_id = self._store
+
+        def checked(messages: list[Message]) -> list[Message]:
+            return check_messages(change(messages))
+
+        return await store.edit(agent_id, check_session_id(session_id), checked, ttl=self._ttl)
 
     async def aclear_session(self, session_id: str) -> bool:
         store, agent_id = self._store

@@ -34,6 +34,14 @@ class MissingAPIKeyError(ProviderError):
     """No API key was given and the environment variable that would supply it is unset."""
 
 
+class ProviderUnreachableError(ProviderError):
+    """No connection to the model provider could be made (refused, DNS, TLS, reset)."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """The model provider did not answer within the provider's ``timeout``."""
+
+
 class TurnCancelledError(VelError):
     """A turn was cancelled (for example a stream closed early); nothing was stored."""
 

@@ -23,7 +23,14 @@ Message = dict[str, Any]
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 MAX_SESSION_ID_LENGTH = 256
+#: A stored message's ``id`` is indexed (PostgreSQL: a btree, whose rows hold ~2.7 kB), so
+#: ids are bounded like session ids.
+MAX_MESSAGE_ID_LENGTH = 256
 MAX_MESSAGE_CHARS = 1_000_000
+#: How deeply JSON a store keeps may nest: far more than any message needs, well below what
+#: the JSON encoders take (pydantic's refuses about 255 levels: a session stored deeper could
+#: never be served again).
+MAX_JSON_DEPTH = 100
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -74,12 +81,13 @@ def check_json(value: object, where: str = "") -> None:
     finite numbers, booleans, null and :func:`check_text` strings.
 
     ``where`` is the path of ``value``; errors extend it (``messages[0].content``). Iterative,
-    so a deeply nested body is an error, not a ``RecursionError``; paths are only spelled out
-    for the error, so a good body costs one pass.
+    so a deeply nested body is an error, not a ``RecursionError``; nesting past
+    :data:`MAX_JSON_DEPTH` is refused too. Paths are only spelled out for the error, so a good
+    body costs one pass.
     """
-    pending: list[tuple[object, Trail]] = [(value, None)]
+    pending: list[tuple[object, Trail, int]] = [(value, None, 0)]
     while pending:
-        item, trail = pending.pop()
+        item, trail, depth = pending.pop()
         if isinstance(item, str):
             if _bad_text(item):
                 check_text(item, _path(where, trail))
@@ -90,8 +98,12 @@ def check_json(value: object, where: str = "") -> None:
                 )
         elif item is None or isinstance(item, int):  # bool is an int
             continue
+        elif depth >= MAX_JSON_DEPTH and isinstance(item, (Mapping, list, tuple)):
+            path = _path(where, trail)
+            path = path if len(path) <= 80 else f"{path[:60]}..."
+            raise InvalidInputError(f"{path} is nested more than {MAX_JSON_DEPTH} levels deep")
         elif isinstance(item, Mapping):
-            children: list[tuple[object, Trail]] = []
+            children: list[tuple[object, Trail, int]] = []
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise InvalidInputError(
@@ -100,10 +112,10 @@ def check_json(value: object, where: str = "") -> None:
                     )
                 if _bad_text(key):
                     check_text(key, f"a key of {_path(where, trail)}")
-                children.append((child, (trail, key)))
+                children.append((child, (trail, key), depth + 1))
             pending.extend(reversed(children))  # popped in document order
         elif isinstance(item, (list, tuple)):
-            pending.extend((item[i], (trail, i)) for i in reversed(range(len(item))))
+            pending.extend((item[i], (trail, i), depth + 1) for i in reversed(range(len(item))))
         else:
             raise InvalidInputError(
                 f"{_path(where, trail)} is not JSON-serializable (a {type(item).__name__})"
@@ -204,10 +216,23 @@ def check_messages(messages: object) -> list[Message]:
         if "content" not in message and "tool_calls" not in message:
             raise InvalidInputError(f"messages[{index}] has no 'content'")
         _check_tool_fields(message, f"messages[{index}]")
+        if isinstance(message.get("id"), str):
+            check_message_id(message["id"], f"messages[{index}].id")
         copy = dict(message)
         check_json(copy, f"messages[{index}]")
         checked.append(copy)
     return checked
+
+
+def check_message_id(message_id: str, where: str = "id") -> str:
+    """Return ``message_id`` if a store can index it: at most :data:`MAX_MESSAGE_ID_LENGTH`
+    characters (a longer one is the caller's error, not an outage of the database whose index
+    refuses it)."""
+    if len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        raise InvalidInputError(
+            f"{where} is {len(message_id)} characters long; the limit is {MAX_MESSAGE_ID_LENGTH}"
+        )
+    return message_id
 
 
 def _check_tool_fields(message: Mapping[str, Any], where: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from .errors import StoreUnavailableError
 
@@ -38,13 +39,40 @@ _KEY_VALUE = re.compile(
 #: OpenAI-style keys (``sk-...``, ``sk-proj-...``), also as servers echo them half-starred.
 _API_KEY = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_*-]{6,}")
 
+#: Secrets this process was given (configured keys, DSN passwords, MCP credentials): every
+#: :func:`redact` hides them, whoever calls it, e.g. for an error a tool raised.
+_remembered: set[str] = set()
+
+
+#: Secrets remembered for every text are at least this long: a placeholder key such as
+#: ``unused`` or ``ollama`` would otherwise turn that word into ``***`` in every message
+#: (real keys and tokens are far longer; DSN passwords are also found by their shape).
+MIN_REMEMBERED_LENGTH = 8
+
+
+def remember_secrets(secrets: Iterable[str | None]) -> None:
+    """Hide ``secrets`` in everything :func:`redact` cleans from now on, in this process."""
+    _remembered.update(s for s in secrets if s and len(s) >= MIN_REMEMBERED_LENGTH)
+
+
+def remembered_secrets() -> frozenset[str]:
+    """The secrets :func:`remember_secrets` was given."""
+    return frozenset(_remembered)
+
+
+def _long_enough(secret: str) -> bool:
+    """Long enough to hide by value. The rest of a password the driver took for the host
+    (``ab@`` of ``ab@127.0.0.1``) is kept shorter: its ``@`` makes it specific."""
+    return len(secret) >= (2 if secret.endswith("@") else MIN_SECRET_LENGTH)
+
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every credential hidden: the ``secrets`` given (wherever they appear)
-    and anything shaped like one (see the module docstring)."""
-    known = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
+    """``text`` with every credential hidden: the ``secrets`` given and those remembered
+    (wherever they appear), and anything shaped like one (see the module docstring)."""
+    known = {s for s in secrets if s and _long_enough(s)} | _remembered
     for secret in sorted(known, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+        if secret in text:
+            text = text.replace(secret, MASK + "@" if secret.endswith("@") else MASK)
     text = _QUERY.sub(lambda m: m.group("key") + MASK, text)
     text = _KEY_VALUE.sub(lambda m: m.group("key") + MASK, text)
     text = _USERINFO.sub(lambda m: f"{m.group('user')}:{MASK}@", text)
@@ -65,32 +93,43 @@ def credentials_in(text: str) -> list[str]:
     return [value for value in found if value]
 
 
-def dsn_secrets(dsn: str) -> list[str]:
-    """What in ``dsn`` must never be shown: its passwords, found by pattern (so a malformed
-    DSN is covered) and, when the DSN parses, the decoded password (``p%40ss`` -> ``p@ss``)."""
-    secrets = credentials_in(dsn)
+def _dsn_parts(dsn: str) -> dict[str, Any] | None:
     try:
         from psycopg.conninfo import conninfo_to_dict
 
-        password = conninfo_to_dict(dsn).get("password")
-    except Exception:  # malformed, or no driver here: the patterns found what there is
-        password = None
-    if password:
-        secrets.append(str(password))
+        return dict(conninfo_to_dict(dsn))
+    except Exception:  # malformed, or no driver here
+        return None
+
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """What in ``dsn`` must never be shown: its passwords, found by pattern (so a malformed
+    DSN is covered) and, when the DSN parses, the decoded password (``p%40ss`` -> ``p@ss``).
+
+    A password with an unencoded ``@`` (``user:3xyz@rest@db``) ends, for the driver, at the
+    first ``@``: it reads ``rest@db`` as the host and echoes it in its errors (``failed to
+    resolve host 'rest@db'``), so ``rest@`` is a secret too (a host never holds an ``@``).
+    """
+    secrets = credentials_in(dsn)
+    parts = _dsn_parts(dsn) or {}
+    if parts.get("password"):
+        secrets.append(str(parts["password"]))
+    for key in ("host", "hostaddr"):
+        for host in str(parts.get(key) or "").split(","):
+            if "@" in host:
+                secrets.append(host.rpartition("@")[0] + "@")
     return secrets
 
 
 def describe_dsn(dsn: str) -> str:
     """``host:port/dbname`` of a DSN, never its password (a DSN that does not parse is
     described without any of its text)."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        parts = conninfo_to_dict(dsn)
-    except Exception:
+    parts = _dsn_parts(dsn)
+    if parts is None:
         return "the configured PostgreSQL server"
     host = parts.get("host") or parts.get("hostaddr") or "localhost"
-    return redact(f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}")
+    described = f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+    return redact(described, dsn_secrets(dsn))
 
 
 def error_text(exc: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -115,5 +154,7 @@ __all__ = [
     "dsn_secrets",
     "error_text",
     "redact",
+    "remember_secrets",
+    "remembered_secrets",
     "store_unavailable",
 ]

@@ -22,7 +22,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import Clock, utc_now
-from .config.build import Built, build_snapshot
+from .config.build import Built, ProviderWrapper, build_snapshot
 from .config.errors import ConfigError, ConfigIssue, ReloadError
 from .errors import InvalidInputError, UnknownAgentError
 from .listeners import Listeners
@@ -69,6 +69,7 @@ class Runtime:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
         clock: Clock = utc_now,
+        wrap_provider: ProviderWrapper | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.clock = clock
@@ -77,6 +78,7 @@ class Runtime:
         self._watch = watch and bool(self._paths)
         self._debounce_ms = debounce_ms
         self._close_grace = close_grace
+        self._wrap_provider = wrap_provider
         self._listeners: Listeners[RuntimeEvent] = Listeners()
         self._unsubscribe: list[Callable[[], None]] = []
         self._leases: dict[int, int] = {}
@@ -123,14 +125,19 @@ class Runtime:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         close_grace: float = 5.0,
         clock: Clock = utc_now,
+        wrap_provider: ProviderWrapper | None = None,
     ) -> Runtime:
         """Load agents.yaml (several files or directories are merged).
 
         Raises :class:`~vel_runner.config.errors.ConfigError` if the config is invalid. Call
         :meth:`start` (or use ``async with``) to open the stores and start watching.
+        ``wrap_provider(name, provider)`` replaces each provider built (at load and at every
+        reload) by what it returns: a cassette, a cache, a fake.
         """
         resolved = [Path(p) for p in paths] or [Path("agents.yaml")]
-        built = await build_snapshot(resolved, previous=None, clock=clock)
+        built = await build_snapshot(
+            resolved, previous=None, clock=clock, wrap_provider=wrap_provider
+        )
         return cls(
             built.snapshot,
             paths=resolved,
@@ -138,6 +145,7 @@ class Runtime:
             debounce_ms=debounce_ms,
             close_grace=close_grace,
             clock=clock,
+            wrap_provider=wrap_provider,
         )
 
     # -- lookups ---------------------------------------------------------------------------
@@ -224,7 +232,9 @@ class Runtime:
             old = self.snapshot
             built: Built | None = None
             try:
-                built = await build_snapshot(self._paths, previous=old, clock=self.clock)
+                built = await build_snapshot(
+                    self._paths, previous=old, clock=self.clock, wrap_provider=self._wrap_provider
+                )
                 if self._started and built.snapshot.version != old.version:
                     await open_new_stores(built)
                     await open_tool_sources(built.new_tool_sources.values())
@@ -338,7 +348,8 @@ async def open_new_stores(built: Built) -> None:
 
 async def open_tool_sources(sources: Iterable[Any]) -> None:
     """Connect MCP servers (concurrently). A server that fails does not raise: it keeps
-    being retried, ``/readyz`` names it and the agents that use it answer a clear error."""
+    being retried, ``/readyz`` names it (degraded), and the agents that use it keep working:
+    their calls to it are error results the model reads."""
     await asyncio.gather(*(source.open() for source in sources))
 
 
@@ -358,19 +369,23 @@ async def close_all(
     stores: Mapping[str, SessionStore],
     tool_sources: Iterable[Any] = (),
 ) -> None:
-    """Close agents, then MCP servers, providers, stores; log (never raise) what fails."""
+    """Close agents, then MCP servers (all at once: each may wait seconds for a stubborn
+    process), providers, stores; log (never raise) what fails."""
     for agent in agents:
         with _logged("agent", agent.id):
             await agent.aclose()
-    for source in tool_sources:
-        with _logged("MCP server", getattr(source, "name", "?")):
-            await source.aclose()
+    await asyncio.gather(*(_close_source(source) for source in tool_sources))
     for provider in providers:
         with _logged("provider", getattr(provider, "type", "?")):
             await provider.aclose()
     for name, store in stores.items():
         with _logged("store", name):
             await store.close()
+
+
+async def _close_source(source: Any) -> None:
+    with _logged("MCP server", getattr(source, "name", "?")):
+        await source.aclose()
 
 
 @contextlib.contextmanager

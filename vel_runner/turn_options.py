@@ -25,6 +25,9 @@ class TurnOptions:
     regenerate: bool = False
     #: The id to store the user message under (default: none; answers always have one).
     user_id: str | None = None
+    #: Store the user message even when the turn fails or is stopped before its answer began,
+    #: as chat apps do (the chat route): the question stays where the user saw it.
+    keep_input: bool = False
 
 
 PLAIN = TurnOptions()

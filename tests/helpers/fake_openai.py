@@ -19,6 +19,11 @@ arguments come in three pieces, OpenAI style (``index`` on every delta, ``id`` a
 first); a model name containing ``noindex`` streams Ollama style (no ``index``, the whole call
 in one delta), ``noid`` leaves out every ``id``.
 ``latency`` (seconds) delays every answer (and each streamed chunk is sent immediately after).
+
+Scripted answers: ``fake.script("judge-1", "first", "second")`` makes model ``judge-1``
+answer those texts in order (the last one again once they run out), for a judge or any
+model whose words a test must choose; a reply ``{"tool_calls": [{"name": ..., "arguments":
+"{json}"}]}`` is a step that calls tools instead.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ class FakeOpenAI:
         # the latest request bodies, for assertions; bounded, so a long benchmark run does
         # not grow the server's heap (and its garbage collections) turn after turn
         self.requests: deque[dict[str, Any]] = deque(maxlen=100)
+        self.scripts: dict[str, deque[str | dict[str, Any]]] = {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
@@ -108,6 +114,25 @@ class FakeOpenAI:
                 raise RuntimeError("fake OpenAI server did not start")
             time.sleep(0.01)
         return self
+
+    def script(self, model: str, *replies: str | dict[str, Any]) -> None:
+        """Model ``model`` answers ``replies`` in order, then the last one again."""
+        self.scripts[model] = deque(replies)
+
+    def _scripted(self, body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+        """The next scripted (text, tool calls) of the request's model, if it has a script."""
+        replies = self.scripts.get(str(body.get("model", "")))
+        if not replies:
+            return None
+        reply = replies.popleft() if len(replies) > 1 else replies[0]
+        if isinstance(reply, str):
+            return reply, []
+        count = len(body.get("messages") or [])
+        calls = [
+            {"id": f"call_{count}_{n}", "type": "function", "function": dict(call)}
+            for n, call in enumerate(reply["tool_calls"])
+        ]
+        return "", calls
 
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
@@ -130,8 +155,12 @@ class FakeOpenAI:
             status = int(model.removeprefix("status-"))
             error = {"message": f"fake failure {status}", "type": "fake_error", "code": status}
             return JSONResponse({"error": error}, status_code=status)
-        calls = _tool_calls(body)
-        text = "" if calls else _reply_text(body)
+        scripted = self._scripted(body)
+        if scripted is not None:
+            text, calls = scripted
+        else:
+            calls = _tool_calls(body)
+            text = "" if calls else _reply_text(body)
         finish_reason = "tool_calls" if calls else "stop"
         usage = {
             "prompt_tokens": len(body.get("messages") or []),

@@ -132,6 +132,36 @@ async def read_events(
                 return
 
 
+class SseReader:
+    """An SSE response read in the background (``task``), frame by frame into ``frames``."""
+
+    def __init__(self, http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> None:
+        self.frames: list[str] = []
+        self.status: int | None = None
+        self.task = asyncio.create_task(self._read(http, method, url, kwargs))
+
+    async def _read(self, http: httpx.AsyncClient, method: str, url: str, kwargs: Any) -> None:
+        async with http.stream(method, url, **kwargs) as response:
+            self.status = response.status_code
+            buffer = ""
+            async for text in response.aiter_text():
+                buffer += text
+                while "\n\n" in buffer:
+                    frame, buffer = buffer.split("\n\n", 1)
+                    self.frames.append(frame + "\n\n")
+
+    def deltas(self) -> int:
+        """How many ``text-delta`` frames came so far."""
+        return sum('"text-delta"' in frame for frame in self.frames)
+
+    def events(self) -> list[dict[str, Any]]:
+        return sse_json("".join(self.frames))
+
+    def text(self) -> str:
+        """The answer's text so far."""
+        return "".join(e.get("delta", "") for e in self.events() if e["type"] == "text-delta")
+
+
 def sse_json(text: str) -> list[Any]:
     """The JSON payloads of an SSE body, without the final ``[DONE]``."""
     return [json.loads(f["data"]) for f in parse_sse(text) if f["data"] != "[DONE]"]

@@ -102,6 +102,33 @@ const scenarios = {
     await sending;
     return { shownBeforeReload: shown, first: view(first), reloaded: view(reloaded) };
   },
+  // a chat with a tool call (and a failing one), then a reload: the messages route gives back
+  // exactly what the live chat showed, and a chat built from it continues
+  async restore() {
+    const id = "chat-restore";
+    const live = new Chat({ agent: "tools", id });
+    await live.sendMessage({ text: "hello" });
+    await live.sendMessage({ text: '/tool add {"a": 2, "b": 3}\n/tool fail {}' });
+    const url = `${base}/v1/agents/tools/chat/${id}/messages`;
+    const loaded = await (await fetch(url)).json();
+    const restored = new Chat({ agent: "tools", id, messages: loaded });
+    await restored.sendMessage({ text: "and now?" });
+    return {
+      live: JSON.parse(JSON.stringify(live.messages)),
+      loaded,
+      continued: view(restored),
+    };
+  },
+  // a good answer, then a failed one; regenerate() (no messageId, as useChat sends it)
+  // answers the failed question and leaves the good answer alone
+  async failThenRegenerate() {
+    const chat = new Chat({ agent: "flaky", id: "chat-flaky" });
+    await chat.sendMessage({ text: "first question" });
+    await chat.sendMessage({ text: "second question, fail once" });
+    const failed = view(chat);
+    await chat.regenerate();
+    return { failed, regenerated: view(chat) };
+  },
   // a model failure: the chat ends in error, nothing is stored
   async failure() {
     const chat = new Chat({ agent: "broken", id: "chat-broken" });

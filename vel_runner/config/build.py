@@ -8,7 +8,6 @@ listed in :class:`Built` so the caller can open it, or close it if the swap does
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +19,20 @@ from ..clock import Clock, utc_now
 from ..context import ContextManager, StatelessContextManager
 from ..durations import parse_duration
 from ..errors import VelError
+from ..own_thread import in_own_thread
 from ..providers import Provider, create_provider
-from ..redact import dsn_secrets, redact
+from ..redact import dsn_secrets, redact, remember_secrets
 from ..snapshot import Snapshot
 from ..storage import SessionStore, create_store
 from .checks import DSN_ENV
 from .errors import ConfigError, ConfigIssue
 from .model import Config
 from .validate import load_config
+
+#: ``wrap(name, provider)``: what a build uses in place of each provider it creates (``name``
+#: is its key under ``providers:``). ``vel-runner eval`` puts its cassettes there; a library
+#: user can add caching, logging or a fake. A reused provider is not wrapped again.
+ProviderWrapper = Callable[[str, Provider], Provider]
 
 
 @dataclass(slots=True)
@@ -51,15 +56,27 @@ class Built:
 
 
 async def build_snapshot(
-    paths: Sequence[Path], previous: Snapshot | None = None, *, clock: Clock = utc_now
+    paths: Sequence[Path],
+    previous: Snapshot | None = None,
+    *,
+    clock: Clock = utc_now,
+    wrap_provider: ProviderWrapper | None = None,
 ) -> Built:
-    """Read ``paths`` (in a thread: file I/O stays off the event loop) and build them."""
-    config = await asyncio.to_thread(load_config, paths)
-    return build(config, previous, clock=clock)
+    """Read ``paths`` (in a thread of its own: file I/O stays off the event loop, and a
+    reload never waits behind whatever holds asyncio's default executor) and build them."""
+    config = await in_own_thread(load_config, paths, name="config-reload")
+    return build(config, previous, clock=clock, wrap_provider=wrap_provider)
 
 
-def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = utc_now) -> Built:
-    """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``."""
+def build(
+    config: Config,
+    previous: Snapshot | None = None,
+    *,
+    clock: Clock = utc_now,
+    wrap_provider: ProviderWrapper | None = None,
+) -> Built:
+    """Providers, stores and agents for ``config``, reusing unchanged ones from ``previous``;
+    each new provider goes through ``wrap_provider`` when one is given."""
     old_decls = previous.declarations if previous is not None else {}
     declarations: dict[tuple[str, str], Any] = {}
     providers: dict[str, Provider] = {}
@@ -82,6 +99,10 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
             declarations[(section, name)] = decl
         return pool[name]
 
+    def make_provider(name: str, decl: Mapping[str, Any]) -> Provider:
+        provider = _make_provider(name, decl)
+        return provider if wrap_provider is None else wrap_provider(name, provider)
+
     def mcp_source(name: str) -> Any:
         return pick(
             "tool_sources", name, config.tools[name], _make_mcp_source, tool_sources,
@@ -92,7 +113,7 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
         decl = config.agents[agent_id]
         provider_name, store_name = decl["model"]["provider"], decl["store"]
         pick(
-            "providers", provider_name, config.providers[provider_name], _make_provider,
+            "providers", provider_name, config.providers[provider_name], make_provider,
             providers, new_providers,
         )  # fmt: skip
         pick(
@@ -106,6 +127,9 @@ def build(config: Config, previous: Snapshot | None = None, *, clock: Clock = ut
             )  # fmt: skip
         except VelError as exc:
             issues.append(config.issue("agents", agent_id, f"agent {agent_id!r}: {exc}"))
+            continue
+        if previous is not None and agent_id in previous.agents:  # counts outlive reloads
+            agents[agent_id].toolbox.tally = previous.agents[agent_id].toolbox.tally
     snapshot = Snapshot(
         agents=MappingProxyType(agents),
         stores=MappingProxyType(stores),
@@ -156,13 +180,16 @@ def make_store(
         return create_store("memory", name=name, clock=clock, **limits)
     options = {key: decl[key] for key in ("min_size", "max_size", "timeout") if key in decl}
     dsn = decl.get("dsn") or environ.get(DSN_ENV, "")
+    remember_secrets(dsn_secrets(dsn))  # hidden in every error, a tool's included
     return create_store(decl["type"], dsn=dsn, name=name, **options)
 
 
 def _make_mcp_source(name: str, decl: Mapping[str, Any]) -> Any:
     from ..tools.mcp_source import MCPSource
 
-    return MCPSource(name, decl)
+    source = MCPSource(name, decl)
+    remember_secrets(source.connection.secrets())
+    return source
 
 
 def make_context_manager(context: Mapping[str, Any]) -> ContextManager:
@@ -225,6 +252,7 @@ def _agent_tools(
                     name=name,
                     description=tool.get("description"),
                     timeout=parse_duration(tool["timeout"]),
+                    max_result_chars=tool.get("max_result_chars"),
                 )
             )
     if picked:
@@ -259,11 +287,13 @@ def _make_agent(
         max_steps=decl.get("max_steps", 10),
         parallel_tool_calls=decl.get("parallel_tool_calls", True),
         tool_concurrency=decl.get("tool_concurrency", 4),
+        max_result_chars=decl["max_result_chars"],
     )
 
 
 __all__ = [
     "Built",
+    "ProviderWrapper",
     "build",
     "build_snapshot",
     "make_context_manager",

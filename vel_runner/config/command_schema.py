@@ -1,4 +1,5 @@
-"""``vel-runner schema``: print the JSON Schema of agents.yaml (for editors and other tools).
+"""``vel-runner schema [--eval]``: print the JSON Schema of agents.yaml (of ``*.eval.yaml``
+with ``--eval``), for editors and other tools.
 
 Only the standard library is imported: the schema is a packaged JSON file.
 """
@@ -13,13 +14,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output", "-o", metavar="FILE", help="write the schema to FILE instead of stdout"
     )
+    parser.add_argument(
+        "--eval",
+        action="store_true",
+        help="the schema of eval files (*.eval.yaml, vel-runner eval) instead of agents.yaml",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from .schema import schema_text
 
     try:
-        text = schema_text()
+        text = schema_text("eval" if args.eval else "agents")
     except OSError as exc:
         sys.stderr.write(f"vel-runner schema: cannot read the packaged schema: {exc.strerror}\n")
         return 2

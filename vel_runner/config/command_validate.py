@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from .errors import ConfigIssue
     from .model import Config
+    from .tool_listing import AgentTools
 
 FORMATS = ("text", "json", "github")
 
@@ -64,12 +65,14 @@ def run(args: argparse.Namespace) -> int:
     groups = [[p] for p in paths] if args.each else [paths]
     issues: list[ConfigIssue] = []
     configs: list[Config] = []
+    tools: list[AgentTools] = []
     try:
         for group in groups:
-            config, found = check_config(group, build_tools=False)
+            # --connect lists every tool as its model sees it: that needs them built
+            config, found = check_config(group, build_tools=args.connect)
             issues.extend(found)
             if config is not None and args.connect:
-                issues.extend(_connected(config))
+                issues.extend(_connected(config, tools))
             if config is not None:
                 configs.append(config)
     except Exception as exc:  # a bug, not bad input: say so without a traceback or values
@@ -78,26 +81,39 @@ def run(args: argparse.Namespace) -> int:
     errors = [i for i in issues if i.severity == "error" or args.strict]
     io_failure = any(i.code == "io" for i in issues)
     status = 2 if io_failure else (1 if errors else 0)
-    write = {"text": _text, "json": _json, "github": _github}[args.format]
-    write(sys.stdout, issues, configs, paths, status)
+    shown = tools if status == 0 else []  # --connect: each agent's tools, as its model sees them
+    if args.format == "json":
+        _json(sys.stdout, issues, configs, paths, status, shown)
+    else:
+        write = {"text": _text, "github": _github}[args.format]
+        write(sys.stdout, issues, configs, paths, status)
+        if shown and args.format == "text":
+            from .tool_listing import write_text
+
+            write_text(sys.stdout, shown)
     return status
 
 
-def _connected(config: Config) -> list[ConfigIssue]:
+def _connected(config: Config, tools: list[AgentTools]) -> list[ConfigIssue]:
+    """Reach the MCP servers; collect each agent's tools (as the models will see them)."""
     import asyncio
+    import logging
 
     from .errors import issue_order
+    from .tool_listing import agent_tools
     from .tools_check import connect_issues
 
-    return sorted(asyncio.run(connect_issues(config)), key=issue_order)
+    logging.getLogger("vel_runner.tools.mcp").setLevel(logging.ERROR)  # the report says it
+    reached: dict[str, Any] = {}
+    issues = asyncio.run(connect_issues(config, reached))
+    tools.extend(agent_tools(config, reached, config.agents))
+    return sorted(issues, key=issue_order)
 
 
 def _text(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
           paths: Sequence[str], status: int) -> None:  # fmt: skip
     for issue in issues:
-        out.write(f"{issue}\n")
-        if issue.hint:
-            out.write(f"    hint: {issue.hint}\n")
+        out.write(issue_text(issue))
     errors = sum(1 for i in issues if i.severity == "error")
     warnings = len(issues) - errors
     if status == 0:
@@ -115,7 +131,7 @@ def _text(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
 
 
 def _json(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
-          paths: Sequence[str], status: int) -> None:  # fmt: skip
+          paths: Sequence[str], status: int, tools: Sequence[AgentTools] = ()) -> None:  # fmt: skip
     report: dict[str, Any] = {
         "valid": status == 0,
         "exit_code": status,
@@ -123,32 +139,37 @@ def _json(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
         "agents": [agent_id for c in configs for agent_id in c.agents],
         "issues": [issue.as_dict() for issue in issues],
     }
+    if tools:
+        report["tools"] = [listing.as_dict() for listing in tools]
     json.dump(report, out, indent=2)
     out.write("\n")
 
 
-def _escape(text: str, *, prop: bool = False) -> str:
-    """GitHub workflow-command escaping (properties also escape ``:`` and ``,``)."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
+def issue_text(issue: ConfigIssue) -> str:
+    """``file:line:col: path: message`` and the hint below it: how an issue is printed."""
+    hint = f"    hint: {issue.hint}\n" if issue.hint else ""
+    return f"{issue}\n{hint}"
+
+
+def issue_annotation(issue: ConfigIssue, title: str = "vel-runner validate") -> str:
+    """The issue as a GitHub annotation at its line."""
+    from ..github_annotations import annotation
+
+    level = "error" if issue.severity == "error" else "warning"
+    message = f"{issue.path}: {issue.message}"
+    if issue.hint:
+        message += f"\nhint: {issue.hint}"
+    return annotation(
+        level, message, file=issue.file, line=issue.line, column=issue.column, title=title
+    )
 
 
 def _github(out: TextIO, issues: Sequence[ConfigIssue], configs: Sequence[Config],
             paths: Sequence[str], status: int) -> None:  # fmt: skip
     for issue in issues:
-        level = "error" if issue.severity == "error" else "warning"
-        message = f"{issue.path}: {issue.message}"
-        if issue.hint:
-            message += f"\nhint: {issue.hint}"
-        props = (
-            f"file={_escape(issue.file, prop=True)},line={issue.line},col={issue.column},"
-            f"title={_escape('vel-runner validate', prop=True)}"
-        )
-        out.write(f"::{level} {props}::{_escape(message)}\n")
+        out.write(issue_annotation(issue))
     if status == 0:
         out.write("vel-runner validate: valid\n")
 
 
-__all__ = ["FORMATS", "configure", "run"]
+__all__ = ["FORMATS", "configure", "issue_annotation", "issue_text", "run"]

@@ -130,14 +130,26 @@ def _too_big(size: int) -> str:
     return f"file is {size / 1e6:.1f} MB; config files are limited to {MAX_FILE_BYTES // 2**20} MiB"
 
 
-def load_document(path: str | Path, environ: Mapping[str, str] | None = None) -> Document:
+def load_document(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, interpolate: bool = True
+) -> Document:
     """Read and parse ``path``. Raises :class:`ConfigError` listing every problem found."""
     path = Path(path)
-    return parse_document(read_text(path), str(path), environ)
+    return parse_document(read_text(path), str(path), environ, interpolate=interpolate)
 
 
-def parse_document(text: str, file: str, environ: Mapping[str, str] | None = None) -> Document:
-    """Parse YAML ``text`` (named ``file`` in messages) into a :class:`Document`."""
+def parse_document(
+    text: str,
+    file: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    interpolate: bool = True,
+) -> Document:
+    """Parse YAML ``text`` (named ``file`` in messages) into a :class:`Document`.
+
+    ``interpolate=False`` reads every value as written: an eval file's ``${...}`` is text a
+    case sends or expects, not a variable.
+    """
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
@@ -165,7 +177,7 @@ def parse_document(text: str, file: str, environ: Mapping[str, str] | None = Non
     if root is None:
         raise ConfigError([file_issue(file, "file is empty", code="empty")])
     doc = Document(file, None)
-    builder = _Builder(doc, os.environ if environ is None else environ)
+    builder = _Builder(doc, os.environ if environ is None else environ, interpolate)
     doc.data = builder.build(root, ())
     if builder.issues:
         raise ConfigError(builder.issues)
@@ -199,9 +211,10 @@ def _syntax_issue(file: str, exc: yaml.MarkedYAMLError, text: str) -> ConfigIssu
 class _Builder:
     """Turns composed nodes into dicts/lists/scalars, recording positions and issues."""
 
-    def __init__(self, doc: Document, environ: Mapping[str, str]) -> None:
+    def __init__(self, doc: Document, environ: Mapping[str, str], interpolate: bool) -> None:
         self.doc = doc
         self.environ = environ
+        self.interpolate = interpolate
         self.issues: list[ConfigIssue] = []
         self.count = 0
         self.active: set[int] = set()
@@ -269,7 +282,7 @@ class _Builder:
 
     def scalar(self, node: ScalarNode, path: DocPath) -> Any:
         tag, text = node.tag, node.value
-        if tag == _STR and has_reference(text):
+        if self.interpolate and tag == _STR and has_reference(text):
             found = interpolate(text, self.environ)
             self.doc.env[path] = found
             if found.malformed:

@@ -1,7 +1,10 @@
-"""The JSON Schema of agents.yaml, the one description of the file's structure: loading it,
-reading its definitions and enums, and filling in the defaults it declares, so the code that
-builds agents never restates them. Checking a document against it is
-:mod:`vel_runner.config.schema_check`.
+"""The JSON Schemas of agents.yaml and of eval files, the one description of each file's
+structure: loading them, reading their definitions and enums, and filling in the defaults
+they declare, so the code that builds agents never restates them. Checking a document against
+one is :mod:`vel_runner.config.schema_check`.
+
+``schema/agents.schema.json`` describes the config, ``schema/eval.schema.json`` the
+``*.eval.yaml`` files (see :mod:`vel_runner.eval`).
 """
 
 from __future__ import annotations
@@ -11,29 +14,31 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-SCHEMA_RESOURCE = "schema/agents.schema.json"
+#: The published schemas: ``agents`` (agents.yaml) and ``eval`` (``*.eval.yaml``).
+SchemaName = Literal["agents", "eval"]
 
 
-def schema_text() -> str:
+def schema_text(name: SchemaName = "agents") -> str:
     """The schema as shipped: the package resource, else the repository's ``schema/`` file."""
+    resource = f"schema/{name}.schema.json"
     try:
-        return resources.files("vel_runner").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+        return resources.files("vel_runner").joinpath(resource).read_text("utf-8")
     except (FileNotFoundError, NotADirectoryError, OSError):
-        repo_copy = Path(__file__).resolve().parents[2] / SCHEMA_RESOURCE
+        repo_copy = Path(__file__).resolve().parents[2] / resource
         return repo_copy.read_text("utf-8")
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    return json.loads(schema_text())
+def load_schema(name: SchemaName = "agents") -> dict[str, Any]:
+    return json.loads(schema_text(name))
 
 
 @cache
-def inlined() -> dict[str, Any]:
+def inlined(name: SchemaName = "agents") -> dict[str, Any]:
     """The schema with every local ``$ref`` replaced by its target (see :func:`_inline_refs`)."""
-    return _inline_refs(load_schema(), load_schema()["$defs"])
+    return _inline_refs(load_schema(name), load_schema(name)["$defs"])
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
@@ -99,6 +104,7 @@ def _fill(schema: dict[str, Any], value: Any) -> None:
 
 
 __all__ = [
+    "SchemaName",
     "definition",
     "enum_values",
     "inlined",

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigIssue, DocPath, did_you_mean
 from .loader import Document
-from .schema import definition, inlined, load_schema
+from .schema import SchemaName, inlined, load_schema
 
 #: Keys whose values are never shown in messages.
 SECRET_KEYS = frozenset({"api_key", "dsn"})
@@ -31,13 +31,13 @@ _TYPE_NAMES = {
 
 
 @cache
-def _validator() -> Any:
+def _validator(name: SchemaName = "agents") -> Any:
     # jsonschema-rs (compiled) rather than jsonschema: importing the latter costs more than
     # all the rest of ``vel-runner validate`` (docs/performance.md). Its ``pattern`` is
     # ECMA-262's, as editors use: ``$`` matches only at the end ("name\n" is refused).
     import jsonschema_rs
 
-    return jsonschema_rs.Draft202012Validator(inlined())
+    return jsonschema_rs.Draft202012Validator(inlined(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +58,17 @@ class SchemaError:
     context: tuple[SchemaError, ...] = ()
 
 
-def _schema_errors(data: Any) -> list[SchemaError]:
-    return [_resolved(raw, data) for raw in _validator().iter_errors(data)]
+def _schema_errors(data: Any, name: SchemaName) -> list[SchemaError]:
+    root = inlined(name)
+    return [_resolved(raw, data, root) for raw in _validator(name).iter_errors(data)]
 
 
-def _resolved(raw: Any, data: Any) -> SchemaError:
+def _resolved(raw: Any, data: Any, root: dict[str, Any]) -> SchemaError:
     """``raw`` (a jsonschema-rs error) with its keyword's schema and the document's own value
     (jsonschema-rs hands back NaN and infinities as null)."""
     schema_path = list(raw.schema_path)
     keyword = str(schema_path[-1]) if schema_path else ""
-    schema: Any = inlined()
+    schema: Any = root
     for part in schema_path[:-1]:
         schema = _child(schema, part)
     schema = schema if isinstance(schema, dict) else {}
@@ -81,19 +82,21 @@ def _resolved(raw: Any, data: Any) -> SchemaError:
         instance = kind.error.instance
     context: tuple[SchemaError, ...] = ()
     if kind.name in ("anyOf", "oneOf"):
-        context = tuple(_resolved(sub, data) for branch in kind.context for sub in branch)
+        context = tuple(_resolved(sub, data, root) for branch in kind.context for sub in branch)
     return SchemaError(keyword, schema.get(keyword), instance, schema, path, in_names, context)
 
 
-def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[ConfigIssue]:
-    """Every schema violation in ``doc`` (none for values whose ``${VAR}`` is unset).
+def schema_issues(
+    doc: Document, bad_paths: set[DocPath] | None = None, *, schema: SchemaName = "agents"
+) -> list[ConfigIssue]:
+    """Every violation of the ``schema`` in ``doc`` (none for values whose ``${VAR}`` is unset).
 
     The document paths of the violations are added to ``bad_paths`` when it is given.
     """
     issues: list[ConfigIssue] = []
     objects: set[DocPath] = set()  # the objects the errors lie in or on
     shown: set[tuple[str, str]] = set()
-    for error in _schema_errors(doc.data):
+    for error in _schema_errors(doc.data, schema):
         error = _most_specific(error)
         path = error.absolute_path
         env = doc.env.get(path)
@@ -101,13 +104,13 @@ def schema_issues(doc: Document, bad_paths: set[DocPath] | None = None) -> list[
             continue  # the unset variable is reported on its own, where it matters
         if bad_paths is not None:
             bad_paths.add(path)
-        for issue in _issues_for(doc, error, path):
+        for issue in _issues_for(doc, error, path, schema):
             if (issue.path, issue.message) not in shown:  # one per variant of a oneOf
                 shown.add((issue.path, issue.message))
                 issues.append(issue)
         objects.update({path, path[:-1]} if path else {path})
     for path in sorted(objects, key=len):
-        extra = _unknown_variant_keys(doc, path)
+        extra = _unknown_variant_keys(doc, path, inlined(schema))
         issues.extend(issue for issue in extra if (issue.path, issue.message) not in shown)
     return issues
 
@@ -122,13 +125,13 @@ def _wants_structure(error: SchemaError) -> bool:
     return "object" in wanted or "array" in wanted
 
 
-def _unknown_variant_keys(doc: Document, path: DocPath) -> list[ConfigIssue]:
+def _unknown_variant_keys(doc: Document, path: DocPath, root: Any) -> list[ConfigIssue]:
     """Unknown keys of an object whose variant a key picks (a provider's or a store's
     ``type``). With that key missing or wrong no variant applies, so the schema alone names
     only the missing key, never the misspelt one beside it (``typee: echo``): check the keys
     against every variant's."""
     value: Any = doc.data
-    schema: Any = inlined()
+    schema: Any = root
     for part in path:
         value, schema = _child(value, part), _child_schema(schema, part)
         if value is None or schema is None:
@@ -193,7 +196,9 @@ def _most_specific(error: SchemaError) -> SchemaError:
     return error
 
 
-def _issues_for(doc: Document, error: SchemaError, path: DocPath) -> list[ConfigIssue]:
+def _issues_for(
+    doc: Document, error: SchemaError, path: DocPath, schema_name: SchemaName
+) -> list[ConfigIssue]:
     kind, value, schema = error.validator, error.instance, error.schema
     shown = show(doc, path, value)
     if kind == "additionalProperties" and isinstance(value, dict):
@@ -201,7 +206,9 @@ def _issues_for(doc: Document, error: SchemaError, path: DocPath) -> list[Config
     if kind == "required" and isinstance(value, dict):
         missing = [key for key in error.validator_value if key not in value]
         return [
-            doc.issue(path, f"missing required key {key!r}", hint=_describe(schema, key))
+            doc.issue(
+                path, f"missing required key {key!r}", hint=_describe(schema, key, schema_name)
+            )
             for key in missing
         ]
     if error.in_property_names:
@@ -245,6 +252,10 @@ def _message(
         return "must not be empty", schema.get("description")
     if kind == "maxItems":
         return f"at most {expected} items allowed", None
+    if kind == "minItems":
+        return f"at least {expected} item{'s' * (expected != 1)} needed", None
+    if kind == "minProperties":
+        return "must not be empty", schema.get("description")
     return f"{shown} is invalid ({kind})", schema.get("description")
 
 
@@ -272,15 +283,16 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _describe(schema: dict, key: str) -> str | None:
+def _describe(schema: dict, key: str, schema_name: SchemaName) -> str | None:
     """The description of property ``key`` (looked up across ``$defs`` for a bare
     ``required`` in an if/then branch)."""
+    defs = load_schema(schema_name)["$defs"]
     prop = schema.get("properties", {}).get(key)
     if prop is None:
-        owners = [d for d in load_schema()["$defs"].values() if key in d.get("properties", {})]
+        owners = [d for d in defs.values() if key in d.get("properties", {})]
         prop = owners[0]["properties"][key] if owners else {}
     if "$ref" in prop and "description" not in prop:
-        prop = definition(prop["$ref"].rsplit("/", 1)[-1])
+        prop = defs[prop["$ref"].rsplit("/", 1)[-1]]
     return prop.get("description")
 
 

@@ -152,23 +152,28 @@ def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[Confi
     return issues
 
 
-async def connect_issues(config: Config) -> list[ConfigIssue]:
-    """``validate --connect``: start or reach each MCP server, list its tools, and report a
-    server that cannot be used, allow/deny entries that match none of its tools, and agents
-    that list ``server.tool`` for a tool the server does not expose."""
+async def connect_issues(
+    config: Config, reached: dict[str, Any] | None = None, only: set[str] | None = None
+) -> list[ConfigIssue]:
+    """``validate --connect``: start or reach each MCP server (all at once; ``only``: these),
+    list its tools, and report a server that cannot be used, allow/deny entries that match
+    none of its tools, and agents that list ``server.tool`` for a tool the server does not
+    expose. The servers that answered go into ``reached`` (by name), listed and closed."""
     import asyncio
 
     from ..tools.base import ToolCallError
     from ..tools.mcp_source import MCPSource, matches
 
     sources = {
-        name: MCPSource(name, decl) for name, decl in config.tools.items() if decl["type"] == "mcp"
+        name: MCPSource(name, decl)
+        for name, decl in config.tools.items()
+        if decl["type"] == "mcp" and (only is None or name in only)
     }
     outcomes = await asyncio.gather(
         *(source.connect_once() for source in sources.values()), return_exceptions=True
     )
     issues: list[ConfigIssue] = []
-    reached: dict[str, MCPSource] = {}
+    reached = {} if reached is None else reached
     for (name, source), outcome in zip(sources.items(), outcomes, strict=True):
         origin = config.origin("tools", name)
         if isinstance(outcome, ToolCallError):
@@ -265,6 +270,7 @@ def _python_issues(
             description=decl.get("description"),
             timeout=timeout,
             bind=decl.get("bind"),
+            max_result_chars=decl.get("max_result_chars"),
         )
     except ToolDefinitionError as exc:
         text = str(exc)

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from ..redact import remember_secrets
 from . import hooks
 
 #: The id of the request this code runs for (``None`` outside requests).
@@ -31,9 +32,11 @@ log = logging.getLogger("vel_runner.turns")
 
 
 def add_secret(secret: str | None) -> None:
-    """Never print ``secret`` in a JSON log line."""
+    """Never print ``secret`` in a JSON log line (nor in any text :func:`~vel_runner.redact.
+    redact` cleans: an error a tool raised, say)."""
     if secret and len(secret) >= 4:
         _secrets.add(secret)
+        remember_secrets([secret])
 
 
 def scrub(text: str) -> str:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Turns and model calls: from a cached echo reply to a long generation.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+#: Seconds between refreshes of a worker's stuck tool calls in multiprocess mode.
+STUCK_REFRESH_SECONDS = 5.0
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
@@ -106,6 +108,15 @@ class Metrics:
             buckets=STORE_BUCKETS,
             registry=r,
         )
+        self.tool_stuck = Gauge(
+            "vel_tool_calls_stuck",
+            "Tool calls still running past their timeout: a sync function cannot be stopped, "
+            "so each holds one of its tool's threads until it returns.",
+            ["tool"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self._stuck_shown: set[str] = set()
         self.reloads = Counter(
             "vel_config_reloads", "Config reloads by outcome.", ["outcome"], registry=r
         )
@@ -116,6 +127,18 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=r,
         )
+
+    def refresh_stuck(self) -> None:
+        """Set ``vel_tool_calls_stuck`` from this process's tools (0 for a tool no longer
+        stuck); a scrape calls it, so the number is current."""
+        from ..tools.threads import stuck_calls
+
+        stuck = stuck_calls()
+        for tool in self._stuck_shown - set(stuck):
+            self.tool_stuck.labels(tool).set(0)
+        for tool, count in stuck.items():
+            self.tool_stuck.labels(tool).set(count)
+        self._stuck_shown |= set(stuck)
 
 
 _metrics: Metrics | None = None
@@ -132,6 +155,7 @@ def process_metrics() -> Metrics:
 def exposition() -> tuple[bytes, str]:
     """The text a scrape returns (every worker's numbers in multiprocess mode), and its type."""
     metrics = process_metrics()
+    metrics.refresh_stuck()
     registry = metrics.registry
     if registry is None:
         from prometheus_client import multiprocess as mp
@@ -299,6 +323,14 @@ class SessionGauge:
                 await task
 
 
+async def _refresh_stuck_forever(metrics: Metrics) -> None:
+    """Multiprocess mode: a scrape reads every worker's files, but refreshes only its own
+    worker's numbers; the others refresh theirs on this beat."""
+    while True:
+        metrics.refresh_stuck()
+        await asyncio.sleep(STUCK_REFRESH_SECONDS)
+
+
 async def start(runtime: Runtime) -> Callable[[], Any]:
     """Observe turns and ``runtime``'s sessions and config; returns the async stopper."""
     metrics = process_metrics()
@@ -306,10 +338,17 @@ async def start(runtime: Runtime) -> Callable[[], Any]:
     gauge = SessionGauge(metrics, runtime)
     remove_listener = runtime.add_listener(gauge.on_event)
     await gauge.recount()
+    refresher = None
+    if multiprocess():
+        refresher = asyncio.get_running_loop().create_task(_refresh_stuck_forever(metrics))
 
     async def stop() -> None:
         remove_observer()
         remove_listener()
         await gauge.close()
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
 
     return stop

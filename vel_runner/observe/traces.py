@@ -7,7 +7,8 @@ contents are recorded only with ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CON
 
 Nothing here imports OpenTelemetry until tracing is turned on, and tracing needs the ``otel``
 extra (``pip install 'vel-runner[otel]'``): the server turns it on when the standard
-``OTEL_*`` exporter variables are set; a library user calls :func:`install`.
+``OTEL_*`` exporter variables are set (:mod:`.trace_exporters`); a library user calls
+:func:`install`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from . import hooks
+from . import hooks, trace_exporters
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 #: Any of these set (and the SDK installed) turns tracing on in ``vel-runner serve``.
@@ -40,15 +41,17 @@ def available() -> bool:
 
 
 def enabled() -> bool:
-    """Should ``vel-runner serve`` trace? The SDK is installed, an exporter is configured by
-    the standard environment variables, and ``OTEL_SDK_DISABLED`` is not true."""
+    """Should ``vel-runner serve`` trace? The SDK is installed, ``OTEL_SDK_DISABLED`` is not
+    true, and an exporter is configured: ``OTEL_TRACES_EXPORTER`` (any but ``none``) or, when
+    it is unset, an OTLP endpoint variable."""
     if _tracer is not None:
         return True
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    configured = any(os.environ.get(name) for name in EXPORTER_ENV) or os.environ.get(
-        "OTEL_TRACES_EXPORTER", "none"
-    ).strip().lower() not in ("", "none")
+    if os.environ.get(trace_exporters.EXPORTER_ENV, "").strip():
+        configured = bool(trace_exporters.exporter_names())
+    else:
+        configured = any(os.environ.get(name) for name in EXPORTER_ENV)
     return configured and available()
 
 
@@ -84,8 +87,9 @@ def install(tracer_provider: Any = None) -> Callable[[], None]:
 
 
 def start() -> Callable[[], Any]:
-    """The server's tracing: an SDK provider exporting over OTLP (configured by ``OTEL_*``)
-    unless the application set its own; returns the async stopper that flushes it."""
+    """The server's tracing: an SDK provider exporting where the standard ``OTEL_*``
+    variables say (:mod:`.trace_exporters`: OTLP, the console...) unless the application
+    set its own; returns the async stopper that flushes it."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -93,10 +97,9 @@ def start() -> Callable[[], Any]:
     provider: Any = trace.get_tracer_provider()
     owned = None
     if not isinstance(provider, TracerProvider):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        owned = provider = TracerProvider()
-        owned.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        owned = provider = TracerProvider()  # resource and sampler from OTEL_* too
+        for exporter in trace_exporters.exporters():
+            owned.add_span_processor(BatchSpanProcessor(exporter))
     remove = install(provider)
 
     async def stop() -> None:

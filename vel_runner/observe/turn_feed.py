@@ -77,15 +77,21 @@ class TurnFeed:
 
     def ended(self, step: hooks.Step) -> None:
         if step.kind == "turn":
-            self._send(
-                TurnEvent(
-                    "turn-finished",
-                    step.agent,
-                    step.session,
-                    step.run_id,
-                    step.outcome,
-                    round(step.seconds, 6),
-                    step.input_tokens,
-                    step.output_tokens,
-                )
-            )
+            self._send(TurnEvent("turn-finished", *finished_fields(step)))
+
+
+#: What a ``turn-finished`` event says of its turn, after its kind and before its time.
+FinishedFields = tuple[str, str | None, str, str, float, int, int]
+
+
+def finished_fields(step: hooks.Step) -> FinishedFields:
+    """Agent, session, run id, outcome, seconds, input and output tokens of a finished turn."""
+    return (
+        step.agent,
+        step.session,
+        step.run_id,
+        step.outcome,
+        round(step.seconds, 6),
+        step.input_tokens,
+        step.output_tokens,
+    )

@@ -6,12 +6,12 @@ the ``openai`` SDK.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..own_thread import in_own_thread
 from .base import Chunk, Completion, Provider, Usage
 
 PROVIDER_TYPES: dict[str, str] = {
@@ -39,7 +39,7 @@ async def preload(providers: Iterable[Provider]) -> None:
     loaders = {type(p): getattr(p, "preload", None) for p in providers}
     for load in loaders.values():
         if callable(load):
-            await asyncio.to_thread(load)
+            await in_own_thread(load, name="provider-preload")
 
 
 __all__ = [

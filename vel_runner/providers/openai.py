@@ -23,9 +23,14 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingAPIKeyError, ProviderError
+from ..errors import (
+    MissingAPIKeyError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnreachableError,
+)
 from ..messages import Message
-from ..redact import redact
+from ..redact import redact, remember_secrets
 from ..tools.base import ToolCall
 from .base import Chunk, Completion, Usage
 from .tool_deltas import ToolDeltas, fallback_id
@@ -66,6 +71,7 @@ class OpenAIProvider:
         **_ignored: Any,
     ) -> None:
         self._api_key = api_key
+        remember_secrets([api_key, os.environ.get(API_KEY_ENV)])  # hidden in every error
         self.base_url = base_url
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
@@ -123,10 +129,13 @@ class OpenAIProvider:
 
         where = self.where
         status: int | None = None
+        kind = ProviderError
         if isinstance(exc, openai.APITimeoutError):
             message = f"{where} did not answer within {self.timeout:g}s"
+            kind = ProviderTimeoutError
         elif isinstance(exc, openai.APIConnectionError):
             message = f"could not connect to {where}: {exc}"
+            kind = ProviderUnreachableError
         elif isinstance(exc, openai.APIStatusError):
             body, detail, status = exc.body, exc.message, exc.status_code
             if isinstance(body, dict) and isinstance(body.get("message"), str):
@@ -137,7 +146,7 @@ class OpenAIProvider:
         else:
             message = f"{where} failed: {exc}"
         keys = [self._api_key or "", os.environ.get(API_KEY_ENV) or ""]
-        return ProviderError(redact(message, keys), provider=self.type, status=status)
+        return kind(redact(message, keys), provider=self.type, status=status)
 
     async def complete(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]

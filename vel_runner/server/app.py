@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,9 @@ from ..heap import settle_heap
 from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
+from .cors import add_cors
 from .errors import install_error_handlers
+from .json_text import FiniteJSONResponse
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .observability import RequestId, metrics_endpoint, start_observers, stop_observers
 from .route import ServerRoute
@@ -84,7 +86,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             f" from {', '.join(snapshot.files)}" if snapshot.files else "",
         )
         state.observers = await start_observers(
-            state.runtime, metrics=state.metrics, turn_log_level=state.turn_log_level
+            state.runtime,
+            metrics=state.metrics,
+            turn_log_level=state.turn_log_level,
+            recent=state.recent_turns,
         )
     if state.freeze_heap:
         settle_heap()  # start-up is done: keep later full collections short
@@ -111,7 +116,8 @@ async def healthz() -> dict[str, str]:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the config is loaded and every store answers a ping."""
+    """Readiness: the config is loaded and every store answers a ping (``degraded``, still
+    200, names the MCP servers that are down)."""
     state = state_of(request)
     if state.runtime is None or state.draining.is_set():
         reason = "shutting down" if state.draining.is_set() else "configuration not loaded"
@@ -126,9 +132,12 @@ async def readyz(request: Request) -> JSONResponse:
     if failed:
         message = f"session store(s) unreachable: {', '.join(sorted(failed))}"
         return JSONResponse({"error": {"type": "not_ready", "message": message}}, 503)
-    down = [s.unavailable() for s in snapshot.tool_sources.values() if s.unavailable()]
-    if down:  # each reason names the MCP server and says why (never a secret)
-        return JSONResponse({"error": {"type": "not_ready", "message": "; ".join(down)}}, 503)
+    # An MCP server that is down degrades its agents (calls to it are error results the
+    # model reads) without stopping them: still ready, and each reason names the server.
+    down = {name: why for name, s in snapshot.tool_sources.items() if (why := s.unavailable())}
+    if down:
+        body = {"status": "degraded", "config_version": snapshot.version, "tool_sources_down": down}
+        return JSONResponse(body)
     return JSONResponse({"status": "ready", "config_version": snapshot.version})
 
 
@@ -144,6 +153,7 @@ def create_app(
     metrics: bool = False,
     metrics_public: bool = False,
     log_format: str = "plain",
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The vel-runner ASGI app serving ``runtime``'s agents.
 
@@ -155,6 +165,7 @@ def create_app(
     runs (:mod:`vel_runner.sweeper`; ``vel-runner serve`` sets it).
     ``metrics``: serve ``GET /metrics`` (behind the API key unless ``metrics_public``).
     ``log_format``: ``json`` logs each turn at INFO (plain: DEBUG).
+    ``cors_origins``: browser origins allowed to call the API (:mod:`.cors`; empty: none).
     """
     from . import (
         routes_agents,
@@ -173,6 +184,7 @@ def create_app(
         description="Declarative LLM agents over HTTP. Contract: docs/http-api.md.",
         lifespan=lifespan,
         openapi_url=None,  # added after the API's routes (below)
+        default_response_class=FiniteJSONResponse,
     )
     loader = None if hasattr(runtime, "snapshot") else runtime
     app.state.vel = ServerState(
@@ -206,6 +218,7 @@ def create_app(
         add_secret(api_key)
         protected = ("/v1",) if metrics_public else ("/v1", "/metrics")
         app.add_middleware(BearerAuth, api_key=api_key, protected=protected)
+    add_cors(app, cors_origins)  # outside the auth: a preflight carries no key
     app.add_middleware(RequestId)
     return app
 
@@ -232,4 +245,5 @@ def app_from_env() -> FastAPI:
         metrics=settings.metrics,
         metrics_public=settings.metrics_public,
         log_format=settings.log_format,
+        cors_origins=settings.cors_origins,
     )

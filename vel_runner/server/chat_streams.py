@@ -8,8 +8,11 @@ the run waits ``grace`` seconds for one to come back, then stops the turn: the a
 delivered part of the answer, marked interrupted. A new message on the same chat stops the
 previous run at once.
 
-Runs live in one process: with several workers a resume that reaches another worker answers
-204 ("nothing in flight here") rather than the live answer.
+A resume that reaches another process (``--workers``, several hosts) follows the answer
+through the database when the agent's store is one (:mod:`.chat_mirror`): the writer counts
+that follower as a reader while it follows, and a new message on another process stops the
+answer here as a local one does. For agents on a memory store runs live in one process, and
+such a resume answers 204 ("nothing in flight here").
 """
 
 from __future__ import annotations
@@ -18,16 +21,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TYPE_CHECKING
 
 from ..errors import VelError
 from ..events import Event
+from ..messages import Message
+from ..observe.logs import REQUEST_ID
+from ..public_errors import public_text
+from ..storage.keyed_locks import KeyedLocks
+from .chat_mirror import Mirror, RemoteChats
 from .sse import DONE, data_frame
+
+if TYPE_CHECKING:
+    from ..agent import Agent
 
 log = logging.getLogger("vel_runner.server")
 
 #: Seconds a run without readers waits for a resume before it stops the answer.
 RESUME_GRACE = 5.0
+#: Seconds an ended answer stays findable for a follower elsewhere that asked late.
+RECENT = 30.0
 
 ChatKey = tuple[str, str]
 
@@ -36,9 +50,14 @@ class ChatRun:
     """One streamed turn and the frames it has produced so far."""
 
     def __init__(
-        self, events: AsyncGenerator[Event], lease: AsyncExitStack, streams: ChatStreams
+        self,
+        events: AsyncGenerator[Event],
+        lease: AsyncExitStack,
+        streams: ChatStreams,
+        request_id: str | None = None,
     ) -> None:
         self.frames: list[bytes] = []
+        self.request_id = request_id
         self.done = False
         self._events = events
         self._lease = lease
@@ -47,6 +66,11 @@ class ChatRun:
         self._readers = 0
         self._timer: asyncio.TimerHandle | None = None
         self._stopping: asyncio.Task[None] | None = None
+        #: Set when the agent's store is a database: followers elsewhere can read the answer.
+        self.mirror: Mirror | None = None
+        #: The user message it answers, until its turn stores it (``None``: a regenerate).
+        self.question: Message | None = None
+        self._open = OpenParts()
 
     async def follow(self) -> AsyncIterator[bytes]:
         """Every frame from the first, then the live ones, until the answer ends."""
@@ -60,9 +84,18 @@ class ChatRun:
                 while index < len(self.frames):
                     yield self.frames[index]
                     index += 1
+                if self._stopping is not None and not self._stopping.done():
+                    await asyncio.shield(self._stopping)  # its closing frames come next
+                    continue
                 if self.done:
                     return
-                await asyncio.shield(self._next())
+                try:
+                    await asyncio.shield(self._next())
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # this reader is cancelled, not the answer
+                    # stop() cancelled the model call: the answer's last frames follow
         finally:
             self._readers -= 1
             self.wait_for_readers()
@@ -90,14 +123,54 @@ class ChatRun:
             log.exception("streamed chat turn failed")
             await self._end()
         else:
-            self.frames.append(data_frame(event))
+            if event["type"] == "error":  # the turn failed: its last events, said in words
+                await self._failed(event)
+                return
+            self._push(event)
+
+    def _push(self, event: Event) -> None:
+        self._open.saw(event)
+        self.frames.append(data_frame(event))
+        if self.mirror is not None:
+            self.mirror.pushed()
+
+    async def _failed(self, error: Event) -> None:
+        """The failed turn's closing events, its ``errorText`` in words an end user can act on
+        (with the request id) once the agent raised the error it describes: the detail goes
+        to the log, not to the page."""
+        rest: list[Event] = []
+        failure: BaseException | None = None
+        try:
+            async for event in self._events:
+                rest.append(event)
+        except Exception as exc:
+            failure = exc
+        if failure is not None:
+            log.warning("streamed chat turn failed: %s", failure)
+            error = {**error, "errorText": public_text(failure, self.request_id)}
+        for event in (error, *rest):
+            self._push(event)
+        await self._end()
 
     async def _end(self) -> None:
         if not self.done:
             self.done = True
             self.frames.append(DONE)
+        if self.mirror is not None:
+            self.mirror.end()
         self._streams.forget(self)
         await self._lease.aclose()
+
+    @property
+    def message_id(self) -> str | None:
+        """The id the answer is stored under (the ``start`` chunk's ``messageId``)."""
+        return self._open.message_id
+
+    def followed_elsewhere(self) -> None:
+        """A process elsewhere follows the answer: it gets a reader here (:mod:`.chat_mirror`)
+        for as long as it says so."""
+        if self.mirror is not None:
+            self.mirror.followed()
 
     def _abandon(self) -> None:
         self._timer = None
@@ -124,9 +197,51 @@ class ChatRun:
                     await self._events.athrow(asyncio.CancelledError())
             with contextlib.suppress(Exception):
                 await self._events.aclose()
-        finally:
+        finally:  # its readers see the answer end as a stream does: closed, then [DONE]
+            self.frames.extend(data_frame(event) for event in self._open.closing())
             self.frames.append(DONE)
             await self._end()
+
+
+class OpenParts:
+    """What a stream has open (its step, its text part), so that a stopped answer's stream
+    still ends as the protocol says: the text part and the step closed, then ``finish``."""
+
+    __slots__ = ("message_id", "session_id", "step", "text")
+
+    def __init__(self) -> None:
+        self.message_id: str | None = None
+        self.session_id: str | None = None
+        self.step = False
+        self.text: str | None = None
+
+    def saw(self, event: Event) -> None:
+        kind = event["type"]
+        if kind == "start":
+            self.message_id = event.get("messageId")
+            self.session_id = (event.get("messageMetadata") or {}).get("sessionId")
+        elif kind == "start-step":
+            self.step = True
+        elif kind == "finish-step":
+            self.step = False
+        elif kind == "text-start":
+            self.text = event["id"]
+        elif kind == "text-end":
+            self.text = None
+
+    def closing(self) -> list[Event]:
+        """The events that end a stopped answer: ``finishReason: "other"`` and the metadata
+        its stored copy carries (``interrupted``)."""
+        events: list[Event] = []
+        if self.message_id is None:  # stopped before it began: still a whole (empty) message
+            events.append({"type": "start"})
+        if self.text is not None:
+            events.append({"type": "text-end", "id": self.text})
+        if self.step:
+            events.append({"type": "finish-step"})
+        metadata = {"sessionId": self.session_id, "interrupted": True}
+        events.append({"type": "finish", "finishReason": "other", "messageMetadata": metadata})
+        return events
 
 
 class ChatStreams:
@@ -136,6 +251,14 @@ class ChatStreams:
         self.grace = grace
         self._runs: dict[ChatKey, ChatRun] = {}
         self._keys: dict[int, ChatKey] = {}
+        #: Runs by mirror stream id, in flight and for :data:`RECENT` seconds after.
+        self._streams: dict[str, ChatRun] = {}
+        self._starting = KeyedLocks()
+        self.remote = RemoteChats(self._followed, self._stop_requested)
+
+    def starting(self, agent_id: str, chat_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while a new message of the chat stops the answer before it and starts its own."""
+        return self._starting.hold((agent_id, chat_id))
 
     def get(self, agent_id: str, chat_id: str) -> ChatRun | None:
         """The chat's answer in flight, if any."""
@@ -143,14 +266,24 @@ class ChatStreams:
         return None if run is None or run.done else run
 
     async def start(
-        self, agent_id: str, chat_id: str, events: AsyncGenerator[Event], lease: AsyncExitStack
+        self,
+        agent: Agent,
+        chat_id: str,
+        events: AsyncGenerator[Event],
+        lease: AsyncExitStack,
+        question: Message | None = None,
     ) -> ChatRun:
-        """Run ``events`` as the chat's answer, after stopping the one before it."""
-        previous = self._runs.get((agent_id, chat_id))
+        """Run ``events`` as the chat's answer (to ``question``, a user message the session
+        does not hold yet), after stopping the one before it."""
+        previous = self._runs.get((agent.id, chat_id))
         if previous is not None:
             await previous.stop()
-        run = self._runs[(agent_id, chat_id)] = ChatRun(events, lease, self)
-        self._keys[id(run)] = (agent_id, chat_id)
+        run = self._runs[(agent.id, chat_id)] = ChatRun(events, lease, self, REQUEST_ID.get())
+        run.question = question
+        self._keys[id(run)] = (agent.id, chat_id)
+        run.mirror = self.remote.mirror(agent, chat_id, run)
+        if run.mirror is not None:
+            self._streams[run.mirror.stream] = run
         run.wait_for_readers()  # a client gone before its stream began must not leak the run
         return run
 
@@ -158,8 +291,57 @@ class ChatStreams:
         key = self._keys.pop(id(run), None)
         if key is not None and self._runs.get(key) is run:
             del self._runs[key]
+        if run.mirror is not None:
+            stream = run.mirror.stream
+            asyncio.get_running_loop().call_later(RECENT, self._streams.pop, stream, None)
+
+    def stop_elsewhere(self, agent: Agent, chat_id: str) -> None:
+        """A new message: stop the chat's answer if another process writes it (in the
+        background: the new turn waits for the session anyway)."""
+        runs = self.remote.of(agent)
+        if runs is not None:
+            self.remote.tasks.spawn(runs.stop_elsewhere(agent.id, chat_id))
+
+    async def follow_elsewhere(self, agent: Agent, chat_id: str) -> AsyncIterator[bytes] | None:
+        """The chat's answer being written by another process, if any, as frames."""
+        runs = self.remote.of(agent)
+        found = None if runs is None else await runs.in_flight(agent.id, chat_id)
+        if runs is None or found is None:
+            return None
+        return ended(runs.follow(found[0], last=lambda frame: frame == DONE))
+
+    async def question(self, agent: Agent, chat_id: str) -> Message | None:
+        """The user message the chat's answer in flight (here or elsewhere) answers, while
+        the session does not hold it yet: a page reloaded mid-answer shows it."""
+        run = self.get(agent.id, chat_id)
+        if run is not None:
+            return run.question
+        runs = self.remote.of(agent)
+        found = None if runs is None else await runs.in_flight(agent.id, chat_id)
+        return None if found is None else found[1]
+
+    def _followed(self, stream: str) -> None:
+        run = self._streams.get(stream)
+        if run is not None:
+            run.followed_elsewhere()
+
+    def _stop_requested(self, agent_id: str, chat_id: str) -> None:
+        run = self.get(agent_id, chat_id)
+        if run is not None:
+            run.stop()
 
     async def close(self) -> None:
         """Stop every answer in flight (server shutdown)."""
         runs = list(self._runs.values())
         await asyncio.gather(*(run.stop() for run in runs), return_exceptions=True)
+        await self.remote.close()
+
+
+async def ended(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``frames``, closed with ``[DONE]`` if they end without it (a writer that went away)."""
+    last = None
+    async for frame in frames:
+        last = frame
+        yield frame
+    if last != DONE:
+        yield DONE

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .observe_flags import add_observability_flags, worker_metrics
@@ -79,12 +81,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="log level (env VEL_LOG_LEVEL; default info)",
     )
     parser.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages of ORIGIN (e.g. http://localhost:5173; * for any) call the API "
+        "from a browser, repeatable (env VEL_CORS_ORIGINS, comma-separated; default none)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     add_observability_flags(parser)
 
 
+#: The least severe record of other libraries (the MCP SDK, OpenTelemetry, httpx...) shown.
+THIRD_PARTY_LEVEL = logging.WARNING
+
+
 def _log_config(level: str, log_format: str = "plain") -> dict[str, Any]:
+    """uvicorn's logging, plus vel-runner's loggers at ``level`` and every other library's
+    records at WARNING or above (``level`` if higher), all through the same handler: with
+    ``--log-format json`` each of them is a JSON line too, never a plain one in the stream."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -96,6 +112,8 @@ def _log_config(level: str, log_format: str = "plain") -> dict[str, Any]:
         "level": level.upper(),
         "propagate": False,
     }
+    third_party = max(THIRD_PARTY_LEVEL, logging.getLevelName(level.upper()))
+    config["root"] = {"handlers": ["default"], "level": logging.getLevelName(third_party)}
     return config
 
 
@@ -124,17 +142,27 @@ async def _memory_stores(paths: Sequence[str]) -> list[str]:
 async def _serve_one(settings: ServeSettings) -> bool:
     """One process: load the config, build the app, serve until a signal. ``False`` if
     uvicorn could not start (e.g. the port is taken)."""
+    import logging.config
+
     import uvicorn
 
     from ..runtime import Runtime
     from .app import create_app
+    from .stop_signals import close_despite_signals, start_unless_stopped
 
+    # before the runtime starts: MCP servers connect (and their SDK logs) before uvicorn runs
+    logging.config.dictConfig(_log_config(settings.log_level, settings.log_format))
     runtime = await Runtime.from_paths(settings.paths, watch=settings.reload)
     try:
-        await runtime.start()  # open the stores now: an unreachable database is a clear error
+        # open the stores now (an unreachable database is a clear error) and start the MCP
+        # servers; a SIGTERM meanwhile stops them all and exits cleanly
+        started = await start_unless_stopped(runtime.start)
     except BaseException:
-        await runtime.close()
+        await close_despite_signals(runtime.close)
         raise
+    if not started:
+        await close_despite_signals(runtime.close)
+        return True
     app = create_app(
         runtime,
         api_key=settings.api_key,
@@ -144,12 +172,13 @@ async def _serve_one(settings: ServeSettings) -> bool:
         metrics=settings.metrics,
         metrics_public=settings.metrics_public,
         log_format=settings.log_format,
+        cors_origins=settings.cors_origins,
     )
     server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
     try:
         await server.serve()
     finally:
-        await runtime.close()
+        await close_despite_signals(runtime.close)
     return bool(server.started)
 
 
@@ -183,6 +212,31 @@ def run(args: argparse.Namespace) -> int:
     if reason:
         print(f"vel-runner serve: {reason}", file=sys.stderr)
         return 2
+    with _logging_restored():
+        if settings.log_format == "json":
+            logging.captureWarnings(True)  # a library's warnings.warn as a JSON line too
+        return _serve(settings)
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """Give the loggers the command configures (root, vel_runner's, uvicorn's) back as they
+    were when serving ends: it configures them for the process, and a caller (an embedding,
+    a test) may run it in its own."""
+    names = ["", *_log_config("info")["loggers"]]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        for logger, (level, handlers, propagate, disabled) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate, logger.disabled = propagate, disabled
+
+
+def _serve(settings: ServeSettings) -> int:
     from ..errors import InvalidInputError, VelError
 
     try:

@@ -1,8 +1,9 @@
 """Exceptions -> the API's JSON errors: ``{"error": {"type": ..., "message": ...}}``.
 
 Every failure a client can cause maps to a 4xx with a message naming what was wrong, so no
-route answers 500 to bad input; a provider failure is a 502, an unreachable store a 503. The
-messages come from vel-runner's own errors, which never carry keys or DSN passwords.
+route answers 500 to bad input; a provider failure is a 502, an unreachable store a 503. A
+client's own mistake is named as it is; a failure on the server's side (5xx) is said in words
+an end user can act on, with the request id, and its detail goes to the log.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..errors import (
     VelError,
 )
 from ..observe.logs import REQUEST_ID
+from ..public_errors import public_text
 
 log = logging.getLogger("vel_runner.server")
 
@@ -119,12 +121,18 @@ def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
     return status, "; ".join(lines) or "invalid request"
 
 
+def client_message(exc: VelError, status: int) -> str:
+    """What a client is told: its own mistake as it is, a failure of ours (5xx) in words an
+    end user can act on, with the request id (:mod:`vel_runner.public_errors`)."""
+    return public_text(exc, REQUEST_ID.get()) if status >= 500 else str(exc)
+
+
 async def _vel_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VelError)
     status = status_of(exc)
-    if status >= 500:
+    if status >= 500:  # the detail (no credentials in it) stays in the log, under the id
         log.warning("%s %s -> %d %s", request.method, request.url.path, status, exc)
-    return error_response(status, str(exc), getattr(exc, "error_type", None))
+    return error_response(status, client_message(exc, status), getattr(exc, "error_type", None))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

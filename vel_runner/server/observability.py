@@ -16,6 +16,7 @@ from ..observe import traces
 from ..observe.logs import REQUEST_ID, accepted_request_id
 
 if TYPE_CHECKING:
+    from ..observe.recent_turns import RecentTurns
     from ..runtime import Runtime
 
 HEADER = b"x-request-id"
@@ -72,14 +73,24 @@ async def metrics_endpoint(request: Request) -> Response:
 Stopper = Callable[[], Awaitable[Any]]
 
 
-async def start_observers(runtime: Runtime, *, metrics: bool, turn_log_level: int) -> list[Stopper]:
-    """Start what the app was built with; returns the stoppers, called at shutdown."""
+async def start_observers(
+    runtime: Runtime, *, metrics: bool, turn_log_level: int, recent: RecentTurns | None = None
+) -> list[Stopper]:
+    """Start what the app was built with (and ``recent``, the finished turns a dashboard
+    is sent when it connects); returns the stoppers, called at shutdown."""
     import logging
 
     from ..observe import hooks
     from ..observe.logs import TurnLog
 
     stoppers: list[Stopper] = []
+    if recent is not None:
+        remove_recent = hooks.add_observer(recent)
+
+        async def stop_recent() -> None:
+            remove_recent()
+
+        stoppers.append(stop_recent)
     if logging.getLogger("vel_runner.turns").isEnabledFor(turn_log_level):
         remove_log = hooks.add_observer(TurnLog(turn_log_level))
 

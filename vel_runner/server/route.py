@@ -26,10 +26,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.datastructures import Default, DefaultPlaceholder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from ..messages import check_json
+from .json_text import FiniteJSONResponse
 
 #: Methods whose requests carry no body in this API.
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -54,7 +56,14 @@ async def check_body(request: Request) -> None:
 
 class ServerRoute(APIRoute):
     """An API route that checks its JSON body first and, when it can, skips FastAPI's
-    dependency resolution (see the module's docstring)."""
+    dependency resolution (see the module's docstring). A value it returns is written as
+    :class:`~vel_runner.server.json_text.FiniteJSONResponse` (NaN as ``null``) unless the
+    route names another response class."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        if isinstance(options.get("response_class", Default(None)), DefaultPlaceholder):
+            options["response_class"] = Default(FiniteJSONResponse)
+        super().__init__(path, endpoint, **options)
 
     #: The direct call of this route's endpoint, if it has one (``None``: always FastAPI's);
     #: worked out once, when the route is built.

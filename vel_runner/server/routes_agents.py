@@ -37,8 +37,10 @@ def agent_info(agent: Agent) -> dict[str, Any]:
         "max_history": agent.ctxmgr.max_history,
         "ttl": agent.ttl,
         "tools": agent.toolbox.names,
-        "tool_calls": agent.toolbox.calls,
-        "tool_errors": agent.toolbox.errors,
+        "tool_calls": agent.toolbox.tally.calls,
+        "tool_errors": agent.toolbox.tally.errors,
+        "tool_calls_stuck": agent.toolbox.stuck_calls(),
+        "tools_unavailable": agent.toolbox.unavailable(),  # MCP servers down, and why
     }
 
 

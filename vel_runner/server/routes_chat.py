@@ -6,7 +6,8 @@
 last user message's text from ``messages``. ``trigger: "regenerate-message"`` drops the answer
 named by ``messageId`` (and what follows it) and answers the user message before it again.
 ``GET .../chat/{chat_id}/stream`` resumes an answer in flight (204 when there is none); see
-:mod:`.chat_streams` for stop and resume.
+:mod:`.chat_streams` for stop and resume. ``GET .../chat/{chat_id}/messages`` answers the
+stored chat as UI messages (:mod:`vel_runner.ui_messages`), to restore a page.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..events import STREAM_HEADER
 from ..messages import MAX_SESSION_ID_LENGTH, Message
 from ..turn_options import TurnOptions
+from ..ui_messages import to_ui_messages
 from .chat_streams import ChatStreams
 from .errors import ApiError
+from .message_lookup import unclaimed_id
 from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .route import ServerRoute
 from .sse import sse_response
@@ -38,13 +41,15 @@ ChatIdPath = Annotated[
 
 
 class UIMessage(BaseModel):
-    """An AI SDK ``UIMessage``; only a user message's text parts are read."""
+    """An AI SDK ``UIMessage`` as a client sends it back: any role and parts (tool, reasoning,
+    file, data parts...), since the server keeps the history and reads only the last user
+    message's text parts."""
 
     model_config = ConfigDict(extra="allow")
 
-    id: str | None = Field(default=None, max_length=MAX_SESSION_ID_LENGTH)
-    role: Literal["system", "user", "assistant"]
-    parts: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
+    id: str | None = None
+    role: str
+    parts: list[Any] = Field(default_factory=list, max_length=10_000)
 
 
 class ChatBody(BaseModel):
@@ -67,8 +72,19 @@ def chat_streams(request: Request) -> ChatStreams:
 def user_text_of(message: UIMessage) -> str:
     """The text parts of the last UI message, which must be the user's."""
     if message.role != "user":
-        raise ApiError(422, f"messages: the last message must be the user's, got {message.role!r}")
-    text = "".join(str(p.get("text", "")) for p in message.parts if p.get("type") == "text")
+        raise ApiError(
+            422, f"messages: the last message must be the user's, got {message.role!r:.40}"
+        )
+    if message.id is not None and len(message.id) > MAX_SESSION_ID_LENGTH:
+        raise ApiError(
+            422,
+            f"messages: the last message's id is longer than {MAX_SESSION_ID_LENGTH} characters",
+        )
+    text = "".join(
+        str(p.get("text", ""))
+        for p in message.parts
+        if isinstance(p, dict) and p.get("type") == "text"
+    )
     if not text.strip():
         raise ApiError(422, "messages: the last user message has no text part")
     if len(text) > MAX_HTTP_MESSAGE_CHARS:
@@ -77,6 +93,14 @@ def user_text_of(message: UIMessage) -> str:
             f"messages: the user message is {len(text)} characters; limit {MAX_HTTP_MESSAGE_CHARS}",
         )
     return text
+
+
+def user_message(text: str, message_id: str | None) -> Message:
+    """The user message as the turn will store it."""
+    message: Message = {"role": "user", "content": text}
+    if message_id is not None:
+        message["id"] = message_id
+    return message
 
 
 def _cut_at(messages: list[Message], message_id: str | None, chat_id: str) -> list[Message]:
@@ -94,6 +118,19 @@ def _cut_at(messages: list[Message], message_id: str | None, chat_id: str) -> li
     if not kept:
         raise ApiError(422, f"chat {chat_id!r} has no user message to answer again")
     return kept
+
+
+async def check_regenerate(
+    agent: Agent, chat_id: str, message_id: str | None, in_flight: str | None
+) -> None:
+    """Refuse (404) a regenerate naming a message the chat does not have, before anything
+    changes: a refused regenerate must not stop the answer in flight (``in_flight``: its id,
+    a message of the chat too)."""
+    if message_id is None or message_id == in_flight:
+        return
+    record = await agent.store.get(agent.id, chat_id)
+    if record is None or not any(m.get("id") == message_id for m in record.messages):
+        raise ApiError(404, f"messageId {message_id!r} is not a message of chat {chat_id!r}")
 
 
 async def drop_answer(agent: Agent, chat_id: str, message_id: str | None) -> None:
@@ -116,26 +153,53 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
     agent, lease = await state_of(request).lease(agent_id)
     started = False
     try:
-        previous = streams.get(agent_id, body.id)
-        if previous is not None:
-            await previous.stop()  # a new message ends the answer in flight (it keeps its part)
-        if regenerate:
-            await drop_answer(agent, body.id, body.messageId)
-        options = TurnOptions(regenerate=regenerate, user_id=last.id)
-        events = agent.run_stream({"message": text}, body.id, options=options)
-        run = await streams.start(agent_id, body.id, events, lease)
-        started = True  # the run holds (and releases) the lease
+        # one chat's messages start one at a time: a double-clicked regenerate is answered
+        # once per click, each replacing the one before, never leaving the chat without one
+        async with streams.starting(agent_id, body.id):
+            previous = streams.get(agent_id, body.id)
+            if regenerate:
+                in_flight = previous.message_id if previous is not None else None
+                await check_regenerate(agent, body.id, body.messageId, in_flight)
+            if previous is not None:
+                await previous.stop()  # a new message ends the answer in flight (kept in part)
+            else:
+                streams.stop_elsewhere(agent, body.id)  # ... wherever it is written
+            if regenerate:
+                await drop_answer(agent, body.id, body.messageId)
+            user_id = await unclaimed_id(state_of(request), agent, body.id, last.id)
+            # the question stays in the chat even if its answer fails or is stopped early
+            options = TurnOptions(regenerate=regenerate, user_id=user_id, keep_input=True)
+            events = agent.run_stream({"message": text}, body.id, options=options)
+            question = None if regenerate else user_message(text, user_id)
+            run = await streams.start(agent, body.id, events, lease, question)
+            started = True  # the run holds (and releases) the lease
     finally:
         if not started:
             await lease.aclose()
     return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
 
 
+@router.get("/agents/{agent_id}/chat/{chat_id}/messages")
+async def messages(agent_id: str, chat_id: ChatIdPath, request: Request) -> list[dict[str, Any]]:
+    """The chat as AI SDK UI messages, for ``useChat({ messages })`` after a reload (``[]``
+    for a chat with nothing stored), with the question of an answer in flight."""
+    agent = state_of(request).agent(agent_id)
+    stored = await agent.ctxmgr.aget_session_context(chat_id)
+    asked = await chat_streams(request).question(agent, chat_id)
+    known = asked is not None and "id" in asked and any(m.get("id") == asked["id"] for m in stored)
+    if asked is not None and not known:
+        stored = [*stored, asked]  # answered right now: the page shows it, as it did live
+    return to_ui_messages(stored, agent.id, chat_id)
+
+
 @router.get("/agents/{agent_id}/chat/{chat_id}/stream", response_model=None)
 async def resume(agent_id: str, chat_id: ChatIdPath, request: Request) -> Response:
-    """The chat's answer in flight, replayed from its start and followed live; 204 if none."""
-    state_of(request).agent(agent_id)  # 404 for an unknown agent
-    run = chat_streams(request).get(agent_id, chat_id)
-    if run is None:
+    """The chat's answer in flight, replayed from its start and followed live, here or (for an
+    agent on a database) in another process; 204 if none."""
+    agent = state_of(request).agent(agent_id)  # 404 for an unknown agent
+    streams = chat_streams(request)
+    run = streams.get(agent_id, chat_id)
+    frames = run.follow() if run is not None else await streams.follow_elsewhere(agent, chat_id)
+    if frames is None:
         return Response(status_code=204)
-    return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
+    return sse_response(frames, headers=dict([STREAM_HEADER]))

@@ -34,6 +34,8 @@ router = APIRouter(prefix="/v1", tags=["config"], route_class=ServerRoute)
 QUEUE_SIZE = 10_000
 #: How often an idle stream wakes to check for shutdown.
 WAKE_INTERVAL = 0.5
+#: The event that opens a stream with ``turns=true``: the turns of the last minutes.
+RECENT_TURNS = "recent-turns"
 
 
 def error_info(error: ReloadError | None) -> dict[str, Any] | None:
@@ -87,9 +89,13 @@ async def event_stream(state: ServerState, turns: bool = False) -> AsyncIterator
 
     remove = state.live.add_listener(enqueue)
     remove_turns = hooks.add_observer(TurnFeed(enqueue)) if turns else None
+    # taken at once with the subscription: each turn is in exactly one of them
+    recent = state.recent_turns.as_dicts() if turns else None
     loop = asyncio.get_running_loop()
     try:
         yield CONNECTED
+        if recent is not None:
+            yield named_frame(RECENT_TURNS, {"kind": RECENT_TURNS, "turns": recent})
         last_sent = loop.time()
         while not state.draining.is_set():
             try:
@@ -116,5 +122,6 @@ async def event_stream(state: ServerState, turns: bool = False) -> AsyncIterator
 @router.get("/events", response_class=StreamingResponse)
 async def events(request: Request, turns: bool = False) -> StreamingResponse:
     """SSE: ``event: <kind>`` / ``data: <json>`` per session or config change; with
-    ``turns=true`` also each turn of this process that starts or finishes."""
+    ``turns=true`` also each turn of this process that starts or finishes, led by one
+    ``recent-turns`` event with the turns that finished in the last five minutes."""
     return sse_response(event_stream(state_of(request), turns))

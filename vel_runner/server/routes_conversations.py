@@ -2,39 +2,37 @@
 
 Sessions belong to agents and conversations name none, so a conversation is the session of
 that id of whichever agent of the current config holds it (``POST /v1/responses`` with
-``conversation`` and ``model`` puts it there). ``POST /v1/conversations`` with ``items``
-stores them for the agent named by ``metadata.agent`` (or the only agent); without items and
-without an agent nothing is stored until the first response.
+``conversation`` and ``model`` puts it there; the first agent in the config's order that holds
+one answers ``GET``). ``POST /v1/conversations`` with ``items`` stores them for the agent named
+by ``metadata.agent`` (or the only agent); without items and without an agent nothing is
+stored until the first response. ``DELETE`` deletes the conversation's session under every
+agent that holds one (a conversation used with two models is two sessions), so that a deleted
+conversation is gone whichever agent is asked next.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import uuid4
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Query, Request
 
-from ..errors import VelError
 from .errors import OpenAIError
+from .message_lookup import unclaimed
+from .models import SessionId
+from .openai_route import OpenAIRoute
+from .responses_bodies import ConversationRequest, MessageId, item_messages, with_ids
 from .responses_format import conversation_items
-from .route import ServerRoute
-from .routes_responses import check_conversation_id, item_messages, openai_error
 from .state import state_of
 
 if TYPE_CHECKING:
     from ..agent import Agent
     from ..storage import SessionRecord
 
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=ServerRoute)
-
-
-class ConversationRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    items: list[Any] = Field(default_factory=list, max_length=10_000)
-    metadata: dict[str, Any] | None = None
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+ConversationIdPath = Annotated[SessionId, Path()]
 
 
 def conversation_object(
@@ -48,25 +46,26 @@ def conversation_object(
     }
 
 
-async def holder(request: Request, conversation_id: str) -> tuple[Agent, SessionRecord]:
-    """The agent whose session this conversation is, and the session (404 if none)."""
-    check_conversation_id(conversation_id, "conversation_id")
-    for agent in state_of(request).live.snapshot.agents.values():
-        try:
-            record = await agent.store.get(agent.id, conversation_id)
-        except VelError as exc:
-            raise openai_error(exc) from None
-        if record is not None:
-            return agent, record
-    raise OpenAIError(
+def not_found(conversation_id: str) -> OpenAIError:
+    return OpenAIError(
         404, f"Conversation with id {conversation_id!r} not found.", param="conversation_id"
     )
+
+
+async def holder(request: Request, conversation_id: str) -> tuple[Agent, SessionRecord]:
+    """The agent whose session this conversation is, and the session (404 if none)."""
+    for agent in state_of(request).live.snapshot.agents.values():
+        record = await agent.store.get(agent.id, conversation_id)
+        if record is not None:
+            return agent, record
+    raise not_found(conversation_id)
 
 
 @router.post("/conversations", response_model=None)
 async def create_conversation(body: ConversationRequest, request: Request) -> dict[str, Any]:
     """A new conversation; its ``items`` are stored for ``metadata.agent`` (or the only agent)."""
-    agents = state_of(request).live.snapshot.agents
+    state = state_of(request)
+    agents = state.live.snapshot.agents
     named = (body.metadata or {}).get("agent")
     if named is None and len(agents) == 1:
         named = next(iter(agents))
@@ -81,27 +80,24 @@ async def create_conversation(body: ConversationRequest, request: Request) -> di
     conversation_id = f"conv_{uuid4().hex}"
     if named is not None:
         agent = agents[named]
-        messages = item_messages(body.items, "items")
-        try:
-            await agent.store.set(agent.id, conversation_id, messages, ttl=agent.ttl)
-        except VelError as exc:
-            raise openai_error(exc) from None
+        messages = await unclaimed(state, agent, conversation_id, item_messages(body.items))
+        await agent.store.set(agent.id, conversation_id, with_ids(messages), ttl=agent.ttl)
     return conversation_object(conversation_id, time.time(), body.metadata)
 
 
 @router.get("/conversations/{conversation_id}", response_model=None)
-async def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+async def get_conversation(conversation_id: ConversationIdPath, request: Request) -> dict[str, Any]:
     agent, record = await holder(request, conversation_id)
     return conversation_object(conversation_id, record.created_at.timestamp(), {"agent": agent.id})
 
 
 @router.get("/conversations/{conversation_id}/items", response_model=None)
 async def list_items(
-    conversation_id: str,
+    conversation_id: ConversationIdPath,
     request: Request,
     order: Literal["asc", "desc"] = "desc",
     limit: int = Query(20, ge=1, le=100),
-    after: str | None = None,
+    after: MessageId | None = None,
 ) -> dict[str, Any]:
     """The conversation's messages as items (newest first by default, as OpenAI's)."""
     _, record = await holder(request, conversation_id)
@@ -122,10 +118,12 @@ async def list_items(
 
 
 @router.delete("/conversations/{conversation_id}", response_model=None)
-async def delete_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
-    agent, _ = await holder(request, conversation_id)
-    try:
-        await agent.store.clear(agent.id, conversation_id)
-    except VelError as exc:
-        raise openai_error(exc) from None
+async def delete_conversation(
+    conversation_id: ConversationIdPath, request: Request
+) -> dict[str, Any]:
+    """Delete the conversation's session under every agent that holds one (404 if none)."""
+    agents = list(state_of(request).live.snapshot.agents.values())
+    cleared = await asyncio.gather(*(a.store.clear(a.id, conversation_id) for a in agents))
+    if not any(cleared):
+        raise not_found(conversation_id)
     return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from ..durations import MAX_AGE_SECONDS, parse_duration
 from ..messages import MAX_SESSION_ID_LENGTH
 from .errors import ApiError
+from .message_lookup import unclaimed
 from .models import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .route import ServerRoute
 from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
@@ -193,8 +194,10 @@ async def set_session(
     agent_id: str, session_id: SessionIdPath, body: SetContextRequest, request: Request
 ) -> Any:
     """Replace the session's context (creating it if needed); returns it as GET does."""
-    agent = state_of(request).agent(agent_id)
-    await agent.ctxmgr.aset_session_context(session_id, body.messages)
+    state = state_of(request)
+    agent = state.agent(agent_id)
+    messages = await unclaimed(state, agent, session_id, body.messages)
+    await agent.ctxmgr.aset_session_context(session_id, messages)
     return await _session(agent, session_id)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ class ServeSettings:
     metrics: bool = True
     metrics_public: bool = False
     log_format: str = "plain"
+    #: Browser origins allowed to call the API (CORS); empty: CORS is off.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_args(
@@ -98,6 +101,7 @@ class ServeSettings:
             metrics_public=bool(flags.get("metrics_public"))
             or env.flag("VEL_METRICS_PUBLIC", False),
             log_format=log_format,
+            cors_origins=parse_cors_origins(flags.get("cors_origin"), env.text("VEL_CORS_ORIGINS")),
         )
 
     def refusal(self) -> str | None:
@@ -129,7 +133,34 @@ class ServeSettings:
         }
         if self.api_key:
             env["VEL_API_KEY"] = self.api_key
+        if self.cors_origins:
+            env["VEL_CORS_ORIGINS"] = ",".join(self.cors_origins)
         return env
+
+
+#: ``scheme://host[:port]``, as browsers send it in ``Origin`` (no path, no trailing slash).
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+
+
+def parse_cors_origins(flags: list[str] | None, environ_value: str) -> tuple[str, ...]:
+    """The ``--cors-origin`` flags, else ``VEL_CORS_ORIGINS`` (comma-separated); each an
+    origin exactly as a browser sends it, or ``*`` for any origin."""
+    source = "--cors-origin" if flags else "VEL_CORS_ORIGINS"
+    values = flags if flags else environ_value.split(",")
+    origins: list[str] = []
+    for value in (v.strip() for v in values):
+        if not value:
+            continue
+        if value != "*" and not _ORIGIN.fullmatch(value):
+            hint = " (no trailing slash)" if value.endswith("/") else ""
+            raise SettingError(
+                f"vel-runner serve: {source} {value!r} is not an origin: write "
+                f"scheme://host[:port] as the browser's address bar shows it{hint}, e.g. "
+                "http://localhost:5173, or * for any origin"
+            )
+        if value not in origins:
+            origins.append(value)
+    return tuple(origins)
 
 
 class _Env:
@@ -164,4 +195,4 @@ class _Env:
             raise SettingError(f"vel-runner serve: {name}={value!r} is not {noun}") from None
 
 
-__all__ = ["LOG_LEVELS", "ServeSettings", "SettingError", "is_loopback"]
+__all__ = ["LOG_LEVELS", "ServeSettings", "SettingError", "is_loopback", "parse_cors_origins"]

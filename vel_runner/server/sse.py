@@ -7,11 +7,12 @@ so that proxies keep the connection open.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.responses import StreamingResponse
+
+from .json_text import dumps
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -31,13 +32,13 @@ CONNECTED = comment("connected")
 
 
 def data_frame(payload: Mapping[str, Any]) -> bytes:
-    """``data: <json>`` and a blank line."""
-    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+    """``data: <json>`` and a blank line (strict JSON: NaN and infinities as ``null``)."""
+    return b"data: " + dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
 def named_frame(event: str, payload: Mapping[str, Any]) -> bytes:
-    """``event: <name>``, ``data: <json>`` and a blank line."""
-    body = json.dumps(payload, separators=(",", ":"))
+    """``event: <name>``, ``data: <json>`` and a blank line (strict JSON)."""
+    body = dumps(payload, separators=(",", ":"))
     return f"event: {event}\ndata: {body}\n\n".encode()
 
 

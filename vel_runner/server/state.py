@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from ..observe.recent_turns import RecentTurns
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class ServerState:
     metrics: bool = False
     turn_log_level: int = logging.DEBUG
     observers: list[Stopper] = field(default_factory=list)
+    #: Turns of the last minutes, for a dashboard that connects (``/v1/events?turns=true``).
+    recent_turns: RecentTurns = field(default_factory=RecentTurns)
 
     @property
     def live(self) -> Runtime:

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import InvalidInputError
 from .base import (
     UNCHANGED,
+    HistoryEdit,
     MessageIndex,
     MessageRef,
     SessionEvent,
@@ -58,6 +59,7 @@ def resolve_store(spec: str | SessionStore) -> SessionStore:
 __all__ = [
     "STORE_TYPES",
     "UNCHANGED",
+    "HistoryEdit",
     "MessageIndex",
     "MessageRef",
     "SessionEvent",

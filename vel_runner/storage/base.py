@@ -10,6 +10,11 @@ needs to read (``turn.history``: at most the last ``window`` messages; ``turn.su
 ``await turn.commit(...)`` appends the new messages atomically. Leaving the block without
 committing stores nothing.
 
+History edits (delete a response, drop an answer to regenerate it): ``await store.edit(agent,
+sid, change)`` holds the session exactly as a turn does, reads what is stored at that moment,
+and replaces it with ``change(messages)`` in one write. An edit computed from an earlier read
+and written with ``set`` would lose the turns that landed in between, or apply twice.
+
 System prompts are pinned: the *leading* system messages of a session (a system prompt set
 with ``set_session_context``) are always part of ``turn.history`` and never trimmed;
 ``window`` and ``keep`` count only the messages after them.
@@ -18,7 +23,7 @@ with ``set_session_context``) are always part of ``turn.history`` and never trim
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +92,9 @@ class SessionEvent:
 
 SessionListener = Callable[[SessionEvent], None]
 
+#: ``store.edit``'s change: the stored messages (copies, oldest first) -> the messages to keep.
+HistoryEdit = Callable[[list[Message]], Sequence[Message]]
+
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:
@@ -104,6 +112,10 @@ class MessageIndex(Protocol):
 
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The live message with this ``id``, or ``None``."""
+        ...
+
+    async def find_messages(self, message_ids: Collection[str]) -> dict[str, MessageRef]:
+        """:meth:`find_message` for many ids at once (one lookup); the ids found."""
         ...
 
 
@@ -174,6 +186,26 @@ class SessionStore(Protocol):
         ttl: float | None = None,
     ) -> None:
         """Replace the session's messages (and drop its summary); create it if missing."""
+        ...
+
+    async def edit(
+        self,
+        agent_id: str,
+        session_id: str,
+        change: HistoryEdit,
+        *,
+        ttl: float | None = None,
+    ) -> builtins.list[Message] | None:
+        """Replace the session's messages with ``change(messages)``, atomically, inside the
+        session's turn lock (after the turn in flight, before the next one), from what is
+        stored at that moment.
+
+        ``change`` runs under the lock, so it must be quick and do no I/O; if it raises,
+        nothing is written and the exception propagates. When it returns the messages
+        unchanged nothing is written either. A write keeps the summary and the token sums
+        and sets ``expires_at`` from ``ttl`` as ``set`` does. Returns the messages stored
+        afterwards, or ``None`` (``change`` not called) when the session does not exist.
+        """
         ...
 
     async def clear(self, agent_id: str, session_id: str) -> bool:

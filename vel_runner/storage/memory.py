@@ -13,14 +13,15 @@ that is not in a turn (a cache's behaviour, which this store already has: it for
 everything on restart). Refusing new sessions instead would let one client that invents
 session ids lock every new user out until their sessions expire.
 
-A second dict indexes stored messages by their ``id`` (:meth:`MemoryStore.find_message`);
-messages leave it when they leave their session.
+A second dict indexes stored messages by their ``id`` (:meth:`MemoryStore.find_message`,
+:mod:`.message_ids`): an id stays with the session that stored it first; messages leave it
+when they leave their session.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -30,6 +31,7 @@ from ..listeners import Listeners
 from ..messages import Message, pinned_count
 from .base import (
     UNCHANGED,
+    HistoryEdit,
     MessageRef,
     SessionEvent,
     SessionEventKind,
@@ -39,6 +41,7 @@ from .base import (
     TokenCounts,
 )
 from .keyed_locks import KeyedLocks
+from .message_ids import MessageIds
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +124,12 @@ class MemoryTurn:
             store._touch(self._key, session)
         messages = session.messages
         messages.extend(new_messages)
-        store._index(new_messages, self._key)
+        store._message_ids.add(new_messages, self._key)
         if keep is not None:
             pinned = pinned_count(messages)
             excess = len(messages) - pinned - keep
             if excess > 0:
-                store._unindex(messages[pinned : pinned + excess])
+                store._message_ids.remove(messages[pinned : pinned + excess], self._key)
                 del messages[pinned : pinned + excess]
         if summary is not UNCHANGED:
             session.summary = summary
@@ -155,7 +158,7 @@ class MemoryStore:
         self.max_sessions = max_sessions
         self.clock = clock
         self._sessions: dict[Key, _Session] = {}  # least recently updated first
-        self._message_ids: dict[str, Key] = {}
+        self._message_ids = MessageIds()
         self._locks = KeyedLocks()
         self._listeners: Listeners[SessionEvent] = Listeners()
         self._warned_full = False
@@ -221,19 +224,7 @@ class MemoryStore:
             self._emit("cleared", victim, 0)
 
     def _remove(self, key: Key) -> None:
-        self._unindex(self._sessions.pop(key).messages)
-
-    def _index(self, messages: Iterable[Message], key: Key) -> None:
-        for message in messages:
-            message_id = message.get("id")
-            if isinstance(message_id, str):
-                self._message_ids[message_id] = key
-
-    def _unindex(self, messages: Iterable[Message]) -> None:
-        for message in messages:
-            message_id = message.get("id")
-            if isinstance(message_id, str):
-                self._message_ids.pop(message_id, None)
+        self._message_ids.remove(self._sessions.pop(key).messages, key)
 
     def find_message_sync(self, message_id: str) -> MessageRef | None:
         key = self._message_ids.get(message_id)
@@ -246,6 +237,10 @@ class MemoryStore:
         """The session holding the message with this ``id`` (a dict lookup)."""
         return self.find_message_sync(message_id)
 
+    async def find_messages(self, message_ids: Collection[str]) -> dict[str, MessageRef]:
+        found = {i: self.find_message_sync(i) for i in message_ids}
+        return {i: ref for i, ref in found.items() if ref is not None}
+
     def _check_idle(self, key: Key, operation: str) -> None:
         """The sync twins cannot wait for a turn (it runs on the loop they would block)."""
         if self._locks.busy(key):
@@ -254,7 +249,11 @@ class MemoryStore:
                 f"{operation} cannot wait for it; await the async method instead"
             )
 
-    def _replace(self, key: Key, messages: Sequence[Message], ttl: float | None) -> None:
+    def _replace(
+        self, key: Key, messages: Sequence[Message], ttl: float | None, *, edit: bool = False
+    ) -> None:
+        """Put ``messages`` in place of the session's; ``set`` drops the summary, an ``edit``
+        keeps it."""
         now = self.clock()
         session = self._live(key, now, holder=True)
         kind: SessionEventKind = "updated"
@@ -263,10 +262,11 @@ class MemoryStore:
             kind = "created"
         else:
             self._touch(key, session)
-        self._unindex(session.messages)
+        self._message_ids.remove(session.messages, key)
         session.messages = [dict(m) for m in messages]
-        self._index(session.messages, key)
-        session.summary = None
+        self._message_ids.add(session.messages, key)
+        if not edit:
+            session.summary = None
         session.updated_at = now
         session.expires_at = _expiry(now, ttl)
         self._emit(kind, key, len(session.messages))
@@ -402,6 +402,24 @@ class MemoryStore:
     ) -> None:
         async with self._locks.hold((agent_id, session_id)):  # after the turn in flight
             self._replace((agent_id, session_id), messages, ttl)
+
+    async def edit(
+        self,
+        agent_id: str,
+        session_id: str,
+        change: HistoryEdit,
+        *,
+        ttl: float | None = None,
+    ) -> list[Message] | None:
+        key = (agent_id, session_id)
+        async with self._locks.hold(key):  # after the turn in flight, before the next
+            session = self._live(key, holder=True)
+            if session is None:
+                return None
+            kept = [dict(m) for m in change([dict(m) for m in session.messages])]
+            if kept != session.messages:
+                self._replace(key, kept, ttl, edit=True)
+            return kept
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
         async with self._locks.hold((agent_id, session_id)):  # after the turn in flight

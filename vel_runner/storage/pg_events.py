@@ -5,6 +5,9 @@ transaction, so a notification exists exactly when the change committed. A relay
 connection of its own (started only once someone registers a listener), turns the payloads
 into :class:`~vel_runner.storage.base.SessionEvent` and reconnects after an outage. Payloads
 carrying this store's own origin token are skipped: those events were delivered locally.
+
+:class:`PgListener` is the LISTEN loop itself, for any channel (chat answers in flight use
+one too: :mod:`.pg_chat_runs`).
 """
 
 from __future__ import annotations
@@ -25,21 +28,24 @@ KINDS = frozenset({"created", "updated", "cleared", "expired"})
 WAKE_INTERVAL = 1.0
 
 
-class NotifyRelay:
-    """A background task that LISTENs and hands foreign events to ``deliver``."""
+class PgListener:
+    """A background task that LISTENs on ``channel`` and hands each payload to ``handle``
+    (on the event loop; it must not block), reconnecting after an outage."""
 
     def __init__(
         self,
         dsn: str,
-        origin: str,
-        deliver: Callable[[str, str, str, int], None],
+        channel: str,
+        handle: Callable[[str], None],
         *,
+        what: str,
         connect_timeout: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
         self._dsn = dsn
-        self._origin = origin
-        self._deliver = deliver
+        self._channel = channel
+        self._handle = handle
+        self._what = what
         self._connect_timeout = max(1, round(connect_timeout))
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
@@ -54,7 +60,8 @@ class NotifyRelay:
     def start(self) -> None:
         if not self.running:
             self._stopping = False
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="vel-pg-listen")
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), name=f"vel-pg-listen-{self._channel}")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -76,7 +83,7 @@ class NotifyRelay:
                     self._dsn, autocommit=True, connect_timeout=self._connect_timeout
                 )
                 async with conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {self._channel}")
                     self.listening.set()
                     backoff = 0.1
                     while not self._stopping:
@@ -88,7 +95,8 @@ class NotifyRelay:
                 if self._stopping:
                     return
                 log.warning(
-                    "session events: lost LISTEN connection to %s (%s); retrying",
+                    "%s: lost LISTEN connection to %s (%s); retrying",
+                    self._what,
                     describe_dsn(self._dsn),
                     error_text(exc, dsn_secrets(self._dsn)),
                 )
@@ -96,7 +104,31 @@ class NotifyRelay:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
 
-    def _handle(self, payload: str) -> None:
+
+class NotifyRelay(PgListener):
+    """LISTENs on the session channel and hands foreign events to ``deliver``."""
+
+    def __init__(
+        self,
+        dsn: str,
+        origin: str,
+        deliver: Callable[[str, str, str, int], None],
+        *,
+        connect_timeout: float = 5.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        super().__init__(
+            dsn,
+            CHANNEL,
+            self._session_event,
+            what="session events",
+            connect_timeout=connect_timeout,
+            max_backoff=max_backoff,
+        )
+        self._origin = origin
+        self._deliver = deliver
+
+    def _session_event(self, payload: str) -> None:
         try:
             data = json.loads(payload)
             if data.get("o") == self._origin or data.get("k") not in KINDS:

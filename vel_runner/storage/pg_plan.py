@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..messages import Message, pinned_count
+from ..messages import Message, check_message_id, pinned_count
 from . import pg_sql as q
 from .base import UNCHANGED, SessionEventKind, SessionInfo, SessionRecord, TokenCounts
 from .pg_run import Rows
@@ -82,8 +82,9 @@ def plan_write(
 ) -> Plan:
     """Write ``messages`` (``dumped`` is their JSON) to the session as read in ``row``.
 
-    A turn appends them, then trims to ``keep``; ``replace`` (``set``) puts them in place of
-    everything stored and drops the summary and the cached copies (a new epoch). Either way
+    A turn appends them, then trims to ``keep``; ``replace`` (``set``, ``edit``) puts them in
+    place of everything stored and drops the cached copies (a new epoch); ``summary`` replaces
+    the stored one unless it is ``UNCHANGED`` (``set`` passes ``None``). Either way
     the new rows get seqs above every stored one and the old rows that go are deleted, all
     in one statement that applies only to the row as read (``pg_sql.APPEND_EXISTING``).
     The transaction starts here unless ``begin`` is false (``set`` opened it to lock and
@@ -110,8 +111,6 @@ def plan_write(
     dropped_now = max(0, new_base - start)  # appended rows a small ``keep`` drops at once
     kind: SessionEventKind = "updated" if live else "created"
     count = len(pinned) + new_seq - new_base
-    if replace:
-        summary = None
     params = {
         **key,
         "context": context,
@@ -150,6 +149,11 @@ def lock_statements(agent_id: str, session_id: str) -> list[q.Statement]:
     """Open a transaction that waits for the session's turn in flight, then reads its row."""
     key = {"a": agent_id, "s": session_id}
     return [q.BEGIN, (q.LOCK, key), (q.SELECT_ROW, key)]
+
+
+def edit_statements(agent_id: str, session_id: str) -> list[q.Statement]:
+    """:func:`lock_statements`, then the session's messages as of now (rows at index 3)."""
+    return [*lock_statements(agent_id, session_id), (q.GET, {"a": agent_id, "s": session_id})]
 
 
 def clear_statements(agent_id: str, session_id: str, origin: str) -> list[q.Statement]:
@@ -204,16 +208,18 @@ def dump_messages(messages: Sequence[Message], what: str = "messages") -> list[s
     """JSON text of each message, checked before anything is written.
 
     Rejects what JSON or PostgreSQL's ``jsonb`` cannot hold: non-serializable values, NUL
-    characters, unpaired surrogates.
+    characters, unpaired surrogates; and ids too long for the message index.
     """
     dumped = []
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise InvalidInputError(f"{what}[{index}] must be a dict, got {type(message).__name__}")
+        if isinstance(message.get("id"), str):
+            check_message_id(message["id"], f"{what}[{index}].id")
         try:
             text = json.dumps(message, ensure_ascii=False, allow_nan=False)
             text.encode("utf-8")
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidInputError(f"{what}[{index}] is not JSON-serializable: {exc}") from None
         if _NUL_ESCAPE.search(text):
             raise InvalidInputError(

@@ -17,6 +17,7 @@ CHANNEL = "vel_sessions"
 
 BEGIN: Statement = ("BEGIN", None)
 COMMIT: Statement = ("COMMIT", None)
+ROLLBACK: Statement = ("ROLLBACK", None)
 
 #: Waits for the session's turn in flight (in any process) and keeps the session locked until
 #: the transaction ends: ``set`` and ``clear`` never land in the middle of a turn.
@@ -88,10 +89,13 @@ WHERE agent_id = %(a)s AND id = %(s)s
 RETURNING epoch
 """
 
-#: ``set``: a replaced session gets a new epoch so every process's cached copy is stale.
+#: ``set`` and ``edit``: a replaced session gets a new epoch so every process's cached copy is
+#: stale. ``set`` drops the summary, ``edit`` keeps it.
 REPLACE_SESSION = """
 UPDATE vel_sessions SET
-    context = %(context)s::jsonb, summary = NULL, seq = %(seq)s, base_seq = %(base)s,
+    context = %(context)s::jsonb,
+    summary = CASE WHEN %(set_summary)s THEN %(summary)s ELSE summary END,
+    seq = %(seq)s, base_seq = %(base)s,
     epoch = nextval('vel_session_epoch'),
     updated_at = clock_timestamp(),
     expires_at = clock_timestamp() + make_interval(secs => %(ttl)s::float8)
@@ -143,16 +147,17 @@ WHERE s.agent_id = %(a)s AND s.id = %(s)s
   AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
 """
 
-#: The live message with this id, through the index on ``message->>'id'`` (migration 0004):
-#: its session, and whether it is the session's newest message.
-FIND_MESSAGE = """
-SELECT m.agent_id, m.session_id, m.seq = s.seq
+#: The live messages with these ids, through the index on ``message->>'id'`` (migration
+#: 0004): one row per id found, with its session and whether it is the session's newest
+#: message. Should two sessions hold an id (a copy), the older session keeps it: a newer one
+#: never re-points it.
+FIND_MESSAGES = """
+SELECT DISTINCT ON (m.message->>'id') m.message->>'id', m.agent_id, m.session_id, m.seq = s.seq
 FROM vel_messages m
 JOIN vel_sessions s ON s.agent_id = m.agent_id AND s.id = m.session_id
-WHERE m.message->>'id' = %(id)s AND m.seq > s.base_seq
+WHERE m.message->>'id' = ANY(%(ids)s::text[]) AND m.seq > s.base_seq
   AND (s.expires_at IS NULL OR s.expires_at > clock_timestamp())
-ORDER BY m.seq DESC
-LIMIT 1
+ORDER BY m.message->>'id', s.created_at, m.agent_id, m.session_id, m.seq DESC
 """
 
 CLEAR = """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..messages import Message
 from ..redact import describe_dsn, store_unavailable
 from . import pg_sql as q
 from .base import (
+    HistoryEdit,
     MessageRef,
     SessionEvent,
     SessionEventKind,
@@ -40,6 +41,7 @@ from .base import (
 )
 from .exit_guard import ExitGuard
 from .pg_cache import Key
+from .pg_edit import edit_session
 from .pg_engine import PostgresTurn, TurnEngine
 from .pg_events import NotifyRelay
 from .pg_migrate import apply_migrations
@@ -238,15 +240,39 @@ class PostgresStore:
             origin=self._origin,
             notify=self.notify,
             replace=True,
+            summary=None,  # a set drops the summary
             ttl=ttl,
             begin=False,  # lock_statements began the transaction
         )
 
+    async def edit(
+        self,
+        agent_id: str,
+        session_id: str,
+        change: HistoryEdit,
+        *,
+        ttl: float | None = None,
+    ) -> list[Message] | None:
+        """See :meth:`SessionStore.edit`: one transaction (:mod:`.pg_edit`)."""
+        key = (agent_id, session_id)
+        self._engine.forget(key)
+        async with self._connection() as conn:
+            kept, plan = await edit_session(conn, key, change, self._origin, self.notify, ttl)
+        if plan is not None:
+            self._emit_plan(key, plan)
+        return kept
+
     async def find_message(self, message_id: str) -> MessageRef | None:
         """The session holding the message with this ``id`` (an index lookup)."""
+        return (await self.find_messages([message_id])).get(message_id)
+
+    async def find_messages(self, message_ids: Collection[str]) -> dict[str, MessageRef]:
+        """:meth:`find_message` for many ids, in one query."""
+        if not message_ids:
+            return {}
         async with self._connection() as conn:
-            (rows,) = await run_async(conn, [(q.FIND_MESSAGE, {"id": message_id})])
-        return MessageRef(*rows[0]) if rows else None
+            (rows,) = await run_async(conn, [(q.FIND_MESSAGES, {"ids": list(message_ids)})])
+        return {row[0]: MessageRef(*row[1:]) for row in rows}
 
     async def clear(self, agent_id: str, session_id: str) -> bool:
         self._engine.forget((agent_id, session_id))

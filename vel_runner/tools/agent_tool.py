@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
+from .outcomes import check_limit
 
 
 class Runnable(Protocol):
@@ -29,8 +30,11 @@ class AgentTool:
         name: str | None = None,
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        max_result_chars: int | None = None,
     ) -> None:
         self.agent = agent
+        #: This tool's cap on an answer (``None``: the calling agent's).
+        self.max_result_chars = None if max_result_chars is None else check_limit(max_result_chars)
         tool_name = name or agent.id.replace("-", "_").replace(".", "_")
         self.spec = ToolSpec(
             name=tool_name,

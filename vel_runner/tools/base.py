@@ -17,6 +17,8 @@ from ..errors import InvalidInputError
 
 #: Seconds a tool call may take before it becomes an error result.
 DEFAULT_TIMEOUT = 30.0
+#: Threads per sync tool: its calls that may run at once (more wait for one to finish).
+DEFAULT_THREADS = 8
 
 
 class ToolDefinitionError(InvalidInputError):
@@ -71,11 +73,23 @@ class ToolCall:
         }
 
     def parsed_input(self) -> Any:
-        """The arguments as JSON (the raw text when the model wrote invalid JSON)."""
+        """The arguments as JSON (the raw text when the model wrote invalid JSON); ``NaN``
+        and ``Infinity``, which JSON does not have, are read as ``null``."""
         try:
-            return json.loads(self.arguments) if self.arguments.strip() else {}
+            return parse_arguments(self.arguments)
         except ValueError:
             return self.arguments
+
+
+def _null(constant: str) -> None:
+    return None
+
+
+def parse_arguments(text: str) -> Any:
+    """Arguments the model wrote, as JSON (``{}`` when empty). ``NaN``, ``Infinity`` and
+    ``-Infinity`` (Python's and some models' extension) are read as ``null``, as the wire
+    can carry them: every JSON that leaves the server stays strict JSON."""
+    return json.loads(text, parse_constant=_null) if text.strip() else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +112,13 @@ def error_result(call: ToolCall, text: str) -> ToolResult:
 
 
 def to_content(value: Any) -> str:
-    """A tool's return value as the text the model reads: str as is, anything else as JSON."""
+    """A tool's return value as the text the model reads: str as is, anything else as strict
+    JSON (``NaN`` and infinities become ``null``, as ``JSON.stringify`` makes them)."""
     if isinstance(value, str):
         return value
     from pydantic_core import to_jsonable_python
 
-    return json.dumps(to_jsonable_python(value), ensure_ascii=False)
+    return json.dumps(to_jsonable_python(value, inf_nan_mode="null"), ensure_ascii=False)
 
 
 @runtime_checkable

@@ -21,7 +21,6 @@ from contextlib import aclosing
 from typing import Any
 
 from .. import events
-from ..errors import ToolSourceUnavailableError
 from ..messages import Message
 from ..observe import hooks
 from ..providers.base import Chunk, Provider, Usage
@@ -115,9 +114,6 @@ class ToolLoop:
     async def run(self, messages: Sequence[Message]) -> AsyncIterator[events.Event]:
         """The run's events, from the first ``start-step`` to the answer's ``text-end`` (the
         agent sends the last ``finish-step`` once the turn is stored)."""
-        down = self.toolbox.unavailable()
-        if down:
-            raise ToolSourceUnavailableError("; ".join(down))
         sent = list(messages)
         has_tools = bool(self.toolbox) or bool(self.client_tools)
         for step in range(self.max_steps):
@@ -197,7 +193,8 @@ class ToolLoop:
                 result = getter.result()
                 outcome = "ok" if result.error is None else "error"
                 seconds = time.perf_counter() - started  # the calls run at once
-                hooks.record_tool_call("", result.call.name, outcome, seconds, self.run_id)
+                name = self.toolbox.metric_name(result.call.name)  # not what the model made up
+                hooks.record_tool_call("", name, outcome, seconds, self.run_id)
                 yield events.tool_output(result.call.id, result.output, result.error)
             results = await task
         finally:

@@ -1,12 +1,17 @@
-"""An MCP server as a tool source (stdio subprocess or streamable HTTP), via the ``mcp`` SDK.
+"""An MCP server as a tool source: which of its tools the agents see, under which names, and
+what a call gives the model. The connection itself (owner task, reconnects, pings, shutdown)
+is :class:`~vel_runner.tools.mcp_connection.MCPConnection`.
 
-One long-lived connection per server, owned by one task (:meth:`MCPSource.open` starts it):
-that task enters and leaves the SDK's transport and session contexts, so their anyio cancel
-scopes never cross tasks. Calls from any task go through the session's message streams (the
-SDK's queue to that connection). When the server dies or drops the session, the owner task
-reconnects with exponential backoff and lists the tools again; a call in flight gets an error
-result, later calls wait (up to ``connect_timeout``) for the connection to come back.
-``notifications/tools/list_changed`` refreshes the tool list.
+What the agents see is the server's list filtered by ``allow``/``deny`` and renamed with
+``prefix``, less what a model could not use: names outside ``[A-Za-z0-9_-]{1,64}``, and tools
+that only run as MCP tasks (``execution.taskSupport: "required"``, which a plain
+``tools/call`` cannot run). Descriptions longer than :data:`MAX_DESCRIPTION_CHARS` are cut
+(and say so), since every model step sends them all.
+
+While the server is down its agents keep being offered the tools it last listed: a call is an
+error result naming the server and why (the model can tell the user, and the history stays
+consistent), and it makes the connection try again at once, so a server that is back is used
+from that call on.
 
 ``mcp`` is imported only when a connection is made: a config that declares an MCP server
 still validates offline without it.
@@ -14,8 +19,6 @@ still validates offline without it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fnmatch
 import logging
 import re
@@ -23,37 +26,38 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..durations import parse_duration
-from ..redact import credentials_in, redact
 from .base import DEFAULT_TIMEOUT, ToolCallError, ToolSpec
+from .mcp_connection import MCPConnection
 from .mcp_results import result_value
-from .mcp_watch import EndWatch
 
 log = logging.getLogger("vel_runner.tools.mcp")
 
-#: A tool name the chat completions API accepts.
-TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-#: Seconds between reconnect attempts: doubles from the first to the last.
-BACKOFF = (0.1, 10.0)
-INSTALL = "pip install 'vel-runner[mcp]'"
-#: Seconds between liveness pings of an idle connection.
-PING_INTERVAL = 5.0
-#: Seconds :meth:`MCPSource.aclose` waits for the connection to end, then again once cancelled.
-CLOSE_TIMEOUT = 5.0
-
-
-#: What the SDK's HTTP client reports when the server no longer knows the session (HTTP 404):
-#: the request was refused unrun, so it is safe to make again on a new session.
-SESSION_GONE = frozenset({"Session not found", "Session terminated"})
-
-
-def _session_gone(exc: Any) -> bool:
-    from mcp_types import INVALID_REQUEST
-
-    return bool(exc.code == INVALID_REQUEST and exc.message in SESSION_GONE)
+#: A tool name the chat completions API accepts (the whole name: ``$`` would allow a final
+#: newline).
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: A longer tool description is cut to this many characters.
+MAX_DESCRIPTION_CHARS = 4096
 
 
 def matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def short_description(text: str, limit: int = MAX_DESCRIPTION_CHARS) -> str:
+    """``text``, cut to ``limit`` characters with a note saying so."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [description cut to {limit} of {len(text)} characters]"
+
+
+def left_out_because(exposed: str, tool: Any) -> str | None:
+    """Why the model cannot be offered ``tool`` (``None``: it can)."""
+    if not TOOL_NAME.fullmatch(exposed):
+        return "its name is not one models accept ([A-Za-z0-9_-], at most 64 characters)"
+    execution = getattr(tool, "execution", None)
+    if getattr(execution, "task_support", None) == "required":
+        return "it runs only as an MCP task (taskSupport: required), which vel-runner does not run"
+    return None
 
 
 class MCPSource:
@@ -66,41 +70,42 @@ class MCPSource:
         self.deny: list[str] = list(decl.get("deny", ()))
         self.prefix: str = decl.get("prefix", "")
         self.timeout = parse_duration(decl.get("timeout", DEFAULT_TIMEOUT))
-        self.connect_timeout = parse_duration(decl.get("connect_timeout", "10s"))
-        #: Why the server is not connected (``None`` while it is); never holds a secret.
-        self.error: str | None = "not connected yet"
+        self.connection = MCPConnection(name, decl, self._tools_listed)
+        #: The cap on a result of this server's tools (``None``: the calling agent's).
+        self.max_result_chars: int | None = decl.get("max_result_chars")
         #: Every tool the server listed (unfiltered), by its own name.
         self.listed: dict[str, Any] = {}
+        #: Tools allow/deny let through that the model is not offered, and why (by the
+        #: server's name).
+        self.left_out: dict[str, str] = {}
         #: Bumped whenever the tool list changes (the toolbox rebuilds its index).
         self.tools_version = 0
         self._specs: dict[str, tuple[str, ToolSpec]] = {}  # exposed name -> (server name, spec)
-        self._session: Any = None
-        self._connected = asyncio.Event()
-        self._attempted = asyncio.Event()
-        self._broken = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"MCPSource({self.name!r})"
 
     @property
     def transport(self) -> str:
-        return "http" if "url" in self.decl else "stdio"
+        return self.connection.transport
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.connection.connect_timeout
+
+    @property
+    def error(self) -> str | None:
+        """Why the server is not connected (``None`` while it is); never holds a secret."""
+        return self.connection.error
 
     @property
     def session(self) -> Any:
         """The SDK's ``ClientSession`` while connected (``None`` otherwise): for code that
         needs the SDK itself (the benchmark compares against it on the same connection)."""
-        return self._session
-
-    def secrets(self) -> list[str]:
-        """Header and env values, credentials in the url: never shown."""
-        values = [*self.decl.get("headers", {}).values(), *self.decl.get("env", {}).values()]
-        return [*map(str, values), *credentials_in(self.decl.get("url", ""))]
+        return self.connection.session
 
     def redact(self, text: str) -> str:
-        return redact(text, self.secrets())
+        return self.connection.redact(text)
 
     # -- the tool source protocol -------------------------------------------------------------
     def exposed(self, tool: str) -> bool:
@@ -112,108 +117,47 @@ class MCPSource:
     def list_tools(self) -> Sequence[ToolSpec]:
         return [spec for _, spec in self._specs.values()]
 
+    def server_name(self, exposed: str) -> str | None:
+        """The server's own name of the tool the model sees as ``exposed``."""
+        found = self._specs.get(exposed)
+        return found[0] if found is not None else None
+
     async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Any:
         found = self._specs.get(name)
         if found is None:
             raise ToolCallError(f"MCP server {self.name!r} has no tool {name!r} (any more)")
-        session = await self._live_session()
-        from mcp import MCPError
-        from mcp_types import CONNECTION_CLOSED
-
+        tool = found[0]
         try:
-            async with asyncio.timeout(self.timeout):  # direct callers are bounded too
-                try:
-                    result = await session.call_tool(found[0], dict(arguments))
-                except MCPError as exc:
-                    if not _session_gone(exc):
-                        raise
-                    # The server restarted while the connection was idle (no ping noticed
-                    # yet) and did not run the call: reconnect, then make it once more.
-                    self._lost(session)
-                    session = await self._live_session()
-                    result = await session.call_tool(found[0], dict(arguments))
-        except TimeoutError:
-            raise ToolCallError(
-                f"MCP server {self.name!r}: {name!r} did not answer within {self.timeout:g} s"
-            ) from None
-        except MCPError as exc:
-            if exc.code == CONNECTION_CLOSED:
-                self._lost(session)
-                raise ToolCallError(
-                    f"MCP server {self.name!r} closed the connection during the call"
-                ) from None
-            raise ToolCallError(self.redact(f"MCP server {self.name!r}: {exc.message}")) from None
-        except (OSError, EOFError, RuntimeError) as exc:
-            self._lost(session)
-            raise ToolCallError(
-                self.redact(f"MCP server {self.name!r} failed: {type(exc).__name__}: {exc}")
-            ) from None
-        return result_value(result, name)
+            result = await self.connection.request(
+                lambda session: session.call_tool(tool, dict(arguments)), self.timeout, repr(name)
+            )
+            return result_value(result, name)
+        except ToolCallError as exc:
+            raise ToolCallError(self._named(str(exc), name, tool)) from None
+        except RuntimeError as exc:  # the SDK checked the result (output schema...) and refused it
+            text = self.redact(f"MCP server {self.name!r}: {exc}")
+            raise ToolCallError(self._named(text, name, tool)) from None
 
-    def _ended(self) -> None:
-        """The server's message stream ended (a stdio server exited): reconnect now, and let
-        calls wait for it rather than fail on the dead session."""
-        if self._stop.is_set():
-            return
-        self._session = None
-        self._connected.clear()
-        self._broken.set()
-
-    def _lost(self, session: Any) -> None:
-        """The connection broke under a call: later calls wait for the owner to reconnect."""
-        if self._session is session:
-            self._session = None
-            self._connected.clear()
-        self._broken.set()
-
-    async def _live_session(self) -> Any:
-        if self._task is None:
-            raise ToolCallError(f"MCP server {self.name!r} is not opened")
-        if not self._connected.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._connected.wait(), self.connect_timeout)
-        session = self._session
-        if session is None:
-            raise ToolCallError(f"MCP server {self.name!r} is not connected: {self.error}")
-        return session
+    def _named(self, text: str, exposed: str, tool: str) -> str:
+        """A server's error names the tool as the server knows it: say which tool the model
+        called, when the prefix makes those differ."""
+        if exposed == tool:
+            return text
+        return f"{text} (tool {exposed!r} is {tool!r} on MCP server {self.name!r})"
 
     def unavailable(self) -> str | None:
-        """Why the agents that use this server cannot run now (``None``: they can; while it
-        reconnects after a drop, calls wait for it)."""
-        if self._connected.is_set() or self.error is None:
-            return None
-        return f"MCP server {self.name!r} is not connected: {self.error}"
+        """Why this server cannot be used now (``None``: it can, or it is reconnecting after
+        a drop); its agents keep working, their calls to it are error results."""
+        return self.connection.unavailable()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
-        """Start the connection's owner task; return after its first attempt (bounded by
-        ``connect_timeout``). Never raises: a server that fails keeps being retried and
-        :attr:`error` says why."""
-        if self._task is None:
-            self._stop.clear()
-            self._attempted.clear()
-            self._task = asyncio.get_running_loop().create_task(
-                self._own(), name=f"mcp-{self.name}"
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._attempted.wait(), self.connect_timeout + 1)
+        """Start the connection; return after its first attempt. Never raises."""
+        await self.connection.open()
 
     async def aclose(self) -> None:
         """Close the connection (stop the subprocess / end the HTTP session). Idempotent."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stop.set()
-        self.error = "closed"
-        # Bounded both ways: a transport whose shutdown never ends (a server that ignores its
-        # closed stdin) must not hang the caller, and the caller's own cancellation is never
-        # swallowed here.
-        done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
-        if not done:
-            task.cancel()
-            done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
-            if not done:
-                log.warning("MCP server %r did not close in time; left behind", self.name)
+        await self.connection.aclose()
 
     async def __aenter__(self) -> MCPSource:
         await self.open()
@@ -223,160 +167,46 @@ class MCPSource:
         await self.aclose()
 
     async def connect_once(self) -> None:
-        """Connect, list the tools, disconnect (``vel-runner validate --connect``).
+        """Connect, list the tools, disconnect (``vel-runner validate --connect``,
+        ``vel-runner tools``). Raises :class:`ToolCallError` with a redacted reason when the
+        server cannot be used."""
+        self._tools_listed(await self.connection.probe())
 
-        Raises :class:`ToolCallError` with a redacted reason when the server cannot be used.
-        """
-        try:
-            async with asyncio.timeout(self.connect_timeout), contextlib.AsyncExitStack() as stack:
-                session = await self._connect(stack)
-                await self._refresh(session)
-        except Exception as exc:
-            raise ToolCallError(self._reason(exc)) from None
-
-    async def _own(self) -> None:
-        delay = BACKOFF[0]
-        while not self._stop.is_set():
-            try:
-                async with contextlib.AsyncExitStack() as stack:
-                    async with asyncio.timeout(self.connect_timeout):
-                        session = await self._connect(stack)
-                        await self._refresh(session)
-                    self._session, self.error = session, None
-                    self._broken.clear()
-                    self._connected.set()
-                    self._attempted.set()
-                    log.info("MCP server %r connected (%d tools)", self.name, len(self._specs))
-                    delay = BACKOFF[0]
-                    await self._serve(session)
-            except Exception as exc:
-                if self._stop.is_set():
-                    break
-                self.error = self._reason(exc)
-                log.warning("MCP server %r: %s", self.name, self.error)
-            finally:
-                self._session = None
-                self._connected.clear()
-                self._attempted.set()
-            if self._stop.is_set():
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
-            delay = min(delay * 2, BACKOFF[1])
-
-    async def _serve(self, session: Any) -> None:
-        """Hold the connection until it breaks or :meth:`aclose`; ping it while idle."""
-        stop = asyncio.ensure_future(self._stop.wait())
-        broken = asyncio.ensure_future(self._broken.wait())
-        try:
-            while True:
-                done, _ = await asyncio.wait({stop, broken}, timeout=PING_INTERVAL)
-                if stop in done:
-                    return
-                if broken in done:  # the owner reconnects; calls wait for it meanwhile
-                    log.warning("MCP server %r: connection lost, reconnecting", self.name)
-                    return
-                async with asyncio.timeout(self.connect_timeout):
-                    await session.send_ping()
-        finally:
-            stop.cancel()
-            broken.cancel()
-
-    async def _connect(self, stack: contextlib.AsyncExitStack) -> Any:
-        try:
-            from mcp import ClientSession
-        except ImportError:
-            raise ToolCallError(f"MCP servers need the mcp package: {INSTALL}") from None
-
-        if "url" in self.decl:
-            import httpx2
-            from mcp.client.streamable_http import streamable_http_client
-
-            client = httpx2.AsyncClient(  # the SDK's default timeouts, our headers
-                headers=dict(self.decl.get("headers", {})), timeout=httpx2.Timeout(30, read=300)
-            )
-            await stack.enter_async_context(client)
-            streams = await stack.enter_async_context(
-                streamable_http_client(self.decl["url"], http_client=client)
-            )
-        else:
-            import os
-
-            from mcp.client.stdio import StdioServerParameters, stdio_client
-
-            params = StdioServerParameters(
-                command=self.decl["command"],
-                args=list(self.decl.get("args", ())),
-                env=dict(self.decl.get("env", {})),
-                cwd=self.decl.get("cwd"),
-            )
-            errlog = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
-            streams = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-        read = EndWatch(streams[0], self._ended)
-        session = await stack.enter_async_context(
-            ClientSession(read, streams[1], message_handler=self._on_message)
-        )
-        await session.initialize()
-        return session
-
-    async def _on_message(self, message: Any) -> None:
-        if getattr(message, "method", None) == "notifications/tools/list_changed":
-            session = self._session
-            if session is not None:
-                asyncio.get_running_loop().create_task(self._refresh_logged(session))
-
-    async def _refresh_logged(self, session: Any) -> None:
-        try:
-            await self._refresh(session)
-            log.info("MCP server %r: tool list changed (%d tools)", self.name, len(self._specs))
-        except Exception as exc:
-            log.warning("MCP server %r: listing tools failed: %s", self.name, self._reason(exc))
-
-    async def _refresh(self, session: Any) -> None:
-        """List every tool (all pages) and rebuild the exposed ones."""
-        from mcp.types import PaginatedRequestParams
-
-        listed: dict[str, Any] = {}
-        cursor: str | None = None
-        while True:
-            params = PaginatedRequestParams(cursor=cursor) if cursor else None
-            page = await session.list_tools(params=params)
-            listed.update((tool.name, tool) for tool in page.tools)
-            cursor = page.next_cursor
-            if not cursor:
-                break
+    def _tools_listed(self, listed: dict[str, Any]) -> None:
+        """Rebuild what the agents see from the server's whole list."""
         specs: dict[str, tuple[str, ToolSpec]] = {}
+        left_out: dict[str, str] = {}
         for tool_name, tool in listed.items():
-            exposed = self.prefix + tool_name
             if not self.exposed(tool_name):
                 continue
-            if not TOOL_NAME.fullmatch(exposed):
-                log.warning("MCP server %r: tool %r has a name models refuse", self.name, exposed)
+            exposed = self.prefix + tool_name
+            why = left_out_because(exposed, tool)
+            if why is not None:
+                left_out[tool_name] = why
                 continue
             specs[exposed] = (
                 tool_name,
                 ToolSpec(
                     name=exposed,
-                    description=tool.description or tool.title or "",
+                    description=short_description(tool.description or tool.title or ""),
                     parameters=tool.input_schema or {"type": "object", "properties": {}},
                     timeout=self.timeout,
                     strict=False,
                 ),
             )
-        self.listed, self._specs = listed, specs
-        self.tools_version += 1
-
-    def _reason(self, exc: BaseException) -> str:
-        """A short, redacted reason for a failed connection."""
-        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-            exc = exc.exceptions[0]
-        if isinstance(exc, TimeoutError):
-            return f"no answer within {self.connect_timeout:g}s"
-        if isinstance(exc, ToolCallError):
-            return str(exc)
-        text = str(exc) or type(exc).__name__
-        where = self.decl.get("url") or self.decl.get("command")
-        return self.redact(f"{type(exc).__name__}: {text} ({self.transport} {where})")
+        changed = specs.keys() != self._specs.keys() or left_out != self.left_out
+        if changed and self.tools_version:
+            log.info("MCP server %r: its tools changed (%d offered)", self.name, len(specs))
+        if changed and left_out:
+            for tool_name, why in sorted(left_out.items()):
+                log.warning("MCP server %r: tool %r is left out: %s", self.name, tool_name, why)
+        unchanged = not changed and all(
+            spec == self._specs[name][1] for name, (_, spec) in specs.items()
+        )
+        self.listed, self.left_out = listed, left_out
+        if not unchanged:
+            self._specs = specs
+            self.tools_version += 1
 
 
 class MCPToolView:
@@ -390,6 +220,10 @@ class MCPToolView:
     def tools_version(self) -> int:
         return self.source.tools_version
 
+    @property
+    def max_result_chars(self) -> int | None:
+        return self.source.max_result_chars
+
     def unavailable(self) -> str | None:
         return self.source.unavailable()
 
@@ -402,4 +236,11 @@ class MCPToolView:
         return await self.source.call_tool(name, arguments)
 
 
-__all__ = ["MCPSource", "MCPToolView", "matches"]
+__all__ = [
+    "MAX_DESCRIPTION_CHARS",
+    "MCPSource",
+    "MCPToolView",
+    "left_out_because",
+    "matches",
+    "short_description",
+]

@@ -1,5 +1,6 @@
-"""Noticing that an MCP server went away while nobody was calling it: the transport's read
-stream ends (a stdio server's output closes) long before the next ping or call would tell."""
+"""Noticing what a server's read stream does while nobody is calling it: it ends (a stdio
+server's output closes) long before the next ping or call would tell, and it keeps delivering
+messages while the server is busy (so a slow ping is not taken for a dead server)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 
 class EndWatch:
     """A transport's read stream that calls ``on_end`` when it ends, so an idle server that
-    exits is noticed at once (not at the next ping or call)."""
+    exits is noticed at once (not at the next ping or call), and counts what it delivers."""
 
     def __init__(self, stream: Any, on_end: Callable[[], None]) -> None:
         self.stream = stream
         self.on_end = on_end
+        #: Messages delivered so far (the connection's sign of life between pings).
+        self.received = 0
 
     @property
     def last_context(self) -> Any:  # the SDK reads it when present
@@ -32,11 +35,13 @@ class EndWatch:
 
     async def __anext__(self) -> Any:
         try:
-            return await self.stream.__anext__()
+            item = await self.stream.__anext__()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self.on_end()
             raise
+        self.received += 1
+        return item
 
     async def receive(self) -> Any:
         return await self.__anext__()

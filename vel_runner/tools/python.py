@@ -4,8 +4,9 @@ model built with ``create_model``), the descriptions from the docstring and from
 
 Arguments are checked against that model before the call, so a bad argument is an error result
 the model reads, not an exception inside the function. Async functions run on the event loop,
-sync ones in a worker thread (a timed-out sync function cannot be stopped: its thread finishes
-on its own, its result is ignored).
+sync ones in the tool's own worker threads (:mod:`.threads`: a timed-out sync function cannot
+be stopped; its thread finishes on its own, its result is ignored, and meanwhile it is counted
+as stuck).
 """
 
 from __future__ import annotations
@@ -16,13 +17,21 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .base import DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
+from .base import DEFAULT_THREADS, DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
+from .outcomes import check_limit
 from .schema import strict_schema
 from .signature import read_signature
 
 
 class FunctionTool:
-    """A tool source with one tool: a Python function."""
+    """A tool source with one tool: a Python function.
+
+    ``bind``: keyword arguments given to every call and hidden from the model (a base URL, a
+    client). ``max_result_chars``: this tool's cap on a result (default: the agent's).
+    ``threads``: how many calls of a sync function may run at once, each in a thread (one
+    set of threads per name and function in a process: tools built again by a reload, or
+    for several agents, share it).
+    """
 
     def __init__(
         self,
@@ -32,11 +41,14 @@ class FunctionTool:
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         bind: Mapping[str, Any] | None = None,
+        max_result_chars: int | None = None,
+        threads: int = DEFAULT_THREADS,
     ) -> None:
         from pydantic import ConfigDict, Field, create_model
         from pydantic.fields import FieldInfo
 
         signature = read_signature(func, name=name, bind=bind)
+        label = signature.label
         self.func = func
         self.bind = dict(bind or {})
         self.is_async = inspect.iscoroutinefunction(func)
@@ -53,7 +65,6 @@ class FunctionTool:
             else:
                 info = Field(..., description=doc) if not has_field else ...
             fields[param.name] = (hint, info)
-        label = signature.label
         try:
             self.model = create_model(
                 f"{getattr(func, '__name__', 'tool')}_arguments",
@@ -68,18 +79,35 @@ class FunctionTool:
             raise ToolDefinitionError(
                 f"the arguments of {label} do not fit OpenAI's strict mode: " + "; ".join(problems)
             )
+        tool_name = signature.name
         self.spec = ToolSpec(
-            name=signature.name,
+            name=tool_name,
             description=description if description is not None else signature.summary,
             parameters=parameters,
             timeout=float(timeout),
         )
+        from .threads import threads_for  # its asyncio is not needed to check a tool
+
+        try:
+            self.max_result_chars = (
+                None if max_result_chars is None else check_limit(max_result_chars)
+            )
+            #: The worker threads of a sync function (``None`` for an async one).
+            self.threads = None if self.is_async else threads_for(tool_name, func, threads)
+        except ValueError as exc:
+            raise ToolDefinitionError(str(exc)) from None
 
     def __repr__(self) -> str:
         return f"FunctionTool({self.spec.name!r})"
 
     def list_tools(self) -> Sequence[ToolSpec]:
         return (self.spec,)
+
+    @property
+    def stuck_calls(self) -> dict[str, int]:
+        """Calls still running past the timeout (``{name: count}``; empty when none)."""
+        stuck = self.threads.stuck if self.threads is not None else 0
+        return {self.spec.name: stuck} if stuck else {}
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Any:
         """Check ``arguments`` against the schema, then call the function."""
@@ -99,11 +127,9 @@ class FunctionTool:
             raise ToolCallError(f"invalid arguments for {name}: {problems}") from None
         kwargs = {key: getattr(checked, key) for key in given}
         kwargs.update(self.bind)
-        if self.is_async:
+        if self.threads is None:
             return await self.func(**kwargs)
-        import asyncio
-
-        return await asyncio.to_thread(self.func, **kwargs)
+        return await self.threads.run(self.func, kwargs, self.spec.timeout)
 
 
 def import_function(target: str, search_path: Sequence[str] = ()) -> Callable[..., Any]:

@@ -1,21 +1,21 @@
 """An agent's tools: the sources behind them, found by name, and how a step's calls run.
 
 Every failure of a call (unknown tool, arguments that are not JSON or fail the schema, an
-exception, a timeout) becomes an error result the model reads; only cancellation propagates,
-and it cancels every call still running. Calls of one step run concurrently (at most
+exception, a timeout, even ``sys.exit`` or ``KeyboardInterrupt`` raised by the tool) becomes an
+error result the model reads; only our own cancellation propagates, and it cancels every call
+still running. Results are cut to the tool's (else the agent's) ``max_result_chars`` and error
+texts have their secrets hidden (:mod:`.outcomes`). Calls of one step run concurrently (at most
 ``concurrency`` at a time) when ``parallel`` is on; results come back in the model's order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..messages import check_text
 from .agent_tool import AgentTool
 from .base import (
     ToolCall,
@@ -24,12 +24,16 @@ from .base import (
     ToolResult,
     ToolSource,
     ToolSpec,
-    error_result,
-    to_content,
+    parse_arguments,
 )
+from .outcomes import DEFAULT_MAX_RESULT_CHARS, check_limit, describe, failure, success
 from .python import FunctionTool
 
 log = logging.getLogger("vel_runner.tools")
+
+#: The ``tool`` label of metrics for a call of a tool the agent does not have: names the
+#: model made up must not each become a time series.
+UNKNOWN_TOOL = "_unknown"
 
 
 def as_source(tool: Any) -> ToolSource:
@@ -46,11 +50,26 @@ def as_source(tool: Any) -> ToolSource:
     )
 
 
+class ToolTally:
+    """How many calls an agent made, and how many ended in an error result."""
+
+    __slots__ = ("calls", "errors")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.errors = 0
+
+
 class Toolbox:
     """The tools of one agent, by name."""
 
     def __init__(
-        self, tools: Iterable[Any] = (), *, parallel: bool = True, concurrency: int = 4
+        self,
+        tools: Iterable[Any] = (),
+        *,
+        parallel: bool = True,
+        concurrency: int = 4,
+        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ToolDefinitionError(
@@ -58,14 +77,16 @@ class Toolbox:
             )
         self.parallel = bool(parallel)
         self.concurrency = concurrency
+        #: Characters of a result the model reads, for tools that do not set their own.
+        self.max_result_chars = check_limit(max_result_chars)
         self.sources = [as_source(tool) for tool in tools]
         self._by_name: dict[str, tuple[ToolSource, ToolSpec]] = {}
         self._openai: list[dict[str, Any]] = []
         self._versions: tuple[int, ...] | None = None
         self._index(strict=True)
-        #: Calls run, and how many of them ended in an error result (for the dashboard).
-        self.calls = 0
-        self.errors = 0
+        #: Calls run and how many ended in an error result (for the dashboard); a reload
+        #: hands it to the agent's next version, so the counts survive it.
+        self.tally = ToolTally()
 
     def _index(self, *, strict: bool = False) -> None:
         """(Re)build the name index when a source's tool list changed (MCP servers bump
@@ -126,40 +147,53 @@ class Toolbox:
     async def call(self, call: ToolCall) -> ToolResult:
         """Run one call; every failure except cancellation is an error result."""
         result = await self._call(call)
-        self.calls += 1
-        self.errors += result.error is not None
+        self.tally.calls += 1
+        self.tally.errors += result.error is not None
         return result
+
+    def metric_name(self, name: str) -> str:
+        """``name`` as a metric label: the tool's name if the agent has it, else
+        :data:`UNKNOWN_TOOL` (a model can write any name; labels come from the config)."""
+        return name if self.owns(name) else UNKNOWN_TOOL
+
+    def stuck_calls(self) -> dict[str, int]:
+        """Calls of this agent's tools still running past their timeout, per tool."""
+        stuck: dict[str, int] = {}
+        for source in self.sources:
+            stuck.update(getattr(source, "stuck_calls", None) or {})
+        return stuck
 
     async def _call(self, call: ToolCall) -> ToolResult:
         self._index()
+        limit = self.max_result_chars
         found = self._by_name.get(call.name)
         if found is None:
-            return error_result(call, f"unknown tool {call.name!r}; tools: {self.names}")
+            down = "; ".join(self.unavailable())  # its server may be down: say so
+            text = f"unknown tool {call.name!r}; tools: {self.names}"
+            return failure(call, f"{text} ({down})" if down else text, limit)
         source, spec = found
+        limit = getattr(source, "max_result_chars", None) or limit
         try:
-            arguments = json.loads(call.arguments) if call.arguments.strip() else {}
+            arguments = parse_arguments(call.arguments)
         except ValueError as exc:
-            return error_result(call, f"arguments of {call.name} are not valid JSON: {exc}")
+            return failure(call, f"arguments of {call.name} are not valid JSON: {exc}", limit)
         if not isinstance(arguments, dict):
-            return error_result(call, f"arguments of {call.name} must be a JSON object")
+            return failure(call, f"arguments of {call.name} must be a JSON object", limit)
         try:
             async with asyncio.timeout(spec.timeout):
                 value = await source.call_tool(call.name, arguments)
-            content = check_text(to_content(value), f"the result of {call.name}")
-            output = value if isinstance(value, str) else json.loads(content)
-            return ToolResult(call, content, output=output)
+            return success(call, value, limit)
         except TimeoutError:
-            return error_result(call, f"{call.name} did not finish within {spec.timeout:g}s")
+            return failure(call, f"{call.name} did not finish within {spec.timeout:g}s", limit)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the run is being cancelled: stop
-            return error_result(call, f"{call.name} was cancelled")  # it cancelled itself
+            return failure(call, f"{call.name} was cancelled", limit)  # it cancelled itself
         except (ToolCallError, InvalidInputError) as exc:
-            return error_result(call, str(exc))
-        except Exception as exc:
-            log.info("tool %s failed: %s: %s", call.name, type(exc).__name__, exc)
-            return error_result(call, f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc))
+            return failure(call, str(exc), limit)
+        except BaseException as exc:  # sys.exit() and KeyboardInterrupt in a tool included:
+            return failure(call, describe(exc), limit, logged=True)  # they are not ours to obey
 
     async def run_all(
         self, calls: Sequence[ToolCall], on_result: Callable[[ToolResult], None] | None = None

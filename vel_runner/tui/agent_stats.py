@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,6 +54,11 @@ class AgentStats:
     def ended(self, turn: FinishedTurn, run_id: str) -> None:
         self.running.get(turn.agent, set()).discard(run_id)
         self.finished.append(turn)
+
+    def replace_finished(self, turns: Iterable[FinishedTurn]) -> None:
+        """Start over from ``turns`` (oldest first): the server's history of its last minutes."""
+        self.finished.clear()
+        self.finished.extend(sorted(turns, key=lambda turn: turn.at))
 
     def forget_running(self) -> None:
         """The event stream broke: what ran then is unknown now."""

@@ -1,6 +1,6 @@
 """Per-agent totals (sessions, messages, tokens) from the listing, live numbers (turns and
-tokens per minute, p50/p99 latency, errors, in flight) from the turn events, tool calls and
-tool errors, store and context mode."""
+tokens per minute, p50/p99 latency, errors, in flight) from the turn events, tool calls (and
+calls stuck past their timeout) and tool errors, store and context mode."""
 
 from __future__ import annotations
 
@@ -69,6 +69,8 @@ def agent_totals(agents: Sequence[AgentInfo], sessions: Iterable[SessionSummary]
         model = f"{agent.provider}/{agent.model}" if agent else "?"
         mode = agent.context_mode if agent else "?"
         calls = f"{agent.tool_calls:,}" if agent and agent.tools else "-"
+        if agent and agent.stuck:  # threads held by calls past their timeout: say so
+            calls += f" ({agent.stuck:,} stuck)"
         errors = f"{agent.tool_errors:,}" if agent and agent.tools else "-"
         numbers = (f"{n_sessions:,}", f"{n_messages:,}", f"{n_tokens:,}")
         found.append((agent_id, numbers, (calls, errors, store, mode, model)))

@@ -82,9 +82,17 @@ class AgentInfo:
     context_mode: str
     ttl: float | None
     tools: tuple[str, ...] = ()
-    #: Tool calls since the agent's config was loaded, and those that ended in an error.
+    #: Tool calls since the server started (kept across reloads), and those that ended in
+    #: an error.
     tool_calls: int = 0
     tool_errors: int = 0
+    #: Calls still running past their timeout, per tool (only tools that have some).
+    tool_calls_stuck: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def stuck(self) -> int:
+        """Calls of this agent's tools still running past their timeout."""
+        return sum(count for _, count in self.tool_calls_stuck)
 
     @classmethod
     def parse(cls, raw: object) -> AgentInfo:
@@ -100,7 +108,15 @@ class AgentInfo:
             tools=tuple(str(t) for t in data.get("tools") or () if isinstance(t, str)),
             tool_calls=_count(data, "tool_calls"),
             tool_errors=_count(data, "tool_errors"),
+            tool_calls_stuck=_stuck(data.get("tool_calls_stuck")),
         )
+
+
+def _stuck(raw: object) -> tuple[tuple[str, int], ...]:
+    """``{"tool": count}`` as sorted pairs (what is not a count is left out)."""
+    if not isinstance(raw, dict):
+        return ()
+    return tuple(sorted((str(tool), _count(raw, tool)) for tool in raw if _count(raw, tool) > 0))
 
 
 @dataclass(frozen=True, slots=True)

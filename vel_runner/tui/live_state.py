@@ -9,7 +9,7 @@ a busy server does not make a dashboard of 10,000 sessions re-read them all for 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -18,6 +18,8 @@ from .api_types import AgentInfo, ConfigInfo, ReloadErrorInfo, ServerEvent, Sess
 from .rows import matches
 
 TURN_EVENTS = frozenset({"turn-started", "turn-finished"})
+#: The event that opens the stream: the turns that finished in the server's last minutes.
+RECENT_TURNS = "recent-turns"
 
 
 @dataclass(slots=True)
@@ -69,6 +71,9 @@ class LiveState:
         """Apply one ``/v1/events`` event; ``True`` when a full listing is needed."""
         if event.kind in TURN_EVENTS:
             return self._apply_turn(event)
+        if event.kind == RECENT_TURNS:
+            self._load_recent(event.data.get("turns"))
+            return False
         if event.kind == "reload-failed" and self.config is not None:
             error = event.data.get("error")
             if isinstance(error, dict):
@@ -101,6 +106,13 @@ class LiveState:
         self.sessions[key] = replace(known, message_count=count, updated_at=at, expires_at=expires)
         return False
 
+    def _load_recent(self, turns: object) -> None:
+        """The turns that finished before the stream opened (the server's last minutes):
+        the live numbers start from them instead of from zero. They replace what an earlier
+        stream delivered (a reconnect sends them again); session sums are the listing's."""
+        finished = [_finished(t) for t in turns] if isinstance(turns, list) else []
+        self.stats.replace_finished([turn for turn in finished if turn is not None])
+
     def _apply_turn(self, event: ServerEvent) -> bool:
         """A turn started or finished: the agent's numbers, the session's mark and sums."""
         data = event.data
@@ -115,11 +127,11 @@ class LiveState:
                 self.turning[key] = self.turning.get(key, 0) + 1
                 self._mark(key, True)
             return False
+        finished = _finished(data)
+        if finished is not None:
+            self.stats.ended(finished, run_id)
         ok = data.get("outcome") == "ok"
         tokens_in, tokens_out = _count(data.get("input_tokens")), _count(data.get("output_tokens"))
-        duration = data.get("duration")
-        seconds = float(duration) if isinstance(duration, (int, float)) else 0.0
-        self.stats.ended(FinishedTurn(at, agent, ok, seconds, tokens_in + tokens_out), run_id)
         if key is not None:
             left = self.turning.pop(key, 0) - 1
             if left > 0:
@@ -140,6 +152,20 @@ class LiveState:
         known = self.sessions.get(key)
         if known is not None and known.in_turn != in_turn:
             self.sessions[key] = replace(known, in_turn=in_turn)
+
+
+def _finished(data: object) -> FinishedTurn | None:
+    """A ``turn-finished`` event's data (alone, or in ``recent-turns``) for the live numbers
+    (``None`` if this client cannot read it)."""
+    if not isinstance(data, Mapping):
+        return None
+    agent, at = data.get("agent_id"), _parse_time(data.get("at"))
+    if not isinstance(agent, str) or at is None:
+        return None
+    duration = data.get("duration")
+    seconds = float(duration) if isinstance(duration, (int, float)) else 0.0
+    tokens = _count(data.get("input_tokens")) + _count(data.get("output_tokens"))
+    return FinishedTurn(at, agent, data.get("outcome") == "ok", seconds, tokens)
 
 
 def _count(value: object) -> int:
