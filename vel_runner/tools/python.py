@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .base import DEFAULT_THREADS, DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
-from .outcomes import check_limit
 from .schema import strict_schema
 from .signature import read_signature
 
@@ -86,7 +85,8 @@ class FunctionTool:
             parameters=parameters,
             timeout=float(timeout),
         )
-        from .threads import threads_for  # its asyncio is not needed to check a tool
+        from .outcomes import check_limit  # not needed to check a tool's signature
+        from .threads import threads_for  # nor its asyncio
 
         try:
             self.max_result_chars = (
