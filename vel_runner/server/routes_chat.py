@@ -134,13 +134,13 @@ async def check_regenerate(
 
 
 async def drop_answer(agent: Agent, chat_id: str, message_id: str | None) -> None:
-    """Remove the answer a regenerate replaces (and anything after it) from the session."""
-    record = await agent.store.get(agent.id, chat_id)
-    if record is None:
+    """Remove the answer a regenerate replaces (and anything after it) from the session,
+    inside the session's turn lock, from what is stored at that moment."""
+    edited = await agent.store.edit(
+        agent.id, chat_id, lambda messages: _cut_at(messages, message_id, chat_id), ttl=agent.ttl
+    )
+    if edited is None:
         raise ApiError(404, f"chat {chat_id!r} of agent {agent.id!r} has no stored messages")
-    kept = _cut_at(record.messages, message_id, chat_id)
-    if len(kept) < len(record.messages):
-        await agent.store.set(agent.id, chat_id, kept, ttl=agent.ttl)
 
 
 @router.post("/agents/{agent_id}/chat", response_model=None)
