@@ -8,6 +8,13 @@
 2. Pure runtime cost per turn with the echo provider.
 3. Memory for 100,000 sessions of 10 messages.
 
+``--against PATH`` runs part 2 only, side by side with another checkout of vel-runner (an
+older commit, say: ``git worktree add /tmp/old 43581af``): the same script, in fresh
+processes alternating between the two trees (CPU time), and prints the ratio of the medians.
+With ``--instructions`` it counts the instructions a turn executes instead, under valgrind
+(``apt-get install valgrind``): on a machine other jobs share, timings wander by a third from
+run to run, while the count is the same every time.
+
 The fake server runs in a separate process so that it does not share the client's GIL.
 """
 
@@ -22,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -110,20 +118,6 @@ async def bench_vs_bare_sdk(
     return tuple(statistics.fmean(times[name]) for name in ("agent", "create", "post"))  # type: ignore[return-value]
 
 
-async def bench_echo_turn(sessions: int, turns: int) -> float:
-    agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
-    ids = [f"s{i}" for i in range(sessions)]
-    for sid in ids:  # warm up: create the sessions
-        await agent.run("hello", session_id=sid)
-    gc.collect()
-    start = time.perf_counter()
-    for _ in range(turns):
-        for sid in ids:
-            await agent.run("hello there", session_id=sid)
-    elapsed = time.perf_counter() - start
-    return elapsed / (sessions * turns)
-
-
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -144,10 +138,93 @@ async def bench_memory(sessions: int) -> tuple[float, float]:
     return used, elapsed
 
 
+#: Part 2 as source, so that ``--against`` runs the very same code on another checkout.
+ECHO_TURN = """
+import gc, time
+from vel_runner import Agent
+
+async def bench_echo_turn(sessions, turns, clock=time.perf_counter):
+    agent = Agent(id="echo", model={"provider": "echo", "model": "e"})
+    ids = [f"s{i}" for i in range(sessions)]
+    for sid in ids:  # warm up: create the sessions
+        await agent.run("hello", session_id=sid)
+    gc.collect()
+    start = clock()
+    for _ in range(turns):
+        for sid in ids:
+            await agent.run("hello there", session_id=sid)
+    return (clock() - start) / max(1, sessions * turns)
+"""
+RUN_ECHO_TURN = (
+    ECHO_TURN
+    + """
+import asyncio, sys
+print(asyncio.run(bench_echo_turn(int(sys.argv[1]), int(sys.argv[2]))))
+"""
+)
+_part2: dict[str, Any] = {}
+exec(ECHO_TURN, _part2)
+bench_echo_turn = _part2["bench_echo_turn"]
+
+
+def compare_echo_turn(other: Path, sessions: int, turns: int, rounds: int) -> None:
+    """Part 2 in fresh processes, alternating between this tree and ``other``."""
+    trees = {"this tree": ROOT, str(other): other}
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for index in range(rounds):
+        order = list(trees.items())
+        for name, tree in order if index % 2 == 0 else reversed(order):
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            out = subprocess.run(
+                [sys.executable, "-c", RUN_ECHO_TURN, str(sessions), str(turns)],
+                env=env,
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            times[name].append(float(out.stdout))
+    print(f"2. echo turn (CPU time), {sessions} sessions x {turns} turns, {rounds} processes each")
+    for name, samples in times.items():
+        print(
+            f"   {name}: median {statistics.median(samples) * 1e6:.1f} µs/turn "
+            f"(min {min(samples) * 1e6:.1f})"
+        )
+    mine, theirs = (statistics.median(times[name]) for name in trees)
+    print(f"   ratio this tree / {other}: {mine / theirs:.2f}")
+
+
+def instructions(tree: Path, sessions: int, turns: int) -> float:
+    """Instructions per turn of part 2 in ``tree`` (valgrind)."""
+    from instructions import per_unit
+
+    return per_unit(tree, RUN_ECHO_TURN, [str(sessions), str(turns)], sessions * turns)
+
+
+def compare_instructions(other: Path, sessions: int, turns: int) -> None:
+    print(f"2. echo turn (instructions, valgrind), {sessions} sessions x {turns} turns")
+    mine, theirs = instructions(ROOT, sessions, turns), instructions(other, sessions, turns)
+    print(f"   this tree: {mine:,.0f} instructions/turn")
+    print(f"   {other}: {theirs:,.0f} instructions/turn")
+    print(f"   ratio this tree / {other}: {mine / theirs:.2f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument("--against", type=Path, help="part 2 only, beside another checkout")
+    parser.add_argument("--rounds", type=int, default=10, help="processes per tree (--against)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (--against; valgrind)"
+    )
     args = parser.parse_args()
+    if args.against is not None:
+        sessions, turns = (200, 5) if args.quick else (1000, 10)
+        if args.instructions:
+            compare_instructions(args.against.resolve(), sessions, turns)
+        else:
+            compare_echo_turn(args.against.resolve(), sessions, turns, args.rounds)
+        return
 
     proc, base_url = start_fake_server()
     try:

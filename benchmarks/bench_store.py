@@ -12,6 +12,13 @@ stored history stays N long (``keep`` unset), the read-bound case.
 Rows: ``memory``; ``database`` (a warm process: its cache holds the session); ``database cold``
 (cache disabled: every turn re-reads what it needs); ``bare psycopg`` (one connection: read 1,000
 rows + two inserts in a transaction, the reference point).
+
+Then a whole turn beside a peer, on the same server: ``Agent.run_turn`` on the database store
+(full history; a model that answers at once, so what is timed is the runner and its store:
+holding the session, the model's view of the history, the commit) against the OpenAI Agents
+SDK's ``SQLAlchemySession`` (asyncpg) doing what its runner asks of a session per turn,
+``get_items()`` and ``add_items()`` of the user message and the reply (its runner's own work
+is left out, in its favour).
 """
 
 from __future__ import annotations
@@ -98,6 +105,88 @@ def stats(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
 
 
+class AnswersAtOnce:
+    """A model that answers at once: what a turn then costs is the runner's."""
+
+    type = "constant"
+
+    async def complete(self, messages: Any, *, model: str, settings: Any) -> Any:
+        from vel_runner.providers.base import Completion, Usage
+
+        return Completion("ok", Usage(len(messages), 1))
+
+    async def stream(self, messages: Any, *, model: str, settings: Any) -> Any:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def bench_agent_turn(dsn: str, n: int, turns: int, warmup: int) -> list[float]:
+    from vel_runner import Agent
+
+    store = PostgresStore(dsn, min_size=1, max_size=2)
+    agent = Agent("peer", model={"provider": "echo", "model": "m"}, provider=AnswersAtOnce(),
+                  session_storage=store)  # fmt: skip
+    sid = uuid.uuid4().hex
+    await agent.ctxmgr.aset_session_context(sid, history(n))
+    try:
+        return await measure(lambda: agent.run_turn(CONTENT, session_id=sid), turns, warmup)
+    finally:
+        await store.close()
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """A libpq DSN (``key=value`` or a URL) as SQLAlchemy's asyncpg URL."""
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(dsn)
+    auth = quote(str(parts.get("user", "")), safe="")
+    if parts.get("password"):
+        auth += ":" + quote(str(parts["password"]), safe="")
+    where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+    return f"postgresql+asyncpg://{auth}@{where}/{parts.get('dbname', '')}"
+
+
+async def bench_sqlalchemy_session(dsn: str, n: int, turns: int, warmup: int) -> list[float]:
+    from agents.extensions.memory import SQLAlchemySession
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(sqlalchemy_url(dsn))
+    session = SQLAlchemySession(uuid.uuid4().hex, engine=engine, create_tables=True)
+    for start in range(0, n, 1000):
+        await session.add_items(history(n)[start : start + 1000])  # type: ignore[arg-type]
+
+    async def turn() -> None:
+        await session.get_items()  # what the runner reads to build the model's input
+        user = {"role": "user", "content": CONTENT}
+        await session.add_items([user, {"role": "assistant", "content": "ok"}])  # type: ignore[list-item]
+
+    try:
+        return await measure(turn, turns, warmup)
+    finally:
+        await engine.dispose()
+
+
+async def compare_with_peer(dsn: str, turns: int, sizes: list[int]) -> None:
+    print()
+    print("A whole turn on PostgreSQL, full history, beside the Agents SDK's SQLAlchemySession")
+    header = f"{'history':>8} | {'vel-runner':>17} | {'SQLAlchemySession':>17} | {'peer/vel':>8}"
+    print(header)
+    print(f"{'':>8} | {'median   p95':>17} | {'median   p95':>17} | (medians)")
+    print("-" * len(header))
+    for n in sizes:
+        peer_turns = max(20, turns // 5) if n >= 10_000 else turns
+        mine = stats(await bench_agent_turn(dsn, n, turns, 20))
+        peer = stats(await bench_sqlalchemy_session(dsn, n, peer_turns, 5))
+        print(
+            f"{n:>8,} | {mine[0]:8.3f} {mine[1]:8.3f} | {peer[0]:8.3f} {peer[1]:8.3f} | "
+            f"{peer[0] / mine[0]:7.1f}x"
+        )
+
+
 async def main(dsn: str, turns: int, sizes: list[int]) -> None:
     memory = MemoryStore()
     warm = PostgresStore(dsn, min_size=1, max_size=2)
@@ -129,6 +218,7 @@ async def main(dsn: str, turns: int, sizes: list[int]) -> None:
             )
     await warm.close()
     await cold.close()
+    await compare_with_peer(dsn, turns, sizes)
 
 
 def run() -> None:

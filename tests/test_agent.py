@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from helpers.clock import FrozenClock
+from helpers.scripted import Say, ScriptedProvider
 
 from vel_runner import (
     Agent,
@@ -19,7 +20,7 @@ from vel_runner import (
     StatelessContextManager,
     TurnCancelledError,
 )
-from vel_runner.events import EVENT_TYPES
+from vel_runner.protocols.ui_stream import EVENT_TYPES
 from vel_runner.providers.base import Chunk, Completion
 from vel_runner.providers.echo import EchoProvider
 from vel_runner.storage.memory import MemoryStore
@@ -181,8 +182,9 @@ async def test_stream_closed_early_keeps_the_partial_answer_and_frees_the_sessio
 
 
 async def test_stream_cancelled_keeps_what_its_consumer_took() -> None:
-    agent = Agent(id="a", model={**ECHO, "delay": 0.05})
-    stream = agent.run_stream("one two three four five six", session_id="s")
+    provider = ScriptedProvider(Say(text=["one ", "two ", "three ", "four"], hold_after=2))
+    agent = Agent(id="a", model=ECHO, provider=provider)
+    stream = agent.run_stream("count", session_id="s")
     taken: list[str] = []
 
     async def consume() -> None:
@@ -191,13 +193,12 @@ async def test_stream_cancelled_keeps_what_its_consumer_took() -> None:
                 taken.append(event["delta"])
 
     task = asyncio.create_task(consume())
-    while len(taken) < 2:
-        await asyncio.sleep(0.01)
+    await provider.holding.wait()  # two deltas out, the model thinking about the third
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     stored = agent.ctxmgr.get_session_context("s")
-    assert stored[-1]["content"] == "".join(taken)
+    assert stored[-1]["content"] == "".join(taken) == "one two "
     assert stored[-1]["metadata"] == {"interrupted": True}
 
 

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import httpx
 from helpers.server import served_agents, serving
+from helpers.waiting import wait_until
 from openai import AsyncOpenAI
 
 from vel_runner import Agent
+from vel_runner.protocols.ui_stream import UIMessageStream
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
+from vel_runner.server.streaming import TurnLease
 from vel_runner.storage.postgres import PostgresStore
 
 SLOW = {"provider": "echo", "model": "echo-1", "delay": 0.1}
@@ -64,11 +66,8 @@ async def test_a_closed_tab_stops_the_answer_after_the_grace_period() -> None:
     async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         async with http.stream("POST", "/v1/agents/slow/chat", json=body("closed")) as first:
             deltas = await read_deltas(first, 3)
-        for _ in range(100):
-            messages = await stored(http, "closed")
-            if messages:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: stored(http, "closed"), what="the stopped answer stored")
+        messages = await stored(http, "closed")
         assert messages[1]["content"] == "".join(deltas)
         assert messages[1]["metadata"] == {"interrupted": True}
         assert (await http.get("/v1/agents/slow/chat/closed/stream")).status_code == 204
@@ -102,10 +101,9 @@ async def test_a_run_nobody_ever_reads_is_stopped_and_releases_its_agent() -> No
     streams = app.state.chat_streams
     streams.grace = 0.05
     async with serving(app):
-        lease = await app.state.vel.lease("slow")
-        run = await streams.start(
-            agent, "never-read", agent.run_stream("hi", "never-read"), lease[1]
-        )
-        await asyncio.sleep(0.3)
-        assert run.done and streams.get("slow", "never-read") is None
+        held = TurnLease(*runtime.hold("slow"))
+        encoder = UIMessageStream()
+        frames = held.frames({"message": "hi"}, "never-read", encoder, "a test")
+        run = await streams.start(agent, "never-read", frames, encoder)
+        await wait_until(lambda: run.done and streams.get("slow", "never-read") is None)
         assert await agent.ctxmgr.aget_session_context("never-read") == []  # nothing delivered

@@ -183,6 +183,12 @@ async def test_listing_and_deleting_inactive_sessions() -> None:
     assert await agent.ctxmgr.aget_inactive_sessions(max_age_seconds=3600) == ["old-1", "old-2"]
     assert "old-1" in get_inactive_sessions(max_age_hours=1)
     assert get_inactive_sessions(max_age_hours=1, agent_id="nobody") == []
+    # the process-wide helper takes the same spellings as agent.ctxmgr (and its old one)
+    mine = {"agent_id": "cleanup-agent"}
+    assert get_inactive_sessions(max_age_seconds=3600, **mine) == ["old-1", "old-2"]
+    assert get_inactive_sessions(maxage_seconds=3600, **mine) == ["old-1", "old-2"]
+    with pytest.raises(ValueError, match="max_age_seconds only"):
+        get_inactive_sessions(max_age_seconds=1, maxage_seconds=1)
     assert agent.ctxmgr.delete_inactive_sessions(max_age_hours=1) == 2
     assert [i.session_id for i in agent.ctxmgr.list_sessions()] == ["fresh"]
     clock.advance(1)
@@ -241,6 +247,6 @@ async def test_a_context_manager_bound_to_a_store_needs_no_agent() -> None:
     ctx.bind(store, "a", 60.0)  # the same binding again is harmless
     with pytest.raises(ValueError, match="already belongs to agent 'a'"):
         ctx.bind(store, "b", 60.0)
-    built = ctx.build_messages("r1", "s", "be brief", [user("x"), user("y")], None, user("z"))
+    built = ctx.build_messages("r1", "s", "be brief", [user("x"), user("y")], None, [user("z")])
     assert built == [{"role": "system", "content": "be brief"}, user("y"), user("z")]
     assert ctx.messages_for_llm("r1") == []  # nothing prepared outlives its turn

@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from helpers.fake_openai import FakeOpenAI
+from helpers.server import serving
 
 from vel_runner import Agent
 
@@ -121,6 +123,25 @@ async def test_library_guide_examples_run(
         for value in namespace.values():
             if isinstance(value, Agent):
                 await value.aclose()
+
+
+async def test_protocols_guide_examples_run() -> None:
+    """docs/protocols.md's typed events, its encoder and its route, served for real."""
+    from helpers.server import sse_json
+
+    from vel_runner.runtime import Runtime
+    from vel_runner.server.app import create_app
+
+    namespace: dict[str, Any] = {"__name__": "protocols_guide"}
+    assert await run_blocks("protocols.md", namespace) == 3
+    app = create_app(Runtime.from_agents([namespace["agent"]]))
+    app.include_router(namespace["router"])
+    async with serving(app) as base, httpx.AsyncClient(base_url=base) as http:
+        body = {"message": "three words here", "session_id": "lines-1"}
+        response = await http.post("/v1/agents/lines/lines", json=body)
+    items = sse_json(response.text)
+    assert "".join(i.get("text", "") for i in items) == "echo (1 messages): three words here"
+    assert items[-1]["done"] is True and items[-1]["usage"]["completion_tokens"] > 0
 
 
 async def test_tools_guide_examples_run() -> None:

@@ -52,3 +52,35 @@ async def test_a_cancelled_waiter_leaves_no_lock_behind() -> None:
     await asyncio.gather(waiter, return_exceptions=True)
     locks.release("s")
     assert len(locks) == 0
+
+
+async def test_waiters_take_turns_in_order() -> None:
+    locks = KeyedLocks()
+    order: list[int] = []
+    await locks.acquire("s")
+
+    async def wait(number: int) -> None:
+        async with locks.hold("s"):
+            order.append(number)
+
+    tasks = [asyncio.create_task(wait(n)) for n in range(5)]
+    await asyncio.sleep(0)  # every waiter queues
+    locks.release("s")
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+    assert len(locks) == 0
+
+
+async def test_a_waiter_cancelled_as_the_lock_reaches_it_passes_it_on() -> None:
+    locks = KeyedLocks()
+    await locks.acquire("s")
+    first = asyncio.create_task(locks.acquire("s"))
+    second = asyncio.create_task(locks.acquire("s"))
+    await asyncio.sleep(0)  # both queue
+    locks.release("s")  # handed to the first...
+    first.cancel()  # ...which is cancelled before it could take it
+    await asyncio.gather(first, return_exceptions=True)
+    await asyncio.wait_for(second, 1)  # the second holds it now
+    assert locks.busy("s")
+    locks.release("s")
+    assert len(locks) == 0

@@ -121,7 +121,7 @@ async def test_tool_calls_reported_by_the_hook_are_counted() -> None:
     async with served_agents(agent, metrics=True) as url, httpx.AsyncClient(base_url=url) as http:
         hooks.record_tool_call("m-tools", "search", "ok", 0.02)
         hooks.record_tool_call("m-tools", "search", "error", 0.5)
-        with hooks.tool("no-such-run", "search"):  # outside a turn: nothing
+        with hooks.NO_STEP.tool("search"):  # outside a turn: nothing
             pass
         text = await scrape(http)
     assert value(text, "vel_tool_calls_total", agent="m-tools", tool="search", outcome="ok") == 1

@@ -148,3 +148,32 @@ def test_an_agent_serves_one_event_loop_after_another(fake_openai: FakeOpenAI) -
     assert first == "fake reply to: My name is Alice (1 messages)"
     assert second == "fake reply to: What is my name? (3 messages)"
     asyncio.run(agent.aclose())
+
+
+class Counted(dict):  # type: ignore[type-arg]
+    """A message that counts how often its content is read."""
+
+    reads = 0
+
+    def get(self, key: str, default: object = None) -> object:
+        if key == "content":
+            Counted.reads += 1
+        return super().get(key, default)
+
+
+async def test_echo_counts_a_long_history_once() -> None:
+    """The echo model's prompt tokens are the words of every message; a session's history,
+    sent again each turn (the same messages), is not counted again, so a long session costs
+    the server no more than a short one."""
+    provider = EchoProvider()
+    history = [Counted(role="user", content=f"word {i} here") for i in range(300)]
+    first = await provider.complete(history, model="m", settings={})
+    assert first.usage is not None and first.usage.prompt_tokens == 900
+    Counted.reads = 0
+    new = [Counted(role="assistant", content="a b"), Counted(role="user", content="c")]
+    second = await provider.complete([*history, *new], model="m", settings={})
+    assert second.usage is not None and second.usage.prompt_tokens == 903
+    assert Counted.reads <= 3  # the two new messages (and the last user one, for the reply)
+    edited = [Counted(role="user", content="a new start"), *history[1:]]  # not the same history
+    third = await provider.complete(edited, model="m", settings={})
+    assert third.usage is not None and third.usage.prompt_tokens == 900

@@ -8,19 +8,27 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from helpers.clock import FrozenClock
 from helpers.server import echo_agent, served_agents, sse_json
 from helpers.waiting import wait_until
 
 from vel_runner import Agent
-from vel_runner.server.models import MAX_HTTP_MESSAGE_CHARS
+from vel_runner.server.bodies import MAX_HTTP_MESSAGE_CHARS
 from vel_runner.storage import create_store
+from vel_runner.storage.memory import MemoryStore
 
 API_KEY = "vel-test-key-0123456789"
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with served_agents(echo_agent("echo")) as url, httpx.AsyncClient(base_url=url) as http:
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+async def client(clock: FrozenClock) -> AsyncIterator[httpx.AsyncClient]:
+    agent = echo_agent("echo", session_storage=MemoryStore(clock=clock))
+    async with served_agents(agent) as url, httpx.AsyncClient(base_url=url) as http:
         yield http
 
 
@@ -113,7 +121,11 @@ async def test_provider_failure_is_502_and_stores_nothing(fake_openai, caplog) -
         assert streamed.status_code == 200  # the failure happens after the stream started
         events = sse_json(streamed.text)
         assert events[0]["type"] == "start" and events[-3]["type"] == "error"
-        assert "fake failure 500" in events[-3]["errorText"]
+        # the stream says it as the JSON answer does (its own request id); the log has it all
+        said = events[-3]["errorText"]
+        assert said.startswith("the model provider failed (HTTP 500) (request id ")
+        assert said.endswith(f"{streamed.headers['x-request-id']})")
+        assert "fake failure 500" not in streamed.text
         assert [e["type"] for e in events[-2:]] == ["finish-step", "finish"]
         assert events[-1]["finishReason"] == "error"
         assert streamed.text.endswith("data: [DONE]\n\n")
@@ -179,10 +191,12 @@ async def test_api_key_guards_v1_only() -> None:
 
 
 @pytest.mark.parametrize("older_than", [True, False])
-async def test_cleanup_refuses_a_boolean_age(client: httpx.AsyncClient, older_than: bool) -> None:
+async def test_cleanup_refuses_a_boolean_age(
+    client: httpx.AsyncClient, clock: FrozenClock, older_than: bool
+) -> None:
     # true once meant "1 second" and false "0": both deleted sessions
     await client.post("/v1/agents/echo/runs", json={"message": "hi", "session_id": "keep"})
-    await asyncio.sleep(1.1)
+    clock.advance(1.1)  # older than "1 second"
     for dry_run in (True, False):
         body = {"older_than": older_than, "dry_run": dry_run}
         response = await client.post("/v1/sessions/cleanup", json=body)

@@ -100,7 +100,7 @@ async def test_errors_surface_as_openai_exceptions(client: AsyncOpenAI) -> None:
         await client.chat.completions.create(
             model="echo", messages=user("hi"), extra_headers={"X-Session-Id": "bad id"}
         )
-    with pytest.raises(openai.APIError, match="fake failure 500"):
+    with pytest.raises(openai.APIError, match=r"model provider failed \(HTTP 500\)"):
         stream = await client.chat.completions.create(
             model="broken", messages=user("hi"), stream=True
         )

@@ -40,9 +40,16 @@ async def fails() -> str:
     raise ValueError("broken")
 
 
+SLOW_CANCELLED = asyncio.Event()
+
+
 async def slow() -> str:
-    """Takes long."""
-    await asyncio.sleep(10)
+    """Takes long (and says when it was cancelled)."""
+    try:
+        await asyncio.sleep(10)  # a tool that never finishes in time
+    except asyncio.CancelledError:
+        SLOW_CANCELLED.set()
+        raise
     return "late"
 
 
@@ -198,7 +205,7 @@ async def test_a_streamed_run_cancelled_by_the_client_stores_nothing(server: str
             async for line in response.aiter_lines():
                 if "tool-input-available" in line:
                     break  # the client goes away mid-run
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(SLOW_CANCELLED.wait(), 5)  # the run stopped, its tool with it
         found = await http.get("/v1/agents/echo/sessions/gone")
         assert found.status_code == 404 or found.json()["messages"] == []
 

@@ -1,13 +1,14 @@
-"""``Agent``: one turn = load the session -> build what the model sees -> model steps and tool
-calls (:mod:`vel_runner.tools.loop`) -> store the user message, the tool calls, their results
-and the reply together.
+"""``Agent``: one agent's configuration (model, provider, store, context mode, tools) and its
+turns: ``run`` / ``run_turn`` (whole) and ``run_stream`` / ``stream`` (as events), each a
+:class:`~vel_runner.turn.Turn` (hold the session -> the model's view -> model and tool steps
+-> commit).
 
 Turns on one session are serialized by the store (``store.turn``), so every turn sees the one
 before it; different sessions run in parallel. A turn that fails or is cancelled stores
 nothing: the commit happens only once the whole reply is there. One exception, for chat
 front ends that keep what they showed: a *streamed* turn whose consumer goes away (a stopped
 answer, a closed tab) stores the user message with the part of the answer it delivered,
-marked ``{"metadata": {"interrupted": true}}``.
+marked ``{"metadata": {"interrupted": true}}`` (:mod:`vel_runner.turn_stop`).
 
 A turn stores its answer under an ``id``, the turn's ``run_id`` (the ``start`` event's
 ``messageId``), so clients can name it to regenerate or continue from it; the user message
@@ -16,31 +17,31 @@ has the id the caller gave (``TurnOptions.user_id``: useChat's message id), if a
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import weakref
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any
-from uuid import uuid4
+from typing import Any, TypeVar
 
-from . import events
-from .context import ContextManager, split_window, transcript_line
-from .errors import InvalidInputError, TurnCancelledError, VelError
-from .messages import Message, check_session_id, check_text, for_model, pinned_count, user_text
+from .context import ContextManager
+from .errors import InvalidInputError
+from .events import TurnEvent
+from .ids import random_hex
+from .messages import Message, check_session_id, check_text, user_text
 from .observe import hooks
+from .protocols.ui_stream import UIMessageStream
 from .providers import Provider, create_provider
-from .providers.base import Usage
-from .storage import UNCHANGED, SessionStore, SessionTurn, resolve_store
-from .tools.base import ToolCall
-from .tools.loop import DEFAULT_MAX_STEPS, ToolLoop
+from .storage import SessionStore, resolve_store
 from .tools.outcomes import DEFAULT_MAX_RESULT_CHARS
-from .tools.results import check_results_continue, tool_result_messages
+from .tools.results import tool_result_messages
 from .tools.toolbox import Toolbox
-from .turn_options import PLAIN, Delivered, TurnOptions, answer_message
+from .turn import Encode, Turn
+from .turn_options import PLAIN, TurnOptions
+from .turn_result import TurnResult
+from .turn_steps import StepSettings, step_settings
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Model calls per run when an agent does not say.
+DEFAULT_MAX_STEPS = 10
 
 #: Keys of ``Agent(model={...})`` that configure the provider client.
 CLIENT_KEYS = frozenset({"api_key", "base_url", "timeout", "max_retries", "organization", "delay"})
@@ -60,36 +61,6 @@ GENERATION_KEYS = frozenset(
 
 #: Every agent of this process not yet closed, for process-wide cleanup helpers.
 LIVE_AGENTS: weakref.WeakSet[Agent] = weakref.WeakSet()
-
-SUMMARY_INSTRUCTIONS = (
-    "You keep a running summary of a conversation. Merge the previous summary (if any) and the "
-    "new messages into one concise summary that keeps names, facts, decisions and open "
-    "questions. Reply with the summary only."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class TurnResult:
-    """What one turn produced (``Agent.run`` returns only ``output``)."""
-
-    output: str
-    usage: Usage | None
-    session_id: str | None
-    run_id: str
-    #: Calls of client-declared tools the model made (the run stopped for them).
-    tool_calls: tuple[ToolCall, ...] = ()
-    #: What the run added after the user message: tool calls, results, the answer.
-    messages: tuple[Message, ...] = ()
-    #: Why the model stopped, in the AI SDK's words (``stop``, ``length``, ``tool-calls``...).
-    finish_reason: str = "stop"
-
-
-def _cancelled() -> BaseException:
-    """Our own cancellation propagates; a provider that cancelled itself is a typed error."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        return asyncio.CancelledError()
-    return TurnCancelledError("the model call was cancelled; nothing was stored")
 
 
 class Agent:
@@ -168,9 +139,10 @@ class Agent:
         self.provider: Provider = provider
         self._owns_store = isinstance(session_storage, str)
         self.store: SessionStore = resolve_store(session_storage)
-        self._store_opened = False
+        self.store_open = False
         self.ctxmgr = context_manager if context_manager is not None else ContextManager()
         self.ctxmgr.bind(self.store, self.id, self.ttl)
+        self._plain_settings: StepSettings | None = None
         LIVE_AGENTS.add(self)
 
     def __repr__(self) -> str:
@@ -186,8 +158,8 @@ class Agent:
 
     # -- turns -------------------------------------------------------------------------------
     async def run(self, input: Mapping[str, Any] | str, session_id: str | None = None) -> str:
-        """Run one turn and return the reply text."""
-        return (await self.run_turn(input, session_id)).output
+        """Run one turn and return the reply text (everything the model wrote in the turn)."""
+        return (await self._turn(input, session_id, (), PLAIN).run()).output
 
     async def run_turn(
         self,
@@ -202,21 +174,7 @@ class Agent:
         ``client_tools`` (chat completions ``tools``) are offered to the model but not run:
         when the model calls one, the turn ends with those calls in ``tool_calls``.
         """
-        run_id = uuid4().hex
-        with hooks.turn(self.id, session_id, run_id):
-            inputs, sid = self._check_input(input, session_id, options)
-            loop = self._loop(run_id, stream=False, client_tools=client_tools)
-            async for _ in self._turn(loop, sid, inputs, options, None):
-                pass
-        return TurnResult(
-            loop.text,
-            loop.usage,
-            sid,
-            run_id,
-            tuple(loop.client_calls),
-            tuple(loop.new_messages),
-            events.finish_reason(loop.finish_reason),
-        )
+        return await self._turn(input, session_id, client_tools, options).run()
 
     def run_stream(
         self,
@@ -225,237 +183,97 @@ class Agent:
         *,
         client_tools: Sequence[Mapping[str, Any]] = (),
         options: TurnOptions = PLAIN,
-    ) -> AsyncGenerator[events.Event]:
-        """Run one turn as a stream of events (see :mod:`vel_runner.events`).
+    ) -> AsyncGenerator[dict[str, Any]]:
+        """Run one turn as a stream of AI SDK UI message stream events (dicts; see
+        :mod:`vel_runner.protocols.ui_stream`).
 
         Bad input raises here, before the stream starts. A consumer that stops early stores
         the part of the answer it received: closing the stream (``aclose``) keeps every delta
         it was handed; cancelling it (or throwing ``CancelledError`` in) keeps those it took
         before asking for the next event.
         """
-        run_id = uuid4().hex
+        encoder = UIMessageStream()
+        return self.stream(
+            input, session_id, encode=encoder.encode, client_tools=client_tools, options=options
+        )
+
+    def stream(
+        self,
+        input: Mapping[str, Any] | str,
+        session_id: str | None = None,
+        *,
+        encode: Encode[T] | None = None,
+        client_tools: Sequence[Mapping[str, Any]] = (),
+        options: TurnOptions = PLAIN,
+    ) -> AsyncGenerator[T]:
+        """Run one turn as a stream of its typed events (:mod:`vel_runner.events`), or of what
+        ``encode`` makes of them (a protocol's encoder: :mod:`vel_runner.protocols`).
+
+        Bad input raises here, before the stream starts; the rules for a stopped stream are
+        :meth:`run_stream`'s.
+        """
+        turn = self._turn(input, session_id, client_tools, options)
+        return turn.stream(encode or _as_is)  # type: ignore[arg-type]
+
+    def _turn(
+        self,
+        input: Mapping[str, Any] | str,
+        session_id: str | None,
+        client_tools: Sequence[Mapping[str, Any]],
+        options: TurnOptions,
+    ) -> Turn:
+        """A turn of this agent on checked input: bad input raises here (reported to the
+        hooks as a turn refused). The input is the user message, or the results of client
+        tool calls (``{"tool_results": [...]}``)."""
+        run_id = random_hex()
         try:
-            inputs, sid = self._check_input(input, session_id, options)
+            sid = None if session_id is None else check_session_id(session_id)
+            if options is not PLAIN:
+                if options.instructions is not None:
+                    check_text(options.instructions, "instructions")
+                if options.regenerate and (sid is None or self.ctxmgr.stateless):
+                    raise InvalidInputError(
+                        "regenerate needs a session (session_id) the agent keeps"
+                    )
+            if (
+                not isinstance(input, str)
+                and isinstance(input, Mapping)
+                and "tool_results" in input
+            ):
+                inputs = tool_result_messages(input["tool_results"])
+            else:
+                user: Message = {"role": "user", "content": user_text(input)}
+                if options.user_id is not None:
+                    user["id"] = options.user_id
+                inputs = [user]
         except InvalidInputError as exc:
             hooks.rejected(self.id, run_id, exc)
             raise
-        loop = self._loop(run_id, stream=True, client_tools=client_tools)
-        return self._stream(loop, sid, inputs, options)
+        plain = self._plain_settings  # an agent without tools: the same settings every turn
+        if (
+            client_tools
+            or self.toolbox.sources
+            or plain is None
+            or plain.settings is not self.generation
+        ):
+            plain = self._settings(client_tools)
+        return Turn(self, run_id, sid, inputs, options, plain)
 
-    def _loop(
-        self, run_id: str, *, stream: bool, client_tools: Sequence[Mapping[str, Any]] = ()
-    ) -> ToolLoop:
-        return ToolLoop(
-            self.provider,
-            self.model_name,
-            self.generation,
-            self.toolbox,
-            run_id=run_id,
-            max_steps=self.max_steps,
-            stream=stream,
-            client_tools=client_tools,
-        )
+    def _settings(self, client_tools: Sequence[Mapping[str, Any]]) -> StepSettings:
+        """The turn's model-call settings, worked out once per turn; an agent without tools
+        sends its generation settings as they are, every turn."""
+        if client_tools or self.toolbox.sources:
+            return step_settings(self.generation, self.toolbox, client_tools)
+        plain = self._plain_settings
+        if plain is None or plain.settings is not self.generation:
+            plain = self._plain_settings = StepSettings(self.generation, self.generation)
+        return plain
 
-    async def _stream(
-        self, loop: ToolLoop, sid: str | None, inputs: list[Message], options: TurnOptions
-    ) -> AsyncGenerator[events.Event]:
-        yield events.start(loop.run_id, self.id, sid)
-        delivered = Delivered()
-        try:
-            with hooks.turn(self.id, sid, loop.run_id):
-                turn = self._turn(loop, sid, inputs, options, delivered)
-                async with aclosing(turn) as turn_events:
-                    async for event in turn_events:
-                        try:
-                            yield event
-                        except asyncio.CancelledError:  # thrown in at an event nobody took
-                            delivered.pending = ""
-                            raise
-        except VelError as exc:
-            if delivered.open_text is not None:
-                yield {"type": "text-end", "id": delivered.open_text}
-            for event in events.failed(str(exc), sid):
-                yield event
-            raise
-        yield {"type": "finish-step"}
-        yield events.finish(sid, loop.usage, events.finish_reason(loop.finish_reason))
-
-    async def _turn(
-        self,
-        loop: ToolLoop,
-        sid: str | None,
-        inputs: list[Message],
-        options: TurnOptions,
-        delivered: Delivered | None,
-    ) -> AsyncGenerator[events.Event]:
-        """The loop's events; then, for a session, the commit of everything the run added.
-
-        ``inputs`` is the user message, or the results of client tool calls (which continue
-        the session's last assistant message). A streamed turn (``delivered``) whose consumer
-        stops stores what it delivered (:meth:`_keep_partial`).
-        """
-        *before, last = inputs
-        if sid is None or self.ctxmgr.stateless:
-            if last.get("role") == "tool":
-                raise InvalidInputError("tool results continue a session: give a session_id")
-            history = [*options.history, *before]
-            messages = self._messages_for_llm(loop.run_id, sid, history, None, last, options)
-            async with aclosing(self._steps(loop, messages)) as steps:
-                async for event in steps:
-                    if delivered is not None:
-                        delivered.track(event)
-                    yield event
-            return
-        if not self._store_opened:
-            await self._open_store()
-        window = self.ctxmgr.max_history
-        async with hooks.store_turn(loop.run_id, self.store, self.id, sid, window) as turn:
-            if last.get("role") == "tool":
-                check_results_continue(turn.history, inputs)
-            history = [*turn.history, *options.history, *before]
-            new = [*options.history, *inputs]
-            if options.regenerate:
-                history, last, new = self._regenerated(turn.history)
-            messages = self._messages_for_llm(
-                loop.run_id, sid, history, turn.summary, last, options
-            )
-            try:
-                async with aclosing(self._steps(loop, messages)) as steps:
-                    async for event in steps:
-                        if delivered is None:
-                            yield event
-                            continue
-                        delivered.track(event)
-                        yield event
-                        delivered.took()
-            except GeneratorExit:  # closed: it took the delta it was handed, if any
-                if delivered is not None:
-                    delivered.took()
-                    await self._keep_partial(turn, new, loop, delivered, options.keep_input)
-                raise
-            except asyncio.CancelledError:  # cancelled: it took what it asked for
-                if delivered is not None:
-                    await self._keep_partial(turn, new, loop, delivered, options.keep_input)
-                raise
-            except VelError:  # failed: a chat keeps the question (keep_input), nothing else
-                if options.keep_input and new:
-                    await self._keep(turn, new, loop, "the question of a failed turn")
-                raise
-            answered = [dict(m) for m in loop.new_messages]
-            if answered:
-                answered[-1]["id"] = loop.run_id
-            await self._commit(turn, [*new, *answered], loop.usage)
-
-    @staticmethod
-    def _regenerated(history: list[Message]) -> tuple[list[Message], Message, list[Message]]:
-        """Regenerate: the model answers the session's last (user) message again."""
-        if not history or history[-1].get("role") != "user":
-            raise InvalidInputError(
-                "nothing to regenerate: the session does not end with a user message"
-            )
-        return history[:-1], history[-1], []
-
-    async def _keep_partial(
-        self,
-        turn: SessionTurn,
-        new: Sequence[Message],
-        loop: ToolLoop,
-        delivered: Delivered,
-        keep_input: bool = False,
-    ) -> None:
-        """A stopped stream keeps what its consumer showed: the user message, the finished
-        tool steps and the partial answer (marked interrupted), so the next turn sees what the
-        client sees; stopped before its first word, it keeps nothing, or (``keep_input``)
-        the user message and the finished tool steps."""
-        text = "".join(delivered.parts)
-        if not text and not (keep_input and new):
-            return
-        done = list(loop.new_messages)
-        if done and done[-1].get("tool_calls"):  # its results never came: not a valid history
-            done.pop()
-        partial = [answer_message(loop.run_id, text, interrupted=True)] if text else []
-        await self._keep(turn, [*new, *done, *partial], loop, "the interrupted answer")
-
-    async def _keep(
-        self, turn: SessionTurn, kept: Sequence[Message], loop: ToolLoop, what: str
-    ) -> None:
-        """Commit ``kept`` although the turn did not finish; a failure to store it is logged
-        (the stop or the error wins)."""
-        task = asyncio.ensure_future(self._commit(turn, kept, loop.usage))
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            pass  # cancelled again: the commit carries on by itself
-        except Exception as exc:
-            log.warning("could not store %s of %s: %s", what, loop.run_id, exc)
-
-    @staticmethod
-    async def _steps(loop: ToolLoop, messages: list[Message]) -> AsyncGenerator[events.Event]:
-        try:
-            async for event in loop.run(messages):
-                yield event
-        except asyncio.CancelledError:
-            raise _cancelled() from None
-
-    # -- the steps of a turn -----------------------------------------------------------------
-    def _check_input(
-        self, input: Mapping[str, Any] | str, session_id: str | None, options: TurnOptions
-    ) -> tuple[list[Message], str | None]:
-        sid = None if session_id is None else check_session_id(session_id)
-        if options.instructions is not None:
-            check_text(options.instructions, "instructions")
-        if options.regenerate and (sid is None or self.ctxmgr.stateless):
-            raise InvalidInputError("regenerate needs a session (session_id) the agent keeps")
-        if isinstance(input, Mapping) and "tool_results" in input:
-            return tool_result_messages(input["tool_results"]), sid
-        user: Message = {"role": "user", "content": user_text(input)}
-        if options.user_id is not None:
-            user["id"] = options.user_id
-        return [user], sid
-
-    async def _open_store(self) -> None:
-        await self.store.open()
-        self._store_opened = True
-
-    def _messages_for_llm(
-        self,
-        run_id: str,
-        sid: str | None,
-        history: Sequence[Message],
-        summary: str | None,
-        user: Message,
-        options: TurnOptions,
-    ) -> list[Message]:
-        ctx = self.ctxmgr
-        instructions = "\n\n".join(filter(None, (self.instructions, options.instructions)))
-        messages = ctx.build_messages(run_id, sid, instructions or None, history, summary, user)
-        return [for_model(m) for m in messages]
-
-    async def _commit(self, turn: SessionTurn, new: Sequence[Message], usage: Usage | None) -> None:
-        tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
-        window = self.ctxmgr.max_history
-        if window is None:
-            await turn.commit(new, ttl=self.ttl, usage=tokens)
-            return
-        kept, dropped = split_window([*turn.history, *new], window)
-        summary = UNCHANGED
-        if self.ctxmgr.summarize and dropped:
-            summary = await self._summarize(turn.summary, dropped)
-        keep = len(kept) - pinned_count(kept)
-        await turn.commit(new, keep=keep, summary=summary, ttl=self.ttl, usage=tokens)
-
-    async def _summarize(self, previous: str | None, dropped: Sequence[Message]) -> str:
-        """Fold the messages that left the window into the running summary (same model)."""
-        transcript = "\n".join(transcript_line(m) for m in dropped)
-        request: list[Message] = [{"role": "system", "content": SUMMARY_INSTRUCTIONS}]
-        if previous:
-            request.append({"role": "user", "content": f"Previous summary:\n{previous}"})
-        request.append({"role": "user", "content": f"New messages:\n{transcript}"})
-        try:
-            completion = await self.provider.complete(request, model=self.model_name, settings={})
-        except asyncio.CancelledError:
-            raise _cancelled() from None
-        return completion.text.strip()
+    async def open_store(self) -> None:
+        """Open the store before the agent's first turn on it (then: nothing to do)."""
+        if not self.store_open:
+            await self.store.open()
+            self.store_open = True
 
     async def aclose(self) -> None:
         """Close the provider and store this agent created itself (shared ones stay open)."""
@@ -464,3 +282,7 @@ class Agent:
             await self.provider.aclose()
         if self._owns_store:
             await self.store.close()
+
+
+def _as_is(event: TurnEvent) -> tuple[TurnEvent]:
+    return (event,)

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 
 from .durations import MAX_AGE_SECONDS
 from .errors import InvalidInputError
-from .messages import Message, check_messages, check_session_id, pinned_count
+from .messages import Message, check_messages, check_session_id, for_model, pinned_count
+from .model_view import HistoryView, paired_after
 from .storage.base import HistoryEdit, SessionInfo, SessionRecord, SessionStore
 
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
@@ -139,26 +140,42 @@ class ContextManager:
         instructions: str | None,
         history: Sequence[Message],
         summary: str | None,
-        user_message: Message,
+        new: Sequence[Message],
+        view: HistoryView | None = None,
     ) -> list[Message]:
-        """What the model receives for one turn: the window, then the ``messages_for_llm`` hook.
+        """What the model receives for one turn, in the model's form: the instructions, the
+        summary, the window of ``history`` + ``new`` (this turn's messages), then the
+        ``messages_for_llm`` hook.
 
-        The prepared messages live only for the hook's call, under ``run_id``, so concurrent
-        turns of one agent never see each other's.
+        ``view`` is the store's model-form copy of ``history`` (:mod:`vel_runner.model_view`),
+        when it keeps one: with the full history and nothing to pair, the request is built
+        in one pass without looking at the history's messages. The prepared messages live
+        only for the hook's call, under ``run_id``, so concurrent turns of one agent never
+        see each other's.
         """
         messages: list[Message] = []
         if instructions:
             messages.append({"role": "system", "content": instructions})
         if summary:
             messages.append({"role": "system", "content": SUMMARY_PREFIX + summary})
-        if self.max_history is None:
-            messages.extend(history)
-            messages.append(user_message)
+        if self.max_history is None and view is not None and paired_after(view.pairing, new):
+            messages.extend(view.messages)
+            for message in new:
+                messages.append(for_model(message))
         else:
-            messages.extend(split_window([*history, user_message], self.max_history)[0])
-        self._prepared[run_id] = pair_tool_results(messages)
+            body = [*history, *new]
+            if self.max_history is not None:
+                body = split_window(body, self.max_history)[0]
+            messages.extend(map(for_model, body))
+            messages = pair_tool_results(messages)
+        if (
+            type(self).messages_for_llm is ContextManager.messages_for_llm
+            and "messages_for_llm" not in self.__dict__
+        ):
+            return messages  # not overridden: the prepared messages are the request
+        self._prepared[run_id] = messages
         try:
-            return self.messages_for_llm(run_id, session_id)
+            return [for_model(m) for m in self.messages_for_llm(run_id, session_id)]
         finally:
             self._prepared.pop(run_id, None)
 

@@ -1,140 +1,142 @@
-"""The events ``Agent.run_stream`` yields, in the Vercel AI SDK UI message stream protocol.
+"""The turn's events: what one streamed turn produces, in order, as typed values.
 
-Each event is a JSON-ready dict with a ``type`` key, so the server sends it as one SSE
-``data:`` line and existing chat front ends (``useChat``) consume the stream unchanged.
-One turn yields, in order::
+The turn (:mod:`vel_runner.turn`) produces these and nothing else; every wire protocol is an
+encoder from them (:mod:`vel_runner.protocols`): the AI SDK UI message stream that
+``Agent.run_stream`` yields, the chat completions chunks, the Responses events. One streamed
+turn produces::
 
-    start        {"type": "start", "messageId": run_id, "messageMetadata": {...}}
-    start-step   {"type": "start-step"}
-    text-start   {"type": "text-start", "id": text_id}                  (with the first delta)
-    text-delta   {"type": "text-delta", "id": text_id, "delta": "..."}     (one per chunk)
-    text-end     {"type": "text-end", "id": text_id}
-    finish-step  {"type": "finish-step"}
+    TurnStarted                                   once, before anything else
+    StepStarted                                   per model call
+      TextDelta*                                  the model's text, as it comes
+      ToolCallStarted / ToolInputDelta*           per tool call the model writes
+      TextEnded                                   the model's reply for the step is complete
+      ToolCallReady*                              each call, its input parsed
+      ToolOutput*                                 each result, as it arrives (not for calls
+                                                  the client runs itself)
+    StepEnded                                     the step is done (the last one: once stored)
+    TurnFinished | TurnFailed                     the result once stored, or the error
 
-A step whose model calls tools also yields, per call (``dynamic``: the tools are the server's,
-not declared in the client)::
+A failed turn ends with :class:`TurnFailed` wherever it was (the encoder closes what it had
+open). A non-streamed turn produces no events at all: it returns its
+:class:`~vel_runner.turn_result.TurnResult`, the same object :class:`TurnFinished` carries.
 
-    tool-input-start      {"toolCallId", "toolName", "dynamic": true}
-    tool-input-delta      {"toolCallId", "inputTextDelta"}          (as the model writes)
-    tool-input-available  {"toolCallId", "toolName", "input", "dynamic": true}
-    tool-output-available {"toolCallId", "output", "dynamic": true}   or
-    tool-output-error     {"toolCallId", "errorText", "dynamic": true}
-
-and the next model call starts its own ``start-step``. Text parts appear in a tool step only
-when the model wrote text there.
-    finish       {"type": "finish", "finishReason": "stop", "messageMetadata": {...}}
-
-``messageId`` is the id the answer is stored under. ``finish`` is sent only after the turn is
-stored; its ``finishReason`` is ``stop``, ``length``, ``content-filter`` or ``tool-calls`` as
-the model ended. A failed turn ends ``error``, ``finish-step``, ``finish`` with
-``finishReason: "error"`` (an open text part is closed first), and the agent then raises the
-typed error. ``text-start`` waits for the model's first delta, so a model that fails before
-answering leaves no empty text part. Over SSE the stream ends with ``data: [DONE]``.
-``finishReason`` needs ``ai`` >= 5.0.92 on the client (older 5.0.x releases reject it).
+Events are slotted dataclasses, cheap to make and matched by type; treat them as read-only
+(they are not frozen: a frozen dataclass pays a call per field, and a turn makes one event
+per delta). New kinds (an approval request, say) are new classes; an encoder ignores kinds it
+does not know.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .providers.base import Usage
+if TYPE_CHECKING:
+    from .errors import VelError
+    from .tools.base import ToolCall
+    from .turn_result import TurnResult
 
-Event = dict[str, Any]
 
-EVENT_TYPES = (
-    "start",
-    "start-step",
-    "text-start",
-    "text-delta",
-    "text-end",
-    "tool-input-start",
-    "tool-input-delta",
-    "tool-input-available",
-    "tool-output-available",
-    "tool-output-error",
-    "finish-step",
-    "finish",
-    "error",
+@dataclass(slots=True)
+class TurnStarted:
+    """The turn began: ``run_id`` is the id its answer is stored under."""
+
+    run_id: str
+    agent_id: str
+    session_id: str | None
+
+
+@dataclass(slots=True)
+class StepStarted:
+    """A model call begins (``index`` counts from 0)."""
+
+    index: int
+
+
+@dataclass(slots=True)
+class TextDelta:
+    """A piece of the model's text. All of a turn's deltas, joined, are its ``output``."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class ToolCallStarted:
+    """The model began writing a tool call; ``client``: a tool the client runs itself."""
+
+    call_id: str
+    name: str
+    client: bool = False
+
+
+@dataclass(slots=True)
+class ToolInputDelta:
+    """A piece of a tool call's JSON arguments, as the model writes them."""
+
+    call_id: str
+    delta: str
+
+
+@dataclass(slots=True)
+class TextEnded:
+    """The model's reply for this step is complete. ``text`` is the step's whole text;
+    ``answer``: this step ends the turn (its reply is the answer)."""
+
+    text: str
+    answer: bool
+
+
+@dataclass(slots=True)
+class ToolCallReady:
+    """A call the model made, its arguments complete (``input``: parsed, or the raw text
+    when they are not JSON)."""
+
+    call: ToolCall
+    input: Any
+    client: bool = False
+
+
+@dataclass(slots=True)
+class ToolOutput:
+    """The result of a call: ``output`` (JSON-ready), or ``error`` when it failed."""
+
+    call_id: str
+    name: str
+    output: Any
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class StepEnded:
+    """A step is done; the turn's last one ends once the turn is stored."""
+
+    index: int
+
+
+@dataclass(slots=True)
+class TurnFinished:
+    """The turn is stored (or needed no storing): its result."""
+
+    result: TurnResult
+
+
+@dataclass(slots=True)
+class TurnFailed:
+    """The turn failed and stored nothing; the stream raises ``error`` next."""
+
+    error: VelError
+
+
+TurnEvent = (
+    TurnStarted
+    | StepStarted
+    | TextDelta
+    | ToolCallStarted
+    | ToolInputDelta
+    | TextEnded
+    | ToolCallReady
+    | ToolOutput
+    | StepEnded
+    | TurnFinished
+    | TurnFailed
 )
-
-#: The response header that tells AI SDK clients which stream protocol this is.
-STREAM_HEADER = ("x-vercel-ai-ui-message-stream", "v1")
-
-
-def start(run_id: str, agent_id: str, session_id: str | None) -> Event:
-    return {
-        "type": "start",
-        "messageId": run_id,
-        "messageMetadata": {"agentId": agent_id, "sessionId": session_id},
-    }
-
-
-def text_delta(text_id: str, delta: str) -> Event:
-    return {"type": "text-delta", "id": text_id, "delta": delta}
-
-
-def tool_input_start(call_id: str, name: str) -> Event:
-    return {"type": "tool-input-start", "toolCallId": call_id, "toolName": name, "dynamic": True}
-
-
-def tool_input_delta(call_id: str, delta: str) -> Event:
-    return {"type": "tool-input-delta", "toolCallId": call_id, "inputTextDelta": delta}
-
-
-def tool_input_available(call_id: str, name: str, input: Any) -> Event:
-    return {
-        "type": "tool-input-available",
-        "toolCallId": call_id,
-        "toolName": name,
-        "input": input,
-        "dynamic": True,
-    }
-
-
-def tool_output(call_id: str, output: Any, error: str | None) -> Event:
-    """``tool-output-error`` when ``error`` is set, else ``tool-output-available``."""
-    if error is not None:
-        return {
-            "type": "tool-output-error",
-            "toolCallId": call_id,
-            "errorText": error,
-            "dynamic": True,
-        }
-    return {
-        "type": "tool-output-available",
-        "toolCallId": call_id,
-        "output": output,
-        "dynamic": True,
-    }
-
-
-#: The AI SDK's finish reasons (``finish.finishReason``).
-FINISH_REASONS = frozenset({"stop", "length", "content-filter", "tool-calls", "error", "other"})
-
-
-def finish_reason(model_reason: str | None) -> str:
-    """The AI SDK's name for the reason a model gave (OpenAI's ``tool_calls`` -> ``tool-calls``)."""
-    if model_reason is None:
-        return "stop"
-    reason = model_reason.replace("_", "-")
-    return reason if reason in FINISH_REASONS else "other"
-
-
-def finish(session_id: str | None, usage: Usage | None, reason: str = "stop") -> Event:
-    return {
-        "type": "finish",
-        "finishReason": reason if reason in FINISH_REASONS else "other",
-        "messageMetadata": {
-            "sessionId": session_id,
-            "usage": usage.as_dict() if usage is not None else None,
-        },
-    }
-
-
-def error(text: str) -> Event:
-    return {"type": "error", "errorText": text}
-
-
-def failed(text: str, session_id: str | None) -> list[Event]:
-    """How a failed turn ends its stream: the error, then the step and the message closed."""
-    return [error(text), {"type": "finish-step"}, finish(session_id, None, "error")]

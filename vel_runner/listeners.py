@@ -19,23 +19,27 @@ log = logging.getLogger(__name__)
 class Listeners(Generic[E]):
     """A list of callbacks; :meth:`add` returns the function that removes the one added."""
 
-    __slots__ = ("_callbacks",)
+    __slots__ = ("_callbacks", "any")
 
     def __init__(self) -> None:
         self._callbacks: list[Callable[[E], None]] = []
+        #: Is anyone listening? (An attribute, so the hot paths that emit pay no call.)
+        self.any = False
 
     def __bool__(self) -> bool:
-        return bool(self._callbacks)
+        return self.any
 
     def __len__(self) -> int:
         return len(self._callbacks)
 
     def add(self, callback: Callable[[E], None]) -> Callable[[], None]:
         self._callbacks.append(callback)
+        self.any = True
 
         def remove() -> None:
             with contextlib.suppress(ValueError):
                 self._callbacks.remove(callback)
+            self.any = bool(self._callbacks)
 
         return remove
 

@@ -15,9 +15,9 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from uuid import uuid4
 
 from .errors import InvalidInputError
+from .ids import random_hex
 
 Message = dict[str, Any]
 
@@ -140,14 +140,18 @@ STORE_ONLY_KEYS = frozenset({"id", "metadata"})
 
 def new_message_id() -> str:
     """A new stable id for a stored message."""
-    return f"msg_{uuid4().hex}"
+    return f"msg_{random_hex()}"
 
 
 def for_model(message: Message) -> Message:
-    """``message`` without the keys only its clients use (OpenAI rejects unknown keys)."""
-    if STORE_ONLY_KEYS.isdisjoint(message):
+    """``message`` without the keys only its clients use (OpenAI rejects unknown keys): the
+    message itself when it has none, else a copy without them."""
+    if "id" not in message and "metadata" not in message:  # STORE_ONLY_KEYS, spelled out
         return message
-    return {k: v for k, v in message.items() if k not in STORE_ONLY_KEYS}
+    copy = message.copy()
+    for key in STORE_ONLY_KEYS:
+        copy.pop(key, None)
+    return copy
 
 
 def check_session_id(session_id: object) -> str:
@@ -164,6 +168,8 @@ def check_session_id(session_id: object) -> str:
         raise InvalidInputError(
             f"session_id is {len(session_id)} characters long; the limit is {MAX_SESSION_ID_LENGTH}"
         )
+    if session_id.isascii() and session_id.isprintable():
+        return session_id  # no control character, NUL or surrogate: nothing more to check
     check_text(session_id, "session_id")
     for index, ch in enumerate(session_id):
         if ord(ch) < 32 or ord(ch) == 127:
@@ -175,7 +181,9 @@ def check_session_id(session_id: object) -> str:
 
 def user_text(payload: object) -> str:
     """Extract the user's text from ``agent.run``'s first argument (``{'message': ...}`` or str)."""
-    if isinstance(payload, Mapping):
+    if isinstance(payload, str):
+        text: object = payload
+    elif isinstance(payload, Mapping):
         if "message" not in payload:
             raise InvalidInputError(
                 f"input must have a 'message' key, got keys {sorted(map(str, payload))}"

@@ -161,19 +161,29 @@ class Runtime:
     async def lease(self, agent_id: str) -> AsyncIterator[Agent]:
         """Hold the current snapshot for one turn: its stores and providers stay open until
         the block ends, even if a reload retires them meanwhile."""
+        agent, release = self.hold(agent_id)
+        try:
+            yield agent
+        finally:
+            release()
+
+    def hold(self, agent_id: str) -> tuple[Agent, Callable[[], None]]:
+        """:meth:`lease` without the context manager (a server's every turn takes one): the
+        agent, and the function that lets its snapshot go (call it exactly once)."""
         snapshot = self.snapshot
         agent = self.agent(agent_id)
         key = id(snapshot)
         self._leases[key] = self._leases.get(key, 0) + 1
-        try:
-            yield agent
-        finally:
+
+        def release() -> None:
             self._leases[key] -= 1
             if self._leases[key] == 0:
                 del self._leases[key]
                 event = self._drained.pop(key, None)
                 if event is not None:
                     event.set()
+
+        return agent, release
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:

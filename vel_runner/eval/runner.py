@@ -198,8 +198,9 @@ def answer_of(result: Any) -> Answer:
 
 
 async def streamed_answer(agent: Agent, text: str, session_id: str) -> Answer:
-    """Run the turn streamed and read the answer from its events: the last text part (the
-    final step's), the tool calls and their outputs."""
+    """Run the turn streamed and read the answer from its events: its text (every text
+    delta, joined: what the model wrote in the turn, as ``TurnResult.output`` is), the tool
+    calls and their outputs."""
     parts: dict[str, list[str]] = {}
     calls: dict[str, tuple[str, Any]] = {}
     outputs: dict[str, str] = {}
@@ -218,9 +219,9 @@ async def streamed_answer(agent: Agent, text: str, session_id: str) -> Answer:
             )
         elif kind == "tool-output-error":
             outputs[event["toolCallId"]] = json.dumps({"error": event["errorText"]})
-    last = "".join(list(parts.values())[-1]) if parts else ""
+    text = "".join("".join(part) for part in parts.values())
     made = tuple(CallMade(name, value, outputs.get(i)) for i, (name, value) in calls.items())
-    return Answer(last, made)
+    return Answer(text, made)
 
 
 __all__ = ["Progress", "Runner", "answer_of", "streamed_answer"]

@@ -2,28 +2,23 @@
 :class:`Step` objects handed to the registered observers, store operations as timings on
 their turn's step.
 
-The agent opens a step with ``with hooks.turn(...)`` / ``hooks.model(run_id, ...)`` /
-``hooks.store_turn(...)``; child steps find their turn by its run id, so no context variable
-has to survive an async generator. With no observer registered every call returns a shared
-no-op step: an agent outside a server pays one tuple check per step.
+A turn opens its step with ``with hooks.turn(...)`` and keeps it; its model calls and tool
+calls are children made from it (``step.model(...)``, ``step.tool_done(...)``), and its store
+operations are timed through ``hooks.store_turn(step, ...)``. No registry keyed by run id:
+the turn holds its step. With no observer registered every call returns a shared no-op step,
+whose children are the no-op step too: an agent outside a server pays one tuple check per
+turn.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..errors import (
-    InvalidInputError,
-    ProviderError,
-    SessionConflictError,
-    StoreUnavailableError,
-    TurnCancelledError,
-)
+from ..errors import outcome_of
 
 if TYPE_CHECKING:
     from ..messages import Message
@@ -32,25 +27,24 @@ if TYPE_CHECKING:
 
 StepKind = Literal["turn", "chat", "tool"]
 
-#: ``outcome`` of a step: ``ok`` or what ended it.
+#: ``outcome`` of a step: ``ok`` or what ended it (each error type carries its own).
 OUTCOMES = ("ok", "provider_error", "invalid", "conflict", "cancelled", "store_error", "error")
 
-
-def outcome_of(exc: BaseException | None) -> str:
-    """The outcome label of a step that raised ``exc`` (``None``: it succeeded)."""
-    if exc is None:
-        return "ok"
-    if isinstance(exc, ProviderError):
-        return "provider_error"
-    if isinstance(exc, InvalidInputError):
-        return "invalid"
-    if isinstance(exc, SessionConflictError):
-        return "conflict"
-    if isinstance(exc, (TurnCancelledError, asyncio.CancelledError, GeneratorExit)):
-        return "cancelled"
-    if isinstance(exc, StoreUnavailableError):
-        return "store_error"
-    return "error"
+__all__ = [
+    "NO_STEP",
+    "OUTCOMES",
+    "AnyStep",
+    "Observer",
+    "Step",
+    "add_observer",
+    "observers",
+    "observing",
+    "outcome_of",
+    "record_tool_call",
+    "rejected",
+    "store_turn",
+    "turn",
+]
 
 
 class Observer(Protocol):
@@ -63,17 +57,20 @@ class Observer(Protocol):
 
 
 _observers: tuple[Observer, ...] = ()
-_turns: dict[str, Step] = {}
+#: Is any observer registered? (Read by the turn before it asks for a step.)
+observing = False
 
 
 def add_observer(observer: Observer) -> Callable[[], None]:
     """Register ``observer`` for every agent of this process; returns its remover."""
-    global _observers
+    global _observers, observing
     _observers = (*_observers, observer)
+    observing = True
 
     def remove() -> None:
-        global _observers
+        global _observers, observing
         _observers = tuple(o for o in _observers if o is not observer)
+        observing = bool(_observers)
 
     return remove
 
@@ -114,10 +111,28 @@ class Step:
         if output is not None:
             self.output = output
 
+    def _child(self, kind: StepKind, name: str) -> Step:
+        step = Step(kind, name, self.agent, self.run_id)
+        step.session, step.parent = self.session, self
+        return step
+
+    def model(self, model_name: str, messages: Sequence[Message] | None = None) -> Step:
+        """``with turn_step.model(model, messages)`` around one model call of this turn."""
+        step = self._child("chat", model_name)
+        step.messages = messages
+        return step
+
+    def tool(self, tool_name: str) -> Step:
+        """``with turn_step.tool(name)`` around one tool call of this turn."""
+        return self._child("tool", tool_name)
+
+    def tool_done(self, tool_name: str, outcome: str, seconds: float) -> None:
+        """Report a tool call of this turn timed elsewhere (``outcome``: ``ok`` or an error
+        label)."""
+        record_tool_call(self.agent, tool_name, outcome, seconds, self)
+
     def __enter__(self) -> Step:
         self.started_at = time.perf_counter()
-        if self.kind == "turn":
-            _turns[self.run_id] = self
         for observer in _observers:
             observer.started(self)
         return self
@@ -136,10 +151,7 @@ class Step:
         if exc is not None:
             self.error = exc
             self.outcome = outcome_of(exc)
-        kind = self.kind
-        if kind == "turn":
-            _turns.pop(self.run_id, None)
-        elif kind == "chat" and self.parent is not None:
+        if self.kind == "chat" and self.parent is not None:
             self.parent.input_tokens += self.input_tokens
             self.parent.output_tokens += self.output_tokens
         for observer in _observers:
@@ -147,9 +159,19 @@ class Step:
 
 
 class _NoStep:
-    """What the hooks return while nothing observes: every method does nothing."""
+    """What the hooks return while nothing observes: every method does nothing, and its
+    children are itself."""
 
     __slots__ = ()
+
+    def model(self, model_name: str, messages: Sequence[Message] | None = None) -> _NoStep:
+        return self
+
+    def tool(self, tool_name: str) -> _NoStep:
+        return self
+
+    def tool_done(self, tool_name: str, outcome: str, seconds: float) -> None:
+        return None
 
     def usage(self, usage: Usage | None, output: str | None = None) -> None:
         return None
@@ -174,38 +196,14 @@ def turn(agent_id: str, session_id: str | None, run_id: str) -> AnyStep:
     return step
 
 
-def _child(run_id: str, kind: StepKind, name: str) -> Step | None:
-    parent = _turns.get(run_id) if _observers else None
-    if parent is None:
-        return None
-    step = Step(kind, name, parent.agent, run_id)
-    step.session, step.parent = parent.session, parent
-    return step
-
-
-def model(run_id: str, model_name: str, messages: Sequence[Message] | None = None) -> AnyStep:
-    """``with hooks.model(run_id, model)`` around one model call of turn ``run_id``."""
-    step = _child(run_id, "chat", model_name)
-    if step is None:
-        return NO_STEP
-    step.messages = messages
-    return step
-
-
-def tool(run_id: str, tool_name: str) -> AnyStep:
-    """``with hooks.tool(run_id, name)`` around one tool call of turn ``run_id``."""
-    return _child(run_id, "tool", tool_name) or NO_STEP
-
-
 def record_tool_call(
-    agent_id: str, tool_name: str, outcome: str, seconds: float, run_id: str = ""
+    agent_id: str, tool_name: str, outcome: str, seconds: float, parent: Step | None = None
 ) -> None:
-    """Report a tool call timed elsewhere (``outcome``: ``ok`` or an error label); with the
-    ``run_id`` of a turn in flight, ``agent_id`` may be empty (the turn's agent is used)."""
+    """Report a tool call timed elsewhere (``outcome``: ``ok`` or an error label), as a
+    child of the turn step ``parent`` when there is one."""
     if not _observers:
         return
-    parent = _turns.get(run_id)
-    step = Step("tool", tool_name, agent_id or (parent.agent if parent else ""), run_id)
+    step = Step("tool", tool_name, agent_id, parent.run_id if parent else "")
     step.parent = parent
     if parent is not None:
         step.session = parent.session
@@ -224,12 +222,12 @@ def rejected(agent_id: str, run_id: str, exc: BaseException) -> None:
 
 
 def store_turn(
-    run_id: str, store: SessionStore, agent_id: str, session_id: str, window: int | None
+    turn: AnyStep, store: SessionStore, agent_id: str, session_id: str, window: int | None
 ) -> AbstractAsyncContextManager[SessionTurn]:
-    """``store.turn(...)``, with its read (taking the session) and its commit timed."""
+    """``store.turn(...)``, with its read (taking the session) and its commit timed into the
+    turn step's ``store_ops`` (as is while nothing observes)."""
     held = store.turn(agent_id, session_id, window=window)
-    turn = _turns.get(run_id) if _observers else None
-    if turn is None:
+    if not isinstance(turn, Step):
         return held
     turn.store_ops = []
     return _TimedTurn(held, turn.store_ops, store.name)
@@ -239,7 +237,7 @@ class _TimedTurn:
     """A session turn whose read (taking the session) and write (commit) are timed into its
     turn's ``store_ops``."""
 
-    __slots__ = ("_held", "_ops", "_store", "_turn", "history", "summary")
+    __slots__ = ("_held", "_ops", "_store", "_turn", "history", "summary", "view")
 
     def __init__(
         self,
@@ -250,6 +248,7 @@ class _TimedTurn:
         self._held, self._ops, self._store = held, ops, store
         self.history: list[Message] = []
         self.summary: str | None = None
+        self.view: Any = None
 
     async def __aenter__(self) -> _TimedTurn:
         started = time.perf_counter()
@@ -258,6 +257,7 @@ class _TimedTurn:
         finally:
             self._ops.append(("read", self._store, started, time.perf_counter() - started))
         self.history, self.summary = self._turn.history, self._turn.summary
+        self.view = getattr(self._turn, "view", None)
         return self
 
     async def __aexit__(

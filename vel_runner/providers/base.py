@@ -64,10 +64,12 @@ class ToolCallDelta:
     arguments: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Chunk:
     """A piece of a streamed reply: a text delta, a tool-call delta, or (last) the usage; the
-    chunk that ends the reply may carry the model's ``finish_reason``."""
+    chunk that ends the reply may carry the model's ``finish_reason``. (Read-only by
+    convention: not a frozen dataclass, whose every field costs a call to set, on the path
+    of every delta.)"""
 
     delta: str = ""
     usage: Usage | None = None

@@ -20,6 +20,8 @@ from ..tools.base import ToolCall
 from .base import Chunk, Completion, ToolCallDelta, Usage
 
 TOOL_COMMAND = "/tool "
+#: Requests whose word counts the provider keeps (then it starts over).
+COUNTED_REQUESTS = 10_000
 
 
 def _last_user_text(messages: Sequence[Message]) -> str:
@@ -75,19 +77,49 @@ class EchoProvider:
 
     def __init__(self, *, delay: float = 0.0, **_ignored: Any) -> None:
         self.delay = float(delay)
+        #: The word counts of requests seen lately, by their first message: a session's
+        #: history comes back every turn (the same message objects), and counting it again
+        #: would make a long session cost the server what no real model's would.
+        self._counted: dict[int, tuple[Message, int, Message, int]] = {}
+
+    def _count_words(self, messages: Sequence[Message]) -> int:
+        """The words of every message's content (as ``str``); what an earlier request of
+        the same session counted already (the same objects, first to last) is not counted
+        again."""
+        if not messages:
+            return 0
+        first, counted = messages[0], self._counted
+        known = counted.get(id(first))
+        start, total = 0, 0
+        if (
+            known is not None
+            and known[0] is first
+            and known[1] <= len(messages)
+            and messages[known[1] - 1] is known[2]
+        ):
+            start, total = known[1], known[3]
+        for message in messages[start:]:
+            content = message.get("content", "")
+            total += len((content if isinstance(content, str) else str(content)).split())
+        if len(counted) > COUNTED_REQUESTS:
+            counted.clear()
+        counted[id(first)] = (first, len(messages), messages[-1], total)  # holds both alive
+        return total
 
     def _reply(self, messages: Sequence[Message]) -> tuple[str, Usage]:
-        said = _results_text(messages)
+        said = None
+        if messages and messages[-1].get("role") == "tool":
+            said = _results_text(messages)
         if said is None:
             said = _last_user_text(messages)
         text = f"echo ({len(messages)} messages): {said}"
-        prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
+        prompt_words = self._count_words(messages)  # the words of every message
         return text, Usage(prompt_tokens=prompt_words, completion_tokens=len(text.split()))
 
     async def complete(
         self, messages: Sequence[Message], *, model: str, settings: Mapping[str, Any]
     ) -> Completion:
-        calls = _tool_calls(messages, settings)
+        calls = _tool_calls(messages, settings) if settings.get("tools") else ()
         text, usage = self._reply(messages)
         if self.delay:
             await asyncio.sleep(self.delay)

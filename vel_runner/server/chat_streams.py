@@ -1,7 +1,9 @@
 """Chat answers in flight, so a reloaded page can resume one (``useChat``'s ``resume``).
 
-A :class:`ChatRun` owns one streamed turn. Its readers (the ``POST`` that started it, and any
-``GET .../stream`` that resumes it) replay the frames so far and then follow it live. The turn
+A :class:`ChatRun` owns one streamed turn's frames (from the streaming helper,
+:mod:`.streaming`, which holds the agent, ends them and says a failure in words an end user
+can act on). Its readers (the ``POST`` that started it, and any ``GET .../stream`` that
+resumes it) replay the frames so far and then follow it live. The turn
 only advances when a reader asks for the next event, so the agent counts as delivered exactly
 what a reader took. When the last reader goes (a stopped answer, a closed or reloading tab),
 the run waits ``grace`` seconds for one to come back, then stops the turn: the agent stores the
@@ -21,17 +23,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
-from ..errors import VelError
-from ..events import Event
 from ..messages import Message
-from ..observe.logs import REQUEST_ID
-from ..public_errors import public_text
+from ..protocols.sse import DONE, data_frame
+from ..protocols.ui_stream import UIMessageStream
 from ..storage.keyed_locks import KeyedLocks
 from .chat_mirror import Mirror, RemoteChats
-from .sse import DONE, data_frame
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -50,17 +49,12 @@ class ChatRun:
     """One streamed turn and the frames it has produced so far."""
 
     def __init__(
-        self,
-        events: AsyncGenerator[Event],
-        lease: AsyncExitStack,
-        streams: ChatStreams,
-        request_id: str | None = None,
+        self, source: AsyncGenerator[bytes], encoder: UIMessageStream, streams: ChatStreams
     ) -> None:
         self.frames: list[bytes] = []
-        self.request_id = request_id
         self.done = False
-        self._events = events
-        self._lease = lease
+        self._source = source
+        self._encoder = encoder  # what the stream has open, for a stopped answer's ending
         self._streams = streams
         self._pull: asyncio.Task[None] | None = None
         self._readers = 0
@@ -70,7 +64,6 @@ class ChatRun:
         self.mirror: Mirror | None = None
         #: The user message it answers, until its turn stores it (``None``: a regenerate).
         self.question: Message | None = None
-        self._open = OpenParts()
 
     async def follow(self) -> AsyncIterator[bytes]:
         """Every frame from the first, then the live ones, until the answer ends."""
@@ -113,58 +106,32 @@ class ChatRun:
 
     async def _pull_one(self) -> None:
         try:
-            event = await anext(self._events)
-        except StopAsyncIteration:
-            await self._end()
-        except VelError as exc:  # the agent already sent the error events
-            log.warning("streamed chat turn failed: %s", exc)
+            frame = await anext(self._source)
+        except StopAsyncIteration:  # the helper sent a failure's frames and [DONE] already
             await self._end()
         except Exception:
             log.exception("streamed chat turn failed")
             await self._end()
         else:
-            if event["type"] == "error":  # the turn failed: its last events, said in words
-                await self._failed(event)
-                return
-            self._push(event)
+            self._push(frame)
 
-    def _push(self, event: Event) -> None:
-        self._open.saw(event)
-        self.frames.append(data_frame(event))
+    def _push(self, frame: bytes) -> None:
+        self.frames.append(frame)
         if self.mirror is not None:
             self.mirror.pushed()
 
-    async def _failed(self, error: Event) -> None:
-        """The failed turn's closing events, its ``errorText`` in words an end user can act on
-        (with the request id) once the agent raised the error it describes: the detail goes
-        to the log, not to the page."""
-        rest: list[Event] = []
-        failure: BaseException | None = None
-        try:
-            async for event in self._events:
-                rest.append(event)
-        except Exception as exc:
-            failure = exc
-        if failure is not None:
-            log.warning("streamed chat turn failed: %s", failure)
-            error = {**error, "errorText": public_text(failure, self.request_id)}
-        for event in (error, *rest):
-            self._push(event)
-        await self._end()
-
     async def _end(self) -> None:
-        if not self.done:
-            self.done = True
+        self.done = True
+        if not self.frames or self.frames[-1] != DONE:  # the helper ends with it, a stop too
             self.frames.append(DONE)
         if self.mirror is not None:
             self.mirror.end()
         self._streams.forget(self)
-        await self._lease.aclose()
 
     @property
     def message_id(self) -> str | None:
         """The id the answer is stored under (the ``start`` chunk's ``messageId``)."""
-        return self._open.message_id
+        return self._encoder.run_id or None
 
     def followed_elsewhere(self) -> None:
         """A process elsewhere follows the answer: it gets a reader here (:mod:`.chat_mirror`)
@@ -193,55 +160,14 @@ class ChatRun:
                 pull.cancel()  # the agent is waiting for the model: cancel that wait
                 await asyncio.wait([pull])
             else:  # the agent waits at a frame no reader took: stop it there
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, VelError):
-                    await self._events.athrow(asyncio.CancelledError())
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                    await self._source.athrow(asyncio.CancelledError())
             with contextlib.suppress(Exception):
-                await self._events.aclose()
+                await self._source.aclose()
         finally:  # its readers see the answer end as a stream does: closed, then [DONE]
-            self.frames.extend(data_frame(event) for event in self._open.closing())
+            self.frames.extend(data_frame(item) for item in self._encoder.stopped())
             self.frames.append(DONE)
             await self._end()
-
-
-class OpenParts:
-    """What a stream has open (its step, its text part), so that a stopped answer's stream
-    still ends as the protocol says: the text part and the step closed, then ``finish``."""
-
-    __slots__ = ("message_id", "session_id", "step", "text")
-
-    def __init__(self) -> None:
-        self.message_id: str | None = None
-        self.session_id: str | None = None
-        self.step = False
-        self.text: str | None = None
-
-    def saw(self, event: Event) -> None:
-        kind = event["type"]
-        if kind == "start":
-            self.message_id = event.get("messageId")
-            self.session_id = (event.get("messageMetadata") or {}).get("sessionId")
-        elif kind == "start-step":
-            self.step = True
-        elif kind == "finish-step":
-            self.step = False
-        elif kind == "text-start":
-            self.text = event["id"]
-        elif kind == "text-end":
-            self.text = None
-
-    def closing(self) -> list[Event]:
-        """The events that end a stopped answer: ``finishReason: "other"`` and the metadata
-        its stored copy carries (``interrupted``)."""
-        events: list[Event] = []
-        if self.message_id is None:  # stopped before it began: still a whole (empty) message
-            events.append({"type": "start"})
-        if self.text is not None:
-            events.append({"type": "text-end", "id": self.text})
-        if self.step:
-            events.append({"type": "finish-step"})
-        metadata = {"sessionId": self.session_id, "interrupted": True}
-        events.append({"type": "finish", "finishReason": "other", "messageMetadata": metadata})
-        return events
 
 
 class ChatStreams:
@@ -269,16 +195,17 @@ class ChatStreams:
         self,
         agent: Agent,
         chat_id: str,
-        events: AsyncGenerator[Event],
-        lease: AsyncExitStack,
+        frames: AsyncGenerator[bytes],
+        encoder: UIMessageStream,
         question: Message | None = None,
     ) -> ChatRun:
-        """Run ``events`` as the chat's answer (to ``question``, a user message the session
-        does not hold yet), after stopping the one before it."""
+        """Run ``frames`` (a turn streamed through ``encoder``, :mod:`.streaming`) as the
+        chat's answer (to ``question``, a user message the session does not hold yet), after
+        stopping the one before it."""
         previous = self._runs.get((agent.id, chat_id))
         if previous is not None:
             await previous.stop()
-        run = self._runs[(agent.id, chat_id)] = ChatRun(events, lease, self, REQUEST_ID.get())
+        run = self._runs[(agent.id, chat_id)] = ChatRun(frames, encoder, self)
         run.question = question
         self._keys[id(run)] = (agent.id, chat_id)
         run.mirror = self.remote.mirror(agent, chat_id, run)

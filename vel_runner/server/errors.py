@@ -3,7 +3,8 @@
 Every failure a client can cause maps to a 4xx with a message naming what was wrong, so no
 route answers 500 to bad input; a provider failure is a 502, an unreachable store a 503. A
 client's own mistake is named as it is; a failure on the server's side (5xx) is said in words
-an end user can act on, with the request id, and its detail goes to the log.
+an end user can act on, with the request id, and its detail goes to the log
+(:func:`~vel_runner.protocols.errors.client_text`, which failed streams use too).
 """
 
 from __future__ import annotations
@@ -17,34 +18,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import (
-    InvalidInputError,
-    ProviderError,
-    SessionConflictError,
-    StoreUnavailableError,
-    ToolSourceUnavailableError,
-    TurnCancelledError,
-    UnknownAgentError,
-    VelError,
-)
+from ..errors import VelError, status_of
 from ..observe.logs import REQUEST_ID
-from ..public_errors import public_text
+from ..protocols.errors import TYPE_BY_STATUS, client_text, error_body
+
+__all__ = [
+    "TYPE_BY_STATUS",
+    "ApiError",
+    "OpenAIError",
+    "client_message",
+    "describe_validation",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "status_of",
+]
 
 log = logging.getLogger("vel_runner.server")
-
-#: HTTP status -> the error ``type`` the contract (docs/http-api.md) names.
-TYPE_BY_STATUS = {
-    400: "invalid_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    409: "conflict",
-    415: "unsupported_media_type",
-    422: "invalid_request",
-    502: "provider_error",
-    503: "store_unavailable",
-}
 
 
 class ApiError(HTTPException):
@@ -67,14 +57,6 @@ class OpenAIError(ApiError):
         self.param, self.code = param, code
 
 
-def error_body(status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
-    kind = error_type or TYPE_BY_STATUS.get(status, "error")
-    request_id = REQUEST_ID.get()
-    if request_id is None:
-        return {"error": {"type": kind, "message": message}}
-    return {"error": {"type": kind, "message": message, "request_id": request_id}}
-
-
 def error_response(
     status: int,
     message: str,
@@ -84,19 +66,9 @@ def error_response(
     return JSONResponse(error_body(status, message, error_type), status, headers=headers)
 
 
-def status_of(exc: VelError) -> int:
-    """The HTTP status for a vel-runner error."""
-    if isinstance(exc, UnknownAgentError):
-        return 404
-    if isinstance(exc, InvalidInputError):
-        return 422
-    if isinstance(exc, (ProviderError, TurnCancelledError)):
-        return 502
-    if isinstance(exc, (StoreUnavailableError, ToolSourceUnavailableError)):
-        return 503
-    if isinstance(exc, SessionConflictError):
-        return 409
-    return 500
+def client_message(exc: VelError, status: int) -> str:
+    """What a client is told of ``exc`` (``status``: what it is answered with)."""
+    return client_text(exc, REQUEST_ID.get()) if status >= 500 else str(exc)
 
 
 def _where(loc: Sequence[Any]) -> str:
@@ -121,18 +93,12 @@ def describe_validation(errors: Sequence[Any]) -> tuple[int, str]:
     return status, "; ".join(lines) or "invalid request"
 
 
-def client_message(exc: VelError, status: int) -> str:
-    """What a client is told: its own mistake as it is, a failure of ours (5xx) in words an
-    end user can act on, with the request id (:mod:`vel_runner.public_errors`)."""
-    return public_text(exc, REQUEST_ID.get()) if status >= 500 else str(exc)
-
-
 async def _vel_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VelError)
     status = status_of(exc)
     if status >= 500:  # the detail (no credentials in it) stays in the log, under the id
         log.warning("%s %s -> %d %s", request.method, request.url.path, status, exc)
-    return error_response(status, client_message(exc, status), getattr(exc, "error_type", None))
+    return error_response(status, client_message(exc, status), exc.error_type)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

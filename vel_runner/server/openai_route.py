@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from ..errors import InvalidInputError, UnknownAgentError, VelError
+from .bodies import SESSION_ID_RULE
 from .errors import OpenAIError, client_message, status_of
-from .models import SESSION_ID_RULE
 from .route import ServerRoute
 
 log = logging.getLogger("vel_runner.server")

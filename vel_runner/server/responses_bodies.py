@@ -22,9 +22,9 @@ from ..messages import (
     Message,
     new_message_id,
 )
+from ..protocols.responses import RESPONSE_PREFIX
+from .bodies import SessionId
 from .errors import OpenAIError
-from .models import SessionId
-from .responses_format import RESPONSE_PREFIX
 
 #: How many messages one ``input`` or ``items`` list may hold.
 MAX_ITEMS = 10_000

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, aclosing
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..errors import VelError
-from ..events import STREAM_HEADER, Event
-from .models import RunRequest
+from ..protocols.runs import RunEvents, run_object
+from ..protocols.ui_stream import STREAM_HEADER
+from .bodies import RunRequest
 from .route import ServerRoute
-from .sse import DONE, data_frame, sse_response, wants_stream
+from .sse import wants_stream
 from .state import state_of
+from .streaming import client_words, lease_turn
 
 if TYPE_CHECKING:
     from ..agent import Agent
 
-log = logging.getLogger("vel_runner.server")
 router = APIRouter(prefix="/v1", tags=["agents"], route_class=ServerRoute)
 
 
@@ -51,41 +48,16 @@ async def list_agents(request: Request) -> dict[str, Any]:
     return {"agents": [agent_info(agents[name]) for name in sorted(agents)]}
 
 
-async def turn_frames(
-    events: AsyncIterator[Event], agent_id: str, lease: AsyncExitStack
-) -> AsyncIterator[bytes]:
-    """The turn's events as SSE frames, then ``[DONE]``; a failure was already sent as an
-    ``error`` event by the agent, so it only ends the stream here."""
-    async with lease:
-        try:
-            async with aclosing(events):  # type: ignore[type-var]
-                async for event in events:
-                    yield data_frame(event)
-        except VelError as exc:
-            log.warning("streamed turn of %s failed: %s", agent_id, exc)
-    yield DONE
-
-
 @router.post("/agents/{agent_id}/runs", response_model=None)
 async def run_agent(agent_id: str, body: RunRequest, request: Request) -> Response:
     """One turn. JSON by default; SSE with ``"stream": true`` or ``Accept: text/event-stream``."""
-    agent, lease = await state_of(request).lease(agent_id)
     payload = {"message": body.message}
-    streaming = False
-    try:
+    async with await lease_turn(request, agent_id) as held:
         if wants_stream(request.headers.get("accept"), body.stream):
-            events = agent.run_stream(payload, body.session_id)  # validates before streaming
-            streaming = True  # from here on the stream holds (and releases) the lease
-            return sse_response(turn_frames(events, agent_id, lease), headers=dict([STREAM_HEADER]))
-        result = await agent.run_turn(payload, body.session_id)
-    finally:
-        if not streaming:
-            await lease.aclose()
-    return JSONResponse(
-        {
-            "output": result.output,
-            "session_id": result.session_id,
-            "run_id": result.run_id,
-            "usage": result.usage.as_dict() if result.usage is not None else None,
-        }
-    )
+            headers = dict([STREAM_HEADER])
+            encoder = RunEvents(describe=client_words())
+            return held.stream(
+                payload, body.session_id, encoder, f"agent {agent_id}", headers=headers
+            )
+        result = await held.agent.run_turn(payload, body.session_id)
+    return JSONResponse(run_object(result))

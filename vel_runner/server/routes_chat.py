@@ -18,17 +18,18 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..events import STREAM_HEADER
 from ..messages import MAX_SESSION_ID_LENGTH, Message
+from ..protocols.ui_stream import STREAM_HEADER, UIMessageStream
 from ..turn_options import TurnOptions
 from ..ui_messages import to_ui_messages
+from .bodies import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .chat_streams import ChatStreams
 from .errors import ApiError
 from .message_lookup import unclaimed_id
-from .models import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .route import ServerRoute
 from .sse import sse_response
 from .state import state_of
+from .streaming import client_words, lease_turn
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -150,9 +151,8 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
     text = user_text_of(last)
     regenerate = body.trigger == "regenerate-message"
     streams = chat_streams(request)
-    agent, lease = await state_of(request).lease(agent_id)
-    started = False
-    try:
+    async with await lease_turn(request, agent_id) as held:
+        agent = held.agent
         # one chat's messages start one at a time: a double-clicked regenerate is answered
         # once per click, each replacing the one before, never leaving the chat without one
         async with streams.starting(agent_id, body.id):
@@ -169,13 +169,11 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
             user_id = await unclaimed_id(state_of(request), agent, body.id, last.id)
             # the question stays in the chat even if its answer fails or is stopped early
             options = TurnOptions(regenerate=regenerate, user_id=user_id, keep_input=True)
-            events = agent.run_stream({"message": text}, body.id, options=options)
+            encoder = UIMessageStream(describe=client_words())
+            what = f"chat of {agent_id}"
+            frames = held.frames({"message": text}, body.id, encoder, what, options=options)
             question = None if regenerate else user_message(text, user_id)
-            run = await streams.start(agent, body.id, events, lease, question)
-            started = True  # the run holds (and releases) the lease
-    finally:
-        if not started:
-            await lease.aclose()
+            run = await streams.start(agent, body.id, frames, encoder, question)
     return sse_response(run.follow(), headers=dict([STREAM_HEADER]))
 
 

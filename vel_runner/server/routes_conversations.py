@@ -19,12 +19,12 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Path, Query, Request
 
+from ..protocols.responses import conversation_items
+from .bodies import SessionId
 from .errors import OpenAIError
 from .message_lookup import unclaimed
-from .models import SessionId
 from .openai_route import OpenAIRoute
 from .responses_bodies import ConversationRequest, MessageId, item_messages, with_ids
-from .responses_format import conversation_items
 from .state import state_of
 
 if TYPE_CHECKING:

@@ -16,8 +16,7 @@ are stored with the turn. ``instructions`` add to the agent's own for this reque
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import uuid4
 
@@ -26,13 +25,12 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import VelError
 from ..messages import Message
+from ..protocols.responses import ResponseEvents, response_object, turn_text
 from ..turn_options import TurnOptions
 from .errors import OpenAIError
 from .message_lookup import unclaimed
 from .openai_route import OpenAIRoute, openai_error
 from .responses_bodies import ResponseId, ResponsesRequest, input_messages, with_ids
-from .responses_format import response_frames, response_object, text_of
-from .sse import sse_response
 from .state import ServerState, state_of
 from .stored_responses import (
     ResponseGone,
@@ -41,6 +39,7 @@ from .stored_responses import (
     stored_history,
     without_response,
 )
+from .streaming import client_words, lease_turn
 
 if TYPE_CHECKING:
     from ..agent import Agent
@@ -93,45 +92,40 @@ async def locate(
     return (new_session_id() if body.store else None), history
 
 
-async def _leased(frames: AsyncIterator[bytes], lease: AsyncExitStack) -> AsyncIterator[bytes]:
-    async with lease:
-        async for frame in frames:
-            yield frame
-
-
 @router.post("/responses", response_model=None)
 async def create_response(body: ResponsesRequest, request: Request) -> Response:
     """One turn of agent ``model`` in the Responses format."""
     earlier, user = input_messages(body.input)
     state = state_of(request)
     try:
-        agent, lease = await state.lease(body.model)
+        held = await lease_turn(request, body.model)
     except VelError as exc:
         raise openai_error(exc) from None
     echo = body.model_dump(include={"instructions", "previous_response_id", "metadata", "store"})
     echo["conversation"] = body.conversation_id
-    streaming = False
-    try:
-        sid, history = await locate(state, agent, body)
-        given = [*history, *earlier, user]
-        if sid is not None:  # ids another session holds (a copy, a client's) get new ones
-            given = await unclaimed(state, agent, sid, given)
-        *before, user = with_ids(given)
-        options = TurnOptions(instructions=body.instructions, history=before, user_id=user["id"])
-        turn_input = {"message": user["content"]}
-        if body.stream:
-            events = agent.run_stream(turn_input, sid, options=options)
-            streaming = True  # the stream holds (and releases) the lease
-            return sse_response(_leased(response_frames(events, body.model, echo), lease))
-        result = await agent.run_turn(turn_input, sid, options=options)
-    except VelError as exc:
-        raise openai_error(exc, "input") from None
-    finally:
-        if not streaming:
-            await lease.aclose()
-    usage = result.usage.as_dict() if result.usage is not None else None
+    async with held:
+        agent = held.agent
+        try:
+            sid, history = await locate(state, agent, body)
+            given = [*history, *earlier, user]
+            if sid is not None:  # ids another session holds (a copy, a client's) get new ones
+                given = await unclaimed(state, agent, sid, given)
+            *before, user = with_ids(given)
+            options = TurnOptions(
+                instructions=body.instructions, history=before, user_id=user["id"]
+            )
+            turn_input = {"message": user["content"]}
+            if body.stream:
+                encoder = ResponseEvents(body.model, echo, time.time(), describe=client_words())
+                what = f"response of {body.model}"
+                return held.stream(turn_input, sid, encoder, what, options=options)
+            result = await agent.run_turn(turn_input, sid, options=options)
+        except VelError as exc:
+            raise openai_error(exc, "input") from None
     return JSONResponse(
-        response_object(result.run_id, body.model, text=result.output, usage=usage, request=echo)
+        response_object(
+            result.run_id, body.model, text=result.output, usage=result.usage, request=echo
+        )
     )
 
 
@@ -158,7 +152,7 @@ async def get_response(response_id: ResponseIdPath, request: Request) -> dict[st
     return response_object(
         answer_id,
         ref.agent_id,
-        text=text_of(history[-1]),
+        text=turn_text(history),  # what the model wrote in that turn
         created_at=record.updated_at.timestamp(),
         request={"conversation": ref.session_id},
     )

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ..durations import MAX_AGE_SECONDS, parse_duration
 from ..messages import MAX_SESSION_ID_LENGTH
+from .bodies import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .errors import ApiError
 from .message_lookup import unclaimed
-from .models import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .route import ServerRoute
 from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
 from .state import state_of
@@ -48,11 +48,11 @@ def summary_of(info: SessionInfo) -> dict[str, Any]:
         "updated_at": iso(info.updated_at),
         "expires_at": iso(info.expires_at),
         "store": info.store,
-        **usage_of(info),
+        **session_usage(info),
     }
 
 
-def usage_of(info: SessionInfo | SessionRecord) -> dict[str, int]:
+def session_usage(info: SessionInfo | SessionRecord) -> dict[str, int]:
     """The session's token sums and stored turns."""
     return {
         "input_tokens": info.input_tokens,
@@ -71,7 +71,7 @@ def record_of(record: SessionRecord, store: str) -> dict[str, Any]:
         "updated_at": iso(record.updated_at),
         "expires_at": iso(record.expires_at),
         "store": store,
-        **usage_of(record),
+        **session_usage(record),
         "messages": record.messages,
         "summary": record.summary,
     }

@@ -1,52 +1,59 @@
-"""Server-sent events: frames and the streaming response every SSE route uses.
+"""Server-sent events responses: the frames (from :mod:`vel_runner.protocols.sse`), the
+``text/event-stream`` response every SSE route returns, and when a client wants one.
 
-Agent turns stream as ``data: <json>`` frames (the Vercel AI SDK UI message stream) ending in
-``data: [DONE]``; ``/v1/events`` uses named events (``event: <kind>``) and ``: ping`` comments
-so that proxies keep the connection open.
+``/v1/events`` uses named events (``event: <kind>``) and ``: ping`` comments so that proxies
+keep the connection open; turns stream through :mod:`.streaming`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
 
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from .json_text import dumps
+from ..protocols.sse import DONE, comment, data_frame, named_frame
+
+__all__ = [
+    "CONNECTED",
+    "DONE",
+    "PING",
+    "SSE_HEADERS",
+    "comment",
+    "data_frame",
+    "named_frame",
+    "sse_response",
+    "wants_stream",
+]
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
 }
-#: The frame that ends a turn's stream (both the native and the OpenAI-compatible one).
-DONE = b"data: [DONE]\n\n"
-
-
-def comment(text: str) -> bytes:
-    """``: <text>`` and a blank line: a frame clients ignore (keep-alives, greetings)."""
-    return f": {text}\n\n".encode()
-
-
 PING = comment("ping")
 CONNECTED = comment("connected")
 
 
-def data_frame(payload: Mapping[str, Any]) -> bytes:
-    """``data: <json>`` and a blank line (strict JSON: NaN and infinities as ``null``)."""
-    return b"data: " + dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+class ClosingStreamingResponse(StreamingResponse):
+    """A streaming response that closes its frames when it ends, however it ends (a client
+    that went away, a server shutting down), instead of leaving them to the garbage
+    collector: what the stream holds (a session, an agent) is let go at once."""
 
-
-def named_frame(event: str, payload: Mapping[str, Any]) -> bytes:
-    """``event: <name>``, ``data: <json>`` and a blank line (strict JSON)."""
-    body = dumps(payload, separators=(",", ":"))
-    return f"event: {event}\ndata: {body}\n\n".encode()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def sse_response(
     frames: AsyncIterator[bytes], headers: Mapping[str, str] | None = None
 ) -> StreamingResponse:
-    """A ``text/event-stream`` response for an iterator of ready-made frames."""
-    return StreamingResponse(
+    """A ``text/event-stream`` response for an iterator of ready-made frames (closed when the
+    response ends)."""
+    return ClosingStreamingResponse(
         frames, media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})}
     )
 

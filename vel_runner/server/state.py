@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,14 +50,6 @@ class ServerState:
     def agent(self, agent_id: str) -> Agent:
         """The agent of the current snapshot (UnknownAgentError -> 404)."""
         return self.live.agent(agent_id)
-
-    async def lease(self, agent_id: str) -> tuple[Agent, AsyncExitStack]:
-        """The agent, held for a turn (a reload will not close it under the turn) until the
-        returned stack is closed; handing the stack to a stream keeps it held while streaming.
-        """
-        stack = AsyncExitStack()
-        agent = await stack.enter_async_context(self.live.lease(agent_id))
-        return agent, stack
 
 
 def state_of(request: Request) -> ServerState:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..messages import Message
+from ..protocols.responses import run_id_of
 from .message_lookup import find_message
-from .responses_format import run_id_of
 
 if TYPE_CHECKING:
     from ..storage import HistoryEdit, MessageRef, SessionStore

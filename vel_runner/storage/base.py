@@ -120,7 +120,12 @@ class MessageIndex(Protocol):
 
 
 class SessionTurn(Protocol):
-    """What one turn reads from, and writes to, its session while it holds the session."""
+    """What one turn reads from, and writes to, its session while it holds the session.
+
+    A store may also offer ``view``: the model's view of ``history``
+    (:class:`~vel_runner.model_view.HistoryView`) kept across turns, so that a full-history
+    turn need not walk the history to build the model's request (both packaged stores do).
+    """
 
     #: Stored messages the turn sees: all of them, or the leading system messages plus the
     #: last ``window`` others when a window was given.

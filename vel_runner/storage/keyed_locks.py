@@ -1,47 +1,67 @@
-"""Per-key ``asyncio`` locks that exist only while someone holds or awaits them.
+"""Per-key locks that exist only while someone holds or awaits them.
 
 Both session stores serialize turns on one session with these: 100,000 idle sessions cost
 no locks, and a store can ask whether a session is in a turn right now (cleanup skips such
 sessions; clear and set wait for them).
+
+A lock nobody waits for is just its key in a dict: taking it and letting it go costs no
+``asyncio.Lock`` and no future, which is nearly every turn. Waiters queue in order (first
+come, first served); a waiter cancelled after the lock was handed to it passes it on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Hashable
 
 
 class KeyedLocks:
-    """An ``asyncio.Lock`` per key, created on first use and dropped when nobody needs it."""
+    """A lock per key, made on first use and gone when nobody holds or awaits it."""
 
-    __slots__ = ("_slots",)
+    __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        self._slots: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
+        #: key -> the futures of its waiters, in order (``None``: held, nobody waits)
+        self._held: dict[Hashable, deque[asyncio.Future[None]] | None] = {}
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._held)
 
     def busy(self, key: Hashable) -> bool:
-        """Whether a turn holds or awaits ``key`` right now."""
-        return key in self._slots
+        """Whether someone holds or awaits ``key`` right now."""
+        return key in self._held
 
     async def acquire(self, key: Hashable) -> None:
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = (asyncio.Lock(), [0])
-        slot[1][0] += 1
+        held = self._held
+        if key not in held:
+            held[key] = None
+            return
+        waiters = held[key]
+        if waiters is None:
+            waiters = held[key] = deque()
+        turn = asyncio.get_running_loop().create_future()
+        waiters.append(turn)
         try:
-            await slot[0].acquire()
+            await turn
         except BaseException:
-            self._forget(key, slot)
+            if turn.done() and not turn.cancelled():
+                self.release(key)  # it was handed the lock as it was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    waiters.remove(turn)
             raise
 
     def release(self, key: Hashable) -> None:
-        slot = self._slots[key]
-        slot[0].release()
-        self._forget(key, slot)
+        held = self._held
+        waiters = held[key]
+        while waiters:
+            turn = waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the next waiter holds it now
+                return
+        del held[key]
 
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
@@ -51,8 +71,3 @@ class KeyedLocks:
             yield
         finally:
             self.release(key)
-
-    def _forget(self, key: Hashable, slot: tuple[asyncio.Lock, list[int]]) -> None:
-        slot[1][0] -= 1
-        if slot[1][0] == 0:
-            self._slots.pop(key, None)

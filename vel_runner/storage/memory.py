@@ -29,6 +29,7 @@ from ..clock import Clock, utc_now
 from ..errors import InvalidInputError, SessionConflictError
 from ..listeners import Listeners
 from ..messages import Message, pinned_count
+from ..model_view import HistoryView
 from .base import (
     UNCHANGED,
     HistoryEdit,
@@ -52,10 +53,13 @@ DEFAULT_MAX_SESSIONS = 100_000
 
 
 class _Session:
-    __slots__ = ("created_at", "expires_at", "messages", "summary", "updated_at", "usage")
+    __slots__ = ("created_at", "expires_at", "messages", "summary", "updated_at", "usage", "view")
 
     def __init__(self, now: datetime) -> None:
         self.messages: list[Message] = []
+        #: The model's view of ``messages`` (built at the first full-history turn, extended
+        #: by each commit). Whatever changes ``messages`` otherwise drops it.
+        self.view: HistoryView | None = None
         self.summary: str | None = None
         self.created_at = now
         self.updated_at = now
@@ -70,7 +74,7 @@ def _expiry(now: datetime, ttl: float | None) -> datetime | None:
 class MemoryTurn:
     """One turn's hold on a memory session (see :class:`~vel_runner.storage.base.SessionTurn`)."""
 
-    __slots__ = ("_key", "_store", "_window", "history", "summary")
+    __slots__ = ("_key", "_store", "_window", "history", "summary", "view")
 
     def __init__(self, store: MemoryStore, key: Key, window: int | None) -> None:
         self._store = store
@@ -78,6 +82,8 @@ class MemoryTurn:
         self._window = window
         self.history: list[Message] = []
         self.summary: str | None = None
+        #: The model's view of ``history`` (full-history turns; see :mod:`..model_view`).
+        self.view: HistoryView | None = None
 
     async def __aenter__(self) -> MemoryTurn:
         await self._store._locks.acquire(self._key)
@@ -87,6 +93,12 @@ class MemoryTurn:
             window = self._window
             if window is None:
                 self.history = messages[:]
+                view = session.view
+                if view is None or not (  # it mirrors the messages (see HistoryView.mirrors)
+                    len(view) == len(messages) and (not messages or messages[-1] is view.last)
+                ):
+                    view = session.view = HistoryView(messages)
+                self.view = view
             else:
                 pinned = pinned_count(messages)
                 start = max(pinned, len(messages) - window)
@@ -120,10 +132,14 @@ class MemoryTurn:
         if session is None:
             session = store._add(self._key, now)
             kind = "created"
-        else:
-            store._touch(self._key, session)
+        else:  # the most recently updated now (the end of the eviction order)
+            del store._sessions[self._key]
+            store._sessions[self._key] = session
         messages = session.messages
         messages.extend(new_messages)
+        view = session.view
+        if view is not None:  # checked when the turn began; nothing changed it since
+            view.extend(new_messages)
         store._message_ids.add(new_messages, self._key)
         if keep is not None:
             pinned = pinned_count(messages)
@@ -131,10 +147,11 @@ class MemoryTurn:
             if excess > 0:
                 store._message_ids.remove(messages[pinned : pinned + excess], self._key)
                 del messages[pinned : pinned + excess]
+                session.view = None
         if summary is not UNCHANGED:
             session.summary = summary
         session.updated_at = now
-        session.expires_at = _expiry(now, ttl)
+        session.expires_at = None if ttl is None else now + timedelta(seconds=ttl)
         total_in, total_out, turns = session.usage
         session.usage = (total_in + usage[0], total_out + usage[1], turns + 1)
         store._emit(kind, self._key, len(messages))
@@ -264,6 +281,7 @@ class MemoryStore:
             self._touch(key, session)
         self._message_ids.remove(session.messages, key)
         session.messages = [dict(m) for m in messages]
+        session.view = None
         self._message_ids.add(session.messages, key)
         if not edit:
             session.summary = None
@@ -295,7 +313,7 @@ class MemoryStore:
         return len(keys)
 
     def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
-        if not self._listeners:
+        if not self._listeners.any:
             return
         self._listeners.emit(SessionEvent(kind, key[0], key[1], self.name, count, self.clock()))
 

@@ -2,7 +2,9 @@
 
 A warm process keeps, per recent session, its last messages with the ``epoch`` and ``seq``
 they end at; a turn then reads from PostgreSQL only what was appended after that seq (usually
-nothing) and joins the two here. Pure code: no I/O, unit-tested on its own.
+nothing) and joins the two here. For full-history turns the entry also holds the model's view
+of those messages (:mod:`vel_runner.model_view`), extended with what each turn appends, so a
+warm turn's cost does not grow with the history. Pure code: no I/O, unit-tested on its own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..messages import Message
+from ..model_view import HistoryView
 from .pg_plan import LockedRow
 
 Key = tuple[str, str]
@@ -23,6 +26,8 @@ class CachedTail:
     epoch: int
     seq: int
     messages: list[Message]
+    #: The model's view of ``messages`` (full-history turns), or ``None``.
+    view: HistoryView | None = None
 
 
 class SessionCache:
@@ -89,9 +94,19 @@ def merge_tail(
     messages = cached.messages
     if row.seq - len(fresh) == cached.seq:
         messages.extend(fresh)
+        if cached.view is not None:
+            cached.view.extend(fresh)
     else:  # the read started above the copy (a window or a trim): the copy is not needed
         messages = fresh
     return trim_to(messages, row.seq, live_bound(row, window))
+
+
+def view_of(cached: CachedTail | None, tail: list[Message]) -> HistoryView:
+    """The model's view of ``tail``: the cached one when it still mirrors it, else a new one."""
+    view = cached.view if cached is not None else None
+    if view is None or not view.mirrors(tail):
+        view = HistoryView(tail)
+    return view
 
 
 def trim_to(messages: list[Message], seq: int, bound: int) -> list[Message] | None:

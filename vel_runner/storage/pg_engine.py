@@ -31,10 +31,11 @@ from typing import Any, TypeVar
 
 from ..errors import SessionConflictError
 from ..messages import Message
+from ..model_view import HistoryView
 from . import pg_sql as q
 from .base import UNCHANGED, TokenCounts
 from .keyed_locks import KeyedLocks
-from .pg_cache import CachedTail, Key, SessionCache, merge_tail, trim_to
+from .pg_cache import CachedTail, Key, SessionCache, merge_tail, trim_to, view_of
 from .pg_plan import LockedRow, Plan, dump_messages, plan_write
 from .pg_pool import Pool
 from .pg_run import Rows
@@ -126,9 +127,12 @@ class PostgresTurn:
         self._locked = False
         self._row = LockedRow()
         self._tail: list[Message] = []
+        self._tail_view: HistoryView | None = None
         self._done = False
         self.history: list[Message] = []
         self.summary: str | None = None
+        #: The model's view of ``history`` (full-history turns; see :mod:`..model_view`).
+        self.view: HistoryView | None = None
 
     async def __aenter__(self) -> PostgresTurn:
         self._lane = await self._engine.enter(self._key)
@@ -189,7 +193,11 @@ class PostgresTurn:
             again = await self._read({**params, "after": 0})
             tail = again[0][6] if again else []  # gone: the write's guards will say so
         self._tail = tail
-        engine.keep(key, CachedTail(row.epoch, row.seq, tail))
+        view = None
+        if self._window is None:  # a window's tail is short: the turn builds its own view
+            view = self._tail_view = view_of(cached, tail)
+            self.view = view.after(row.pinned) if row.pinned else view
+        engine.keep(key, CachedTail(row.epoch, row.seq, tail, view))
         self.history = row.pinned + tail if row.pinned else tail[:]
         self.summary = row.summary
 
@@ -235,11 +243,18 @@ class PostgresTurn:
                 "turn ran, by a writer that ignores the session lock (a DELETE in SQL, say); "
                 "nothing was stored"
             )
-        tail = self._tail
+        tail, view = self._tail, self._tail_view
+        if view is not None and not view.mirrors(tail):
+            view = None
         tail.extend(plan.appended)
+        if view is not None:
+            view.extend(plan.appended)
+        held = len(tail)
         bound = plan.base if self._window is None else max(plan.base, plan.seq - self._window)
         if trim_to(tail, plan.seq, bound) is not None:
-            engine.keep(self._key, CachedTail(written[0][0], plan.seq, tail))
+            if len(tail) != held:  # trimmed: the view no longer mirrors the tail
+                view = None
+            engine.keep(self._key, CachedTail(written[0][0], plan.seq, tail, view))
         engine.committed(self._key, plan)
 
     async def __aexit__(

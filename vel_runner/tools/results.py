@@ -35,10 +35,17 @@ def tool_result_messages(results: Any) -> list[Message]:
 
 
 def check_results_continue(history: Sequence[Message], results: Sequence[Message]) -> None:
-    """Refuse results that do not answer the calls of the session's last message."""
-    last = history[-1] if history else {}
+    """Refuse results that do not answer the calls still waiting in the session: those of its
+    last assistant message that have no result yet (a step that called a server tool and a
+    client tool stored the server tool's result already)."""
+    index = len(history)
+    answered: set[Any] = set()
+    while index > 0 and history[index - 1].get("role") == "tool":
+        index -= 1
+        answered.add(history[index].get("tool_call_id"))
+    last = history[index - 1] if index > 0 else {}
     calls = last.get("tool_calls") if last.get("role") == "assistant" else None
-    expected = {c.get("id") for c in calls or () if isinstance(c, dict)}
+    expected = {c.get("id") for c in calls or () if isinstance(c, dict)} - answered
     given = [r["tool_call_id"] for r in results]
     unknown = [call_id for call_id in given if call_id not in expected]
     if not expected or unknown:
