@@ -12,20 +12,12 @@ allow and deny).
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Protocol
+from typing import Any
 
 from ..durations import parse_duration
 from ..errors import InvalidInputError
 from .errors import ConfigIssue
-from .tools_check import Origin
-
-
-class Config(Protocol):
-    """What these checks read of a merged config (``validate.Config``)."""
-
-    tools: dict[str, dict[str, Any]]
-
-    def origin(self, section: str, name: str) -> Origin: ...
+from .model import Config, Origin
 
 
 def approval_issues(config: Config) -> list[ConfigIssue]:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .errors import ConfigIssue, DocPath
-from .tools_check import Origin
+from .model import Config, Origin
 
 #: What a schema ``$ref`` that names a file (not a ``#/...`` pointer) may end with.
 FILE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -26,15 +26,6 @@ STRICT_HINT = (
 )
 
 SCHEMA_HINT = "write JSON Schema (draft 2020-12): type, properties, required, items, enum..."
-
-
-class Config(Protocol):
-    """What these checks read and fill of a merged config (``validate.Config``)."""
-
-    agents: dict[str, dict[str, Any]]
-    outputs: dict[str, Any]
-
-    def origin(self, section: str, name: str) -> Origin: ...
 
 
 def output_issues(config: Config) -> list[ConfigIssue]:

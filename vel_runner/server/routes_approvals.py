@@ -15,12 +15,13 @@ from fastapi import APIRouter, Request
 
 from ..storage.base import ApprovalIndex
 from .errors import ApiError
+from .route import ServerRoute
 from .state import state_of
 
 if TYPE_CHECKING:
     from ..approvals import PendingApproval
 
-router = APIRouter(prefix="/v1", tags=["approvals"])
+router = APIRouter(prefix="/v1", tags=["approvals"], route_class=ServerRoute)
 
 
 @router.get("/approvals")
