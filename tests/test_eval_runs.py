@@ -4,6 +4,7 @@ streamed turns, and ``stub_tools`` that keep a tool from touching the world."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,58 @@ def test_same_named_sessions_of_two_files_are_two_conversations(tmp_path: Path) 
         (tmp_path / "evals" / folder / "same.eval.yaml").write_text(evals)
     result = run_eval("-c", str(config), "-j", "2")
     assert result.code == 0, result.out
+
+
+TICKET_MODEL = """
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Ticket(BaseModel):
+    title: str
+    priority: Literal["low", "high"]
+"""
+
+TYPED_CONFIG = """\
+version: 1
+providers:
+  offline: {type: echo}
+agents:
+  - id: triage
+    model: {provider: offline, model: echo-1}
+    output: {type: "ticket_models:Ticket"}
+"""
+
+TYPED_EVALS = """\
+agent: triage
+cases:
+  - name: whole
+    turns:
+      - user: printer on fire
+        expect: {object: {priority: low}}
+  - name: streamed
+    stream: true
+    turns:
+      - user: printer on fire
+        expect: {object: {priority: low}}
+"""
+
+
+def test_object_reads_the_turns_structured_answer_whole_and_streamed(tmp_path: Path) -> None:
+    """``object:`` checks the turn's own structured answer (``TurnResult.object`` as JSON,
+    also when the output is a pydantic model; a streamed turn's ``finish`` metadata), and the
+    JSON report shows it."""
+    (tmp_path / "ticket_models.py").write_text(TICKET_MODEL)
+    config = project(tmp_path, {"triage.eval.yaml": TYPED_EVALS}, TYPED_CONFIG)
+    result = run_eval("-c", str(config), "-f", "json")
+    assert result.code == 0, result.out
+    expected = {"title": "echo (1 messages): printer on fire", "priority": "low"}
+    for name in ("whole", "streamed"):
+        answer = result.case(name)["runs"][0]["turns"][0]["answer"]
+        assert answer["object"] == expected, name
+        assert json.loads(answer["text"]) == expected
+    missing = TYPED_EVALS.replace("{priority: low}", "{priority: high}")
+    failed = run_eval("-c", str(project(tmp_path, {"triage.eval.yaml": missing}, TYPED_CONFIG)))
+    assert failed.code == 1
+    assert failed.out.count('priority is "low", expected "high"') == 2, failed.out

@@ -11,12 +11,15 @@ from .results import Answer, CaseOutcome, Report, TurnOutcome
 def _answer(answer: Answer | None) -> dict[str, Any] | None:
     if answer is None:
         return None
-    return {
+    shown: dict[str, Any] = {
         "text": answer.text,
         "tool_calls": [
             {"name": c.name, "input": c.input, "output": c.output} for c in answer.calls
         ],
     }
+    if answer.has_object:  # the agent's structured answer (its ``output`` schema)
+        shown["object"] = answer.object
+    return shown
 
 
 def _turn(turn: TurnOutcome) -> dict[str, Any]:

@@ -193,14 +193,16 @@ def answer_of(result: Any) -> Answer:
         if message.get("role") == "assistant"
         for call in message.get("tool_calls") or ()
     ]
-    structured = getattr(result, "object", None)
+    # as JSON: a pydantic ``type``'s object is the model's instance, its JSON what is checked
+    structured = getattr(result, "object_json", getattr(result, "object", None))
     return Answer(result.output, tuple(calls), structured is not None, structured)
 
 
 async def streamed_answer(agent: Agent, text: str, session_id: str) -> Answer:
     """Run the turn streamed and read the answer from its events: its text (every text
     delta, joined: what the model wrote in the turn, as ``TurnResult.output`` is), the tool
-    calls and their outputs."""
+    calls and their outputs, and the structured object the ``finish`` event carries."""
+    structured: Any = None
     parts: dict[str, list[str]] = {}
     calls: dict[str, tuple[str, Any]] = {}
     outputs: dict[str, str] = {}
@@ -219,9 +221,11 @@ async def streamed_answer(agent: Agent, text: str, session_id: str) -> Answer:
             )
         elif kind == "tool-output-error":
             outputs[event["toolCallId"]] = json.dumps({"error": event["errorText"]})
+        elif kind == "finish":
+            structured = (event.get("messageMetadata") or {}).get("object")
     text = "".join("".join(part) for part in parts.values())
     made = tuple(CallMade(name, value, outputs.get(i)) for i, (name, value) in calls.items())
-    return Answer(text, made)
+    return Answer(text, made, structured is not None, structured)
 
 
 __all__ = ["Progress", "Runner", "answer_of", "streamed_answer"]
