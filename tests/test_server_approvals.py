@@ -250,6 +250,7 @@ async def test_responses_stream_and_a_refused_answer(client: AsyncOpenAI) -> Non
             ],
         )
     assert refused.value.status_code == 409 and request.id in str(refused.value)
+    assert refused.value.code == "approval_answered"
 
 
 async def test_responses_text_format_is_the_schema(client: AsyncOpenAI) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .errors import (
     InvalidInputError,
+    InvalidOutputError,
     MissingAPIKeyError,
     ProviderError,
     ProviderTimeoutError,
@@ -57,6 +58,11 @@ def public_text(exc: BaseException, request_id: str | None = None) -> str:
         text = "a tool server this agent needs is unavailable; try again in a moment"
     elif isinstance(exc, SessionConflictError):
         text = "the conversation changed during the answer; try again"
+    elif isinstance(exc, InvalidOutputError):
+        text = (
+            "the model's answer did not follow the agent's output schema, even after one "
+            "repair attempt; nothing was stored"
+        )
     else:
         text = "the server failed to answer"
     return f"{text} (request id {request_id})" if request_id else text

@@ -55,7 +55,8 @@ def openai_error(exc: VelError, param: str | None = None) -> OpenAIError:
     status = status_of(exc)
     if status >= 500:  # the detail (no credentials in it) stays in the log, under the id
         log.warning("responses: %d %s", status, exc)
-    return OpenAIError(status, client_message(exc, status))
+    # the contract's own type (invalid_output, approval_answered...) as OpenAI's ``code``
+    return OpenAIError(status, client_message(exc, status), code=exc.error_type)
 
 
 def field_path(loc: Sequence[Any]) -> str:
