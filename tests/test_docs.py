@@ -110,6 +110,7 @@ async def test_library_guide_examples_run(
         assert namespace["answer3"] == "fake reply to: Where do I live? (7 messages)"
         assert namespace["context"] == namespace["messages"] and namespace["removed"] is True
         assert namespace["record"].messages == namespace["messages"]
+        assert namespace["refused"] == "approval_answered"  # the approval example ran to the end
         assert namespace["kept"] == namespace["messages"][:1]
         assert namespace["problem"].startswith(
             "messages[0].content contains a lone surrogate (U+DC00) at index 4"

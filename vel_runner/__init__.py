@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from .cleanup import get_inactive_sessions
     from .context import ContextManager, StatelessContextManager
     from .errors import (
+        ApprovalNotFoundError,
+        ApprovalStateError,
         InvalidInputError,
+        InvalidOutputError,
         MissingAPIKeyError,
         ProviderError,
         SessionConflictError,
@@ -41,7 +44,10 @@ _PUBLIC = {
     "get_inactive_sessions": "cleanup",
     "ContextManager": "context",
     "StatelessContextManager": "context",
+    "ApprovalNotFoundError": "errors",
+    "ApprovalStateError": "errors",
     "InvalidInputError": "errors",
+    "InvalidOutputError": "errors",
     "MissingAPIKeyError": "errors",
     "ProviderError": "errors",
     "SessionConflictError": "errors",
@@ -61,9 +67,12 @@ __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())
 __all__ = [
     "Agent",
     "AgentTool",
+    "ApprovalNotFoundError",
+    "ApprovalStateError",
     "ContextManager",
     "FunctionTool",
     "InvalidInputError",
+    "InvalidOutputError",
     "MissingAPIKeyError",
     "ProviderError",
     "SessionConflictError",
