@@ -124,7 +124,7 @@ def session_of(request: Request, body: ChatRequest) -> str | None:
     session_id = request.headers.get("x-session-id") or body.user
     if session_id is None:
         return None
-    if len(session_id) > MAX_SESSION_ID_LENGTH or not _SESSION_ID.match(session_id):
+    if len(session_id) > MAX_SESSION_ID_LENGTH or not _SESSION_ID.fullmatch(session_id):
         raise ApiError(422, f"session id {session_id[:80]!r} is invalid: {SESSION_ID_RULE}")
     return session_id
 
