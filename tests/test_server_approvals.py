@@ -262,3 +262,19 @@ async def test_responses_text_format_is_the_schema(client: AsyncOpenAI) -> None:
     )
     assert json.loads(own.output_text) == {"echo": "echo (1 messages): hello"}
     assert own.text is not None and own.text.format.type == "json_object"
+
+
+async def test_responses_answers_in_a_conversation_and_need_one(client: AsyncOpenAI) -> None:
+    conversation = await client.conversations.create()
+    asked = await client.responses.create(model="ops", input=ASK, conversation=conversation.id)
+    (request,) = [item for item in asked.output if item.type == "mcp_approval_request"]
+    answer = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    with pytest.raises(openai.BadRequestError) as lost:
+        await client.responses.create(model="ops", input=[answer])  # whose approval?
+    assert "previous_response_id" in str(lost.value) and "conversation" in str(lost.value)
+    answered = await client.responses.create(
+        model="ops", input=[answer], conversation=conversation.id
+    )
+    assert answered.output_text == (
+        "echo (4 messages): wipe -> wiped /srv/data; peek -> /srv holds 3 files"
+    )

@@ -131,7 +131,8 @@ async def answered_session(state: ServerState, agent: Agent, body: ResponsesRequ
     if previous is None:
         raise OpenAIError(
             400,
-            "mcp_approval_response items need the previous_response_id that asked for them",
+            "mcp_approval_response items need the previous_response_id that asked for them "
+            "(or its conversation)",
             param="previous_response_id",
         )
     found = await find_response(state, previous)
