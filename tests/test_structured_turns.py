@@ -2,7 +2,8 @@
 (strict ``response_format``), ``TurnResult.object`` holds the parsed answer (a pydantic
 instance for a ``type``), an invalid answer gets one repair attempt, and a second one fails
 the turn with ``invalid_output`` and nothing stored. Streamed turns send the valid answer
-only; tools and a schema work together; a client's own ``response_format`` takes over."""
+only; tools and a schema work together (approvals too); a client's own ``response_format``
+takes over."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from helpers.scripted import Say, ScriptedProvider
 from helpers.tickets import TICKET, Ticket
 
-from vel_runner import Agent
+from vel_runner import Agent, FunctionTool
 from vel_runner.errors import InvalidOutputError
 from vel_runner.providers.base import Usage
 from vel_runner.turn_options import TurnOptions
@@ -120,6 +121,24 @@ async def test_echo_with_tools_answers_in_the_schema_after_the_tool_step() -> No
         "title": "echo (3 messages): lookup -> order 42: shipped Monday",
         "priority": "low",
     }
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_call_waiting_for_approval_then_an_answer_in_the_schema(streamed: bool) -> None:
+    """The turn that waits has no object (no answer yet); the one that answers the approval
+    ends in the schema, the denial included."""
+    tool = FunctionTool(lookup, approval="required")
+    agent = Agent("triage", {"provider": "echo", "model": "e"}, output=TICKET, tools=[tool])
+    asked = await agent.run_turn('/tool lookup {"order": "42"}', session_id="s")
+    assert asked.status == "awaiting_approval" and asked.object is None and asked.output == ""
+    answer = {"approvals": [asked.approvals[0].deny("not now")]}
+    if streamed:
+        events = [e async for e in agent.run_stream(answer, session_id="s")]
+        found = events[-1]["messageMetadata"]["object"]
+    else:
+        found = (await agent.run_turn(answer, session_id="s")).object
+    assert found["priority"] == "low"
+    assert "a person denied this call" in found["title"] and "not now" in found["title"]
 
 
 async def test_a_clients_own_response_format_takes_over() -> None:
