@@ -37,3 +37,11 @@ async def pilot_until(pilot: Any, condition: Callable[[], object], timeout: floa
     """:func:`wait_until` under a Textual ``Pilot``: the app processes its messages between
     checks."""
     await wait_until(condition, timeout, interval=0.05, pause=pilot.pause)
+
+
+async def loop_passes(count: int = 20) -> None:
+    """Let every task that is ready run ``count`` more steps. For checks that something did
+    *not* happen when what would make it happen waits for nothing but the event loop (no
+    I/O, no timer): a fixed number of passes, not a guessed time."""
+    for _ in range(count):
+        await asyncio.sleep(0)
