@@ -1,10 +1,15 @@
-"""HTTP server benchmark (issue 5). Run: python benchmarks/bench_server.py [--quick]
+"""HTTP server benchmark (issues 5 and 17). Run: python benchmarks/bench_server.py [--quick]
 
 Everything on 127.0.0.1, each server in its own process (one uvicorn worker):
 
 A. Throughput with wrk (-t1 -c100): the floor (benchmarks/floor_app.py, a bare FastAPI
-   endpoint that appends to a dict) against an echo turn through ``vel-runner serve``. The
-   requests walk 100 sessions x 20 turns, then move on to 100 fresh sessions.
+   endpoint that appends to a dict) against an echo turn through ``vel-runner serve`` with
+   three histories: no history (a new session every turn); sessions growing to ~40 messages
+   (100 sessions x 20 turns, then 100 fresh ones); 400 messages of history (1,000 sessions
+   set to 400 messages before each run, ~10 turns each). Runs alternate (floor, then each
+   case, ``--repeats`` times) so drifting load hits all of them; medians. Beside turns/s,
+   turns per CPU second of the server process: other load on shared cores disturbs it far
+   less. Goals (issue 17): >= 0.75 of the floor at ~40 messages, within 10 % from 0 to 400.
 B. 100 concurrent sessions x 20 turns (an asyncio keep-alive client, one connection per
    session, turns of a session in sequence): turns/s, p50/p99 through the server against
    the same workload on ``Agent.run`` in-process; echo agent, then an openai agent pointed at
@@ -12,7 +17,10 @@ B. 100 concurrent sessions x 20 turns (an asyncio keep-alive client, one connect
    in-process.
    Back to back on 2 shared cores this saturates every server, the bare floor included:
    latency there is mostly queueing (Little's law: 100 in flight / turns per second).
-C. One session, sequential: the per-turn cost of the HTTP layer without queueing.
+C. One session, sequential (no queueing), the split of a turn's time: the turn in-process
+   (``Agent.run``: the agent, its store and provider), the same turn through ``serve``, and
+   one request to the floor. serve - in-process is the HTTP layer plus the server's own
+   work; floor is what the HTTP layer alone costs.
 D. 100 concurrent sessions as people use them: each waits 0.5-1.5 s (seeded, uniform)
    before its next turn, so the server is busy but not saturated; overhead = server -
    in-process at each percentile, echo and openai@50ms.
@@ -24,6 +32,8 @@ E. The cost of metrics (issue 13): echo turns/s with wrk against two servers, on
    (process CPU time, alternating batches) against the CPU of an HTTP echo turn.
    ``--metrics-only`` runs just this section.
 
+``--only A,C`` runs just those sections.
+
 Needs ``wrk`` (apt-get install wrk).
 """
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -44,6 +55,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,16 +90,39 @@ with fake_openai.FakeOpenAI(latency=0.05):
     print("ready", flush=True)
     sys.stdin.read()
 """
+#: ``vel-runner serve``'s own code with every turn replaced by one stored answer: what the
+#: server costs around a turn (the agent, its store and provider are the turn's cost).
+STUBBED_TURN = """
+import sys
+sys.argv = ["vel-runner", "serve", "-c", {config!r}, "--port", "{port}", "--no-reload",
+            "--no-access-log", "--log-level", "warning"]
+from vel_runner.agent import Agent
+real, answer = Agent.run_turn, []
+async def run_turn(self, payload, session_id=None, **options):
+    if not answer:  # the first turn is real; every later one answers the same
+        answer.append(await real(self, payload, session_id, **options))
+    return answer[0]
+Agent.run_turn = run_turn
+from vel_runner.cli import main
+sys.exit(main())
+"""
 ECHO_PATH = "/v1/agents/echo/runs"
 WRK_SCRIPT = """
 local counter = 0
 request = function()
   counter = counter + 1
-  local sid = "w" .. math.floor(counter / 2000) .. "-" .. (counter % 100)
+  local sid = SESSION
   local body = '{"message":"hello ' .. counter .. '","session_id":"' .. sid .. '"}'
   return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, body)
 end
 """
+#: wrk's session id for each history case (lua; ``counter`` counts the requests)
+GROWING = '"wRUN-" .. math.floor(counter / 2000) .. "-" .. (counter % 100)'
+NEW_EACH_TURN = '"nRUN-" .. counter'
+LONG_SESSIONS = 1000
+LONG = f'"h" .. (counter % {LONG_SESSIONS})'
+LONG_HISTORY = 400
+RUNS = itertools.count()
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
@@ -133,10 +168,18 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def wrk(port: int, path: str, seconds: int, connections: int) -> dict[str, float]:
-    """Requests/s and latency percentiles from wrk; fails on any non-2xx answer."""
+def wrk(
+    port: int, path: str, seconds: int, connections: int, session: str = GROWING, pid: int = 0
+) -> dict[str, float]:
+    """Requests/s and latency percentiles from wrk (``session``: the lua expression of each
+    request's session id); with the server's ``pid``, also requests per CPU second of that
+    process. Fails on any non-2xx answer."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.replace("PATH", path))
+        run = next(RUNS)  # each run its own sessions: a later run must not extend earlier ones
+        script.write(
+            WRK_SCRIPT.replace("PATH", path).replace("SESSION", session).replace("RUN", str(run))
+        )
+    used = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [
             "wrk",
@@ -152,15 +195,84 @@ def wrk(port: int, path: str, seconds: int, connections: int) -> dict[str, float
         text=True,
         check=True,
     ).stdout
+    used = cpu_seconds(pid) - used if pid else 0.0
     os.unlink(script.name)
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors:\n{out}")
     if "Latency Distribution" not in out:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    return {"rate": rps, "p50": p50, "p99": p99}
+    per_cpu = total / used if used > 0 else float("nan")
+    return {"rate": rps, "p50": p50, "p99": p99, "per_cpu": per_cpu}
+
+
+async def seed_long_sessions(port: int) -> None:
+    """Set the ``LONG`` case's sessions to ``LONG_HISTORY`` messages each (PUT)."""
+    history = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} of the history"}
+        for i in range(LONG_HISTORY)
+    ]
+    conn = await Connection(port).open()
+    try:
+        for n in range(LONG_SESSIONS):
+            await conn.request("PUT", f"/v1/agents/echo/sessions/h{n}", {"messages": history})
+    finally:
+        conn.close()
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+async def throughput(
+    floor: subprocess.Popen[str], floor_port: int, serve: subprocess.Popen[str],
+    serve_port: int, seconds: int, repeats: int, config: Path,
+) -> None:  # fmt: skip
+    """Section A: the floor, the three history cases and the server around a stored answer,
+    alternating, medians."""
+    header(
+        f"A. wrk -t1 -c100 -d{seconds}s, {repeats} alternating runs each, medians",
+        extra="  per CPU s  of the floor (turns/s, per CPU s)",
+    )
+    stub_port = free_port()
+    code = STUBBED_TURN.format(config=str(config), port=stub_port)
+    stub = start(
+        [sys.executable, "-c", code], stub_port, env={"BENCH_OPENAI_URL": "http://127.0.0.1:9/v1"}
+    )
+    cases = {
+        "no history (new session each turn)": (serve, serve_port, NEW_EACH_TURN),
+        "sessions growing to ~40 messages": (serve, serve_port, GROWING),
+        f"{LONG_HISTORY} messages of history": (serve, serve_port, LONG),
+        "a stored answer each turn (server alone)": (stub, stub_port, GROWING),
+    }
+    runs: dict[str, list[dict[str, float]]] = {"floor": [], **{label: [] for label in cases}}
+    try:
+        wrk(stub_port, ECHO_PATH, 1, 100)  # warm up
+        for _ in range(repeats):
+            runs["floor"].append(wrk(floor_port, "/append", seconds, 100, pid=floor.pid))
+            for label, (proc, port, session) in cases.items():
+                if session == LONG:
+                    await seed_long_sessions(port)
+                runs[label].append(wrk(port, ECHO_PATH, seconds, 100, session, proc.pid))
+    finally:
+        stop(stub)
+    base = median_of(runs["floor"])
+    row("floor: bare FastAPI append to a dict", base, f"{base['per_cpu']:>9,.0f}")
+    rates = []
+    for label, (proc, _, _) in cases.items():
+        figures = median_of(runs[label])
+        if proc is serve:
+            rates.append(figures["rate"])
+        shares = f"{figures['rate'] / base['rate']:.2f}, {figures['per_cpu'] / base['per_cpu']:.2f}"
+        row(f"serve: {label}", figures, f"{figures['per_cpu']:>9,.0f}  {shares}")
+    print(
+        f"  goal >= 0.75 of the floor at ~40 messages; from 0 to {LONG_HISTORY} messages the "
+        f"rate moves {100 * (max(rates) / min(rates) - 1):.0f} % (goal <= 10 %); the stored "
+        "answer's row is the server's own cost, the rest of a turn's is the agent's"
+    )
 
 
 # -- E. metrics on against off ------------------------------------------------------------------
@@ -271,9 +383,12 @@ class Connection:
         return self
 
     async def post(self, path: str, payload: dict[str, str]) -> dict[str, object]:
+        return await self.request("POST", path, payload)
+
+    async def request(self, method: str, path: str, payload: dict[str, Any]) -> dict[str, object]:
         body = json.dumps(payload).encode()
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
@@ -368,7 +483,7 @@ async def in_process(
 # -- report ---------------------------------------------------------------------------------
 def row(label: str, figures: dict[str, float], extra: str = "") -> None:
     print(
-        f"  {label:<40} {figures['rate']:>9,.0f} {figures['p50']:>8.2f} "
+        f"  {label:<44} {figures['rate']:>9,.0f} {figures['p50']:>8.2f} "
         f"{figures['p99']:>8.2f}  {extra}"
     )
 
@@ -376,27 +491,52 @@ def row(label: str, figures: dict[str, float], extra: str = "") -> None:
 def overhead(label: str, server: dict[str, float], local: dict[str, float], goal: str) -> None:
     p50, p99 = server["p50"] - local["p50"], server["p99"] - local["p99"]
     ratio = server["rate"] / local["rate"]
-    print(f"  {label:<40} {ratio:>8.2f}x {p50:>8.2f} {p99:>8.2f}  {goal}")
+    print(f"  {label:<44} {ratio:>8.2f}x {p50:>8.2f} {p99:>8.2f}  {goal}")
 
 
-def header(title: str) -> None:
+def overhead_header() -> None:
+    print(f"  {'overhead (serve - in-process)':<44} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}")
+
+
+def header(title: str, extra: str = "") -> None:
     print(f"\n{title}")
-    print(f"  {'':<40} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"  {'':<44} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8}{extra}")
+
+
+async def split(floor_port: int, serve_port: int, echo: Agent) -> None:
+    """Section C: one session at a time, the turn in-process, through serve, and the floor."""
+    header("C. one session at a time, 20 turns each, 25 sessions (no queueing)")
+    one_local = await in_process(echo, 1, 20, 25)
+    row("echo, in-process Agent.run", one_local)
+    one_served = await through_server(serve_port, ECHO_PATH, 1, 20, 25)
+    row("echo, through vel-runner serve", one_served)
+    one_floor = await through_server(floor_port, "/append", 1, 20, 25)
+    row("floor: bare FastAPI append to a dict", one_floor)
+    turn, served, floor = (f["p50"] * 1000 for f in (one_local, one_served, one_floor))
+    print(
+        f"  median turn, sequential: {served:.0f} us through serve = {turn:.0f} us of turn "
+        f"in-process (agent, store, provider) + {served - turn:.0f} us of HTTP and server; "
+        f"one floor request: {floor:.0f} us"
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--seconds", type=int, default=None, help="wrk duration (default 10)")
+    parser.add_argument("--repeats", type=int, default=None, help="A's runs per case (default 3)")
+    parser.add_argument("--only", default="ABCDE", help="sections to run, e.g. A,C (default all)")
     parser.add_argument("--metrics-only", action="store_true", help="only section E")
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = 2 if args.quick else 5
+    repeats = args.repeats or (1 if args.quick else 3)
+    sections = set(args.only.upper().replace(",", "")) if not args.metrics_only else {"E"}
     if shutil.which("wrk") is None:
         sys.exit("bench_server.py needs wrk: apt-get install wrk")
 
     python = sys.executable
-    if args.metrics_only:
+    if sections == {"E"}:
         workdir = Path(tempfile.mkdtemp())
         (workdir / "agents.yaml").write_text(CONFIG)
         try:
@@ -424,36 +564,25 @@ async def main() -> None:
         floor_port,
     )
     serve = start(
-        [
-            python,
-            "-m",
-            "vel_runner.cli",
-            "serve",
-            "-c",
-            str(workdir / "agents.yaml"),
-            "--port",
-            str(serve_port),
-            "--no-reload",
-            *quiet,
-        ],
+        serve_command(python, workdir / "agents.yaml", serve_port),
         serve_port,
         env={"BENCH_OPENAI_URL": fake_url},
     )
     print(
         f"vel-runner serve benchmark: loopback, {os.cpu_count()} CPUs, one uvicorn worker "
-        f"per server (asyncio loop, h11), Python {sys.version.split()[0]}"
+        f"per server (asyncio loop, h11), Python {sys.version.split()[0]}, "
+        f"load average {os.getloadavg()[0]:.2f} at the start"
     )
+    echo = Agent("echo", model={"provider": "echo", "model": "echo-1"})
     try:
         wrk(floor_port, "/append", 1, 100)  # warm up both servers
         wrk(serve_port, ECHO_PATH, 1, 100)
-        header(f"A. wrk -t1 -c100 -d{seconds}s, 100 sessions x 20 turns, repeated")
-        floor_figures = wrk(floor_port, "/append", seconds, 100)
-        row("floor: bare FastAPI append to a dict", floor_figures)
-        echo_http = wrk(serve_port, ECHO_PATH, seconds, 100)
-        ratio = echo_http["rate"] / floor_figures["rate"]
-        row("vel-runner serve, echo turn", echo_http, f"{ratio:.2f} of the floor (goal >= 0.60)")
-
-        echo = Agent("echo", model={"provider": "echo", "model": "echo-1"})
+        if "A" in sections:
+            await throughput(
+                floor, floor_port, serve, serve_port, seconds, repeats, workdir / "agents.yaml"
+            )
+        if "C" in sections:
+            await split(floor_port, serve_port, echo)
         gpt = Agent(
             "gpt",
             model={
@@ -465,50 +594,54 @@ async def main() -> None:
             },
         )
         await gpt.run("warm up")
-        header(f"B. 100 concurrent sessions x 20 turns, {rounds} rounds (asyncio client)")
-        echo_local = await in_process(echo, 100, 20, rounds)
-        row("echo, in-process Agent.run", echo_local)
-        floor_served = await through_server(floor_port, "/append", 100, 20, rounds)
-        row("floor: bare FastAPI append to a dict", floor_served)
+        if "B" in sections:
+            header(f"B. 100 concurrent sessions x 20 turns, {rounds} rounds (asyncio client)")
+            echo_local = await in_process(echo, 100, 20, rounds)
+            row("echo, in-process Agent.run", echo_local)
+            floor_served = await through_server(floor_port, "/append", 100, 20, rounds)
+            row("floor: bare FastAPI append to a dict", floor_served)
+            echo_served = await through_server(serve_port, ECHO_PATH, 100, 20, rounds)
+            row("echo, through vel-runner serve", echo_served)
+            gpt_local = await in_process(gpt, 100, 20, rounds)
+            row("openai (50 ms server), in-process", gpt_local)
+            gpt_path = "/v1/agents/gpt/runs"
+            gpt_served = await through_server(serve_port, gpt_path, 100, 20, rounds)
+            row("openai (50 ms server), through serve", gpt_served)
+            print(
+                f"  {'overhead (serve - in-process)':<44} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}"
+            )
+            overhead("echo", echo_served, echo_local, "(goal p99 <= 10 ms)")
+            overhead("echo, serve - floor", echo_served, floor_served, "(vel-runner's own share)")
+            overhead("openai", gpt_served, gpt_local, "(goal p99 <= 10 ms)")
         stop(floor)
-        echo_served = await through_server(serve_port, ECHO_PATH, 100, 20, rounds)
-        row("echo, through vel-runner serve", echo_served)
-        gpt_local = await in_process(gpt, 100, 20, rounds)
-        row("openai (50 ms server), in-process", gpt_local)
-        gpt_served = await through_server(serve_port, "/v1/agents/gpt/runs", 100, 20, rounds)
-        row("openai (50 ms server), through serve", gpt_served)
-        print(f"  {'overhead (serve - in-process)':<40} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}")
-        overhead("echo", echo_served, echo_local, "(goal p99 <= 10 ms)")
-        overhead("echo, serve - floor", echo_served, floor_served, "(vel-runner's own share)")
-        overhead("openai", gpt_served, gpt_local, "(goal p99 <= 10 ms)")
 
-        header("C. one session at a time, 20 turns each, 25 sessions (no queueing)")
-        one_local = await in_process(echo, 1, 20, 25)
-        row("echo, in-process Agent.run", one_local)
-        one_served = await through_server(serve_port, ECHO_PATH, 1, 20, 25)
-        row("echo, through vel-runner serve", one_served)
-        overhead("per-turn cost of the HTTP layer", one_served, one_local, "")
-
-        think = (0.5, 1.5)
-        turns = 10 if args.quick else 20
-        header(f"D. 100 concurrent sessions x {turns} turns, 0.5-1.5 s between a session's turns")
-        think_echo_local = await in_process(echo, 100, turns, 1, think)
-        row("echo, in-process Agent.run", think_echo_local)
-        think_echo_served = await through_server(serve_port, ECHO_PATH, 100, turns, 1, think)
-        row("echo, through vel-runner serve", think_echo_served)
-        think_gpt_local = await in_process(gpt, 100, turns, 1, think)
-        row("openai (50 ms server), in-process", think_gpt_local)
-        gpt_path = "/v1/agents/gpt/runs"
-        think_gpt_served = await through_server(serve_port, gpt_path, 100, turns, 1, think)
-        row("openai (50 ms server), through serve", think_gpt_served)
-        print(f"  {'overhead (serve - in-process)':<40} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}")
-        overhead("echo", think_echo_served, think_echo_local, "(goal p99 <= 10 ms)")
-        overhead("openai", think_gpt_served, think_gpt_local, "(goal p99 <= 10 ms)")
+        if "D" in sections:
+            think = (0.5, 1.5)
+            turns = 10 if args.quick else 20
+            header(
+                f"D. 100 concurrent sessions x {turns} turns, 0.5-1.5 s between a session's turns"
+            )
+            think_echo_local = await in_process(echo, 100, turns, 1, think)
+            row("echo, in-process Agent.run", think_echo_local)
+            think_echo_served = await through_server(serve_port, ECHO_PATH, 100, turns, 1, think)
+            row("echo, through vel-runner serve", think_echo_served)
+            think_gpt_local = await in_process(gpt, 100, turns, 1, think)
+            row("openai (50 ms server), in-process", think_gpt_local)
+            gpt_path = "/v1/agents/gpt/runs"
+            think_gpt_served = await through_server(serve_port, gpt_path, 100, turns, 1, think)
+            row("openai (50 ms server), through serve", think_gpt_served)
+            print(
+                f"  {'overhead (serve - in-process)':<44} {'rate':>9} {'p50 ms':>8} {'p99 ms':>8}"
+            )
+            overhead("echo", think_echo_served, think_echo_local, "(goal p99 <= 10 ms)")
+            overhead("openai", think_gpt_served, think_gpt_local, "(goal p99 <= 10 ms)")
         await gpt.aclose()
         stop(serve)
-        repeats = 3 if args.quick else 5
-        await metrics_cost(python, workdir / "agents.yaml", seconds, repeats, fake_url)
+        if "E" in sections:
+            repeats_e = 3 if args.quick else 5
+            await metrics_cost(python, workdir / "agents.yaml", seconds, repeats_e, fake_url)
     finally:
+        await echo.aclose()
         for proc in (floor, serve):
             if proc.poll() is None:
                 stop(proc)

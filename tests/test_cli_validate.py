@@ -224,19 +224,66 @@ def test_several_files_merge_and_each_checks_them_alone(tmp_path: Path) -> None:
     assert each.returncode == 1 and "provider 'offline' is not declared" in each.stdout
 
 
-def test_validate_imports_nothing_heavy(tmp_path: Path) -> None:
+#: What ``vel-runner validate`` must not import: the SDKs, the server stack, the dashboard, the
+#: runtime's libraries (pydantic, asyncio, the python jsonschema) and the turn engine.
+NOT_FOR_VALIDATE = (
+    *HEAVY, "mcp", "pydantic", "pydantic_core", "jsonschema", "asyncio",
+    "vel_runner.agent", "vel_runner.events", "vel_runner.runtime", "vel_runner.providers",
+    "vel_runner.storage", "vel_runner.server", "vel_runner.tui", "vel_runner.context",
+    "vel_runner.tools.toolbox", "vel_runner.tools.mcp_source", "vel_runner.tools.loop",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["validate", "--format", "json"], ["schema"]])
+def test_validate_and_schema_import_only_what_they_use(argv: list[str]) -> None:
+    """The shipped file has a python tool (the calculator): its plain signature is checked
+    without pydantic. On the old main ``import vel_runner`` pulled in the whole engine."""
     code = (
         "import sys\nfrom vel_runner.cli import main\n"
-        f"rc = main(['validate', {str(ROOT / 'agents.yaml')!r}])\n"
-        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
-        "print('HEAVY', heavy)\nsys.exit(rc)\n"
+        f"rc = main({[*argv, str(ROOT / 'agents.yaml')] if argv[0] == 'validate' else argv!r})\n"
+        "loaded = sorted(m for m in sys.modules "
+        f"if any(m == n or m.startswith(n + '.') for n in {NOT_FOR_VALIDATE!r}))\n"
+        "print('LOADED', loaded)\nsys.exit(rc)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "HEAVY []" in result.stdout
+    assert "LOADED []" in result.stdout, result.stdout[-400:]
+
+
+def test_a_non_plain_tool_signature_still_gets_the_full_check(tmp_path: Path) -> None:
+    """validate skips pydantic only for plain hints: a dict parameter (which strict mode
+    refuses) is still reported, so the fast path loses no check."""
+    (tmp_path / "mytools.py").write_text(
+        "def free(data: dict) -> str:\n    return 'x'\n"
+        "def fine(city: str, days: int = 3, unit: str | None = None) -> str:\n    return city\n"
+        "def hidden(_key: str) -> str:\n    return _key\n"
+    )
+    (tmp_path / "agents.yaml").write_text(
+        GOOD + "tools:\n  free: {type: python, function: 'mytools:free'}\n"
+        "  fine: {type: python, function: 'mytools:fine'}\n"
+        "  hidden: {type: python, function: 'mytools:hidden'}\n"
+    )
+    result = vel("validate", "agents.yaml", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "tools.free.function: tool 'free': the arguments of free do not fit" in result.stdout
+    assert "tools.hidden.function: tool 'hidden': cannot build a JSON Schema" in result.stdout
+    assert "tools.fine" not in result.stdout
+
+
+def test_only_the_chosen_command_is_configured() -> None:
+    """``vel-runner --help`` lists every command; each command's own options still parse."""
+    listing = vel("--help")
+    assert listing.returncode == 0
+    for name in ("validate", "schema", "serve", "monitor", "migrate", "sessions"):
+        assert name in listing.stdout
+    for name in ("serve", "monitor", "migrate", "sessions"):
+        result = vel(name, "--help")
+        assert result.returncode == 0 and f"usage: vel-runner {name}" in result.stdout
+    assert vel("serve", "--bogus").returncode == 2
+    assert vel().returncode == 2
 
 
 def test_schema_command_prints_the_schema(tmp_path: Path) -> None:

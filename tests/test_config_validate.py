@@ -623,3 +623,93 @@ def test_a_wrong_type_under_a_oneof_is_reported_once(tmp_path: Path) -> None:
     _config, issues = check_config([path], environ={})
     messages = [i.message for i in issues if "got the number 5" in i.message]
     assert messages == ["expected a mapping, got the number 5"]
+
+
+def test_a_schema_error_does_not_hide_the_names_it_gets_wrong(tmp_path: Path) -> None:
+    """docs/config.md shows a wrong provider and a wrong mode of one agent in one run; the
+    old merge left the agent out for its schema error and judged none of its names."""
+    text = (
+        "version: 1\nproviders:\n  openai: {type: openai, api_key: '${KEY:-k}'}\n"
+        "  offline: {type: echo}\n"  # 1-4
+        "agents:\n  - id: support\n    model: {provider: opnai, model: m}\n"  # 5-7
+        "    context: {mode: windw}\n    store: nostore\n    tools: [clok, 5]\n"  # 8-10
+        "  - id: helper\n    model: {provider: offline, model: m}\n    colour: red\n"  # 11-13
+        "tools:\n  ask: {type: agent, agent: nobody, colour: 1}\n"  # 14-15
+        "  ask2: {type: agent, agent: helper}\n"  # 16: helper has a schema error, but exists
+    )
+    errors, config = _check(tmp_path, text)
+    assert config is None
+    found = [(e.line, e.path, e.message) for e in errors]
+    assert found == [
+        (7, "agents[0].model.provider", "provider 'opnai' is not declared"),
+        (8, "agents[0].context.mode", "'windw' is not one of the allowed values"),
+        (9, "agents[0].store", "store 'nostore' is not declared"),
+        (10, "agents[0].tools[0]", "tool 'clok' is not declared"),
+        (10, "agents[0].tools[1]", "expected a string, got the number 5"),
+        (13, "agents[1].colour", "unknown key 'colour'"),
+        (15, "tools.ask.agent", "tool 'ask' calls agent 'nobody', which is not declared"),
+        (15, "tools.ask.colour", "unknown key 'colour'"),
+    ], found
+    assert errors[0].hint == "did you mean 'openai'? declared providers: offline, openai"
+
+
+def test_a_name_with_a_bad_value_of_its_own_is_reported_once(tmp_path: Path) -> None:
+    """A reference that is itself malformed gets its schema error, not also "not declared"."""
+    text = HEAD + "agents:\n  - id: a\n    model: {provider: 'bad name!', model: m}\n"
+    errors, _ = _check(tmp_path, text)
+    assert [(e.path, e.message) for e in errors] == [
+        ("agents[0].model.provider", "'bad name!' is not valid here")
+    ]
+
+
+NEWLINE_NAMES = [
+    ("agent id", HEAD + 'agents:\n  - id: "a\\n"\n    model: {provider: offline, model: m}\n',
+     "agents[0].id"),
+    ("provider name", 'version: 1\nproviders:\n  "offline\\n": {type: echo}\n',
+     "providers['offline\\n']"),
+    ("tool name", HEAD + 'tools:\n  "calc\\n": {type: agent, agent: a}\n', "tools['calc\\n']"),
+    ("tool of an agent", HEAD + 'agents:\n  - id: a\n    model: {provider: offline, model: m}\n'
+     '    tools: ["calc\\n"]\n', "agents[0].tools[0]"),
+    ("MCP prefix", HEAD + 'tools:\n  m: {type: mcp, url: "http://h/mcp", prefix: "gh_\\n"}\n',
+     "tools.m.prefix"),
+    ("python function", HEAD + 'tools:\n  t: {type: python, function: "os:getcwd\\n"}\n',
+     "tools.t.function"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "path"), [case[1:] for case in NEWLINE_NAMES], ids=[c[0] for c in NEWLINE_NAMES]
+)
+def test_names_with_a_trailing_newline_are_refused(tmp_path: Path, text: str, path: str) -> None:
+    """``^...$`` in Python's re matches before a final newline; the schema's patterns are
+    ECMA-262's (as editors check them), where ``$`` is the end: "a\\n" is not a name."""
+    errors, config = _check(tmp_path, text)
+    assert config is None
+    assert any(
+        e.path == path and "is not valid" in e.message.replace(" a ", " ") for e in errors
+    ), [str(e) for e in errors]
+
+
+def test_an_environment_reference_with_a_newline_in_its_name_is_malformed(
+    tmp_path: Path,
+) -> None:
+    text = 'version: 1\nproviders:\n  o: {type: openai, api_key: "${KEY\\n}"}\n'
+    config, issues = check_config([_write(tmp_path, text)], environ={"KEY\n": "x", "KEY": "y"})
+    assert config is None
+    assert [(i.path, i.message) for i in issues if i.severity == "error"] == [
+        ("providers.o.api_key", "malformed reference '${KEY\\n}'")
+    ]
+
+
+def test_the_prefix_error_states_the_rule(tmp_path: Path) -> None:
+    text = HEAD + "tools:\n  m: {type: mcp, url: 'http://h/mcp', prefix: 'gh tools'}\n"
+    errors, _ = _check(tmp_path, text)
+    assert [e.path for e in errors] == ["tools.m.prefix"]
+    assert errors[0].hint is not None
+    assert "letters, digits, '_' or '-', at most 32 characters" in errors[0].hint
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "agents.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,10 +1,10 @@
 """The ``vel-runner`` command line: argument parsing and exit codes only.
 
 Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
-Those modules import only the standard library at module level; heavy imports (openai,
-textual, the server stack, psycopg) happen inside ``run``, so ``vel-runner validate`` starts
-fast. Exit codes: 0 success, 1 invalid input (a config error, a failed check), 2 usage or I/O
-error.
+Only the chosen subcommand's module is imported, and those modules import only the standard
+library at module level; heavy imports (openai, textual, the server stack, psycopg) happen
+inside ``run``, so ``vel-runner validate`` starts fast. Exit codes: 0 success, 1 invalid
+input (a config error, a failed check), 2 usage or I/O error.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported to configure its arguments (the
+    others are listed by their help text), so one command never pays for the others' imports.
+    """
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -36,17 +39,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vel-runner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.configure(command_parser)
-        command_parser.set_defaults(command_run=module.run)
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.configure(command_parser)
+            command_parser.set_defaults(command_run=module.run)
     return parser
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the top-level
+    parser has only flags, ``--help`` and ``--version``)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vel-runner`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(chosen_command(words))
+    args = parser.parse_args(words)
     run = getattr(args, "command_run", None)
     if run is None:
         parser.print_help(sys.stderr)

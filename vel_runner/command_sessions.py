@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config.validate import Config
+    from .config.model import Config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +115,7 @@ async def _clean_store(
     config: Config, name: str, agents: list[str], seconds: float, dry_run: bool
 ) -> int:
     from .config.build import make_store
-    from .config.validate import DSN_ENV
+    from .config.checks import DSN_ENV
     from .redact import describe_dsn
 
     decl = config.stores[name]

@@ -41,7 +41,7 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):
-        match = _DURATION.match(value)
+        match = _DURATION.fullmatch(value)
         if match is None:
             raise InvalidInputError(
                 f"invalid duration {value!r:.80}: expected a number of seconds or a number "

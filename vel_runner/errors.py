@@ -10,8 +10,6 @@ they cannot disagree.
 
 from __future__ import annotations
 
-import asyncio
-
 
 class VelError(Exception):
     """Base class of every error vel-runner raises on purpose."""
@@ -109,6 +107,8 @@ def outcome_of(exc: BaseException | None) -> str:
         return "ok"
     if isinstance(exc, VelError):
         return exc.outcome
+    import asyncio  # here: every command imports this module, and validate needs no asyncio
+
     if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
         return "cancelled"
     return "error"

@@ -69,7 +69,7 @@ def _path(where: str, trail: Trail) -> str:
     for step in reversed(steps):
         if isinstance(step, int):
             path += f"[{step}]"
-        elif _PLAIN_KEY.match(step):
+        elif _PLAIN_KEY.fullmatch(step):
             path += f".{step}" if path else step
         else:
             path += f"[{step[:40]!r}]"

@@ -7,26 +7,26 @@ import it first); names are loaded on first access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .errors import ConfigError, ConfigIssue
 
+if TYPE_CHECKING:
+    from .model import Config
+    from .reload import ConfigWatcher
+    from .schema import load_schema
+    from .validate import check_config, load_config
+
 _LAZY = {
-    "Config": "validate",
+    "Config": "model",
     "check_config": "validate",
     "load_config": "validate",
     "load_schema": "schema",
     "ConfigWatcher": "reload",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 __all__ = [
     "Config",

@@ -24,8 +24,10 @@ from ..providers import Provider, create_provider
 from ..redact import dsn_secrets, redact, remember_secrets
 from ..snapshot import Snapshot
 from ..storage import SessionStore, create_store
+from .checks import DSN_ENV
 from .errors import ConfigError, ConfigIssue
-from .validate import DSN_ENV, Config, load_config
+from .model import Config
+from .validate import load_config
 
 #: ``wrap(name, provider)``: what a build uses in place of each provider it creates (``name``
 #: is its key under ``providers:``). ``vel-runner eval`` puts its cassettes there; a library

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from .errors import ConfigIssue
+    from .model import Config
     from .tool_listing import AgentTools
-    from .validate import Config
 
 FORMATS = ("text", "json", "github")
 
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     tools: list[AgentTools] = []
     try:
         for group in groups:
-            config, found = check_config(group)
+            # --connect lists every tool as its model sees it: that needs them built
+            config, found = check_config(group, build_tools=args.connect)
             issues.extend(found)
             if config is not None and args.connect:
                 issues.extend(_connected(config, tools))

@@ -22,11 +22,15 @@ DocPath = tuple[str | int, ...]
 
 
 def format_path(path: Sequence[str | int]) -> str:
-    """``("agents", 0, "model")`` -> ``agents[0].model`` (``<root>`` for the empty path)."""
+    """``("agents", 0, "model")`` -> ``agents[0].model`` (``<root>`` for the empty path); a
+    key with unprintable characters is quoted (``providers['a\\n']``), so an issue stays one
+    line."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif not part.isprintable():
+            text += f"[{part!r}]"
         else:
             text += f".{part}" if text else str(part)
     return text or "<root>"
@@ -126,12 +130,22 @@ def issue_order(issue: ConfigIssue) -> tuple[str, int, int, str]:
     return (issue.file, issue.line, issue.column, issue.message)
 
 
+def did_you_mean(word: str, choices: list[str], label: str) -> str:
+    """``did you mean 'x'? <label>: a, b, c`` (the list alone when nothing is close)."""
+    import difflib  # only when there is a mistake to explain
+
+    near = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    listing = f"{label}: {', '.join(choices)}" if choices else ""
+    return f"did you mean {near[0]!r}? {listing}" if near else listing
+
+
 __all__ = [
     "ConfigError",
     "ConfigIssue",
     "DocPath",
     "ReloadError",
     "Severity",
+    "did_you_mean",
     "format_path",
     "issue_order",
 ]

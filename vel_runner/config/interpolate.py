@@ -51,7 +51,7 @@ def interpolate(text: str, environ: Mapping[str, str]) -> Interpolation:
             return "${"
         body = match.group(1)
         name, has_default, default = body.partition(":-")
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             malformed.append(match.group(0))
             return match.group(0)
         names.append(name)

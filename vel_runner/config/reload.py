@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .validate import CONFIG_SUFFIXES
+from .files import CONFIG_SUFFIXES
 
 log = logging.getLogger(__name__)
 

@@ -13,77 +13,80 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..durations import parse_duration
 from ..errors import InvalidInputError
-from .errors import ConfigIssue, DocPath
-from .schema import did_you_mean
-
-
-class Origin(Protocol):
-    """Where a declaration is (``validate.Origin``)."""
-
-    @property
-    def file(self) -> str: ...
-
-    def issue(self, sub: DocPath, message: str, **kw: Any) -> ConfigIssue: ...
-
-
-class Config(Protocol):
-    """What these checks read of a merged config (``validate.Config``)."""
-
-    tools: dict[str, dict[str, Any]]
-    agents: dict[str, dict[str, Any]]
-    skipped: set[tuple[str, str]]
-    function_tools: dict[str, Any]
-
-    def origin(self, section: str, name: str) -> Origin: ...
-
+from .errors import ConfigIssue, did_you_mean
+from .model import Config, Origin
 
 TYPE_HINT = "give every parameter a type hint, e.g. def get_weather(city: str) -> dict"
 
 
-def tool_issues(config: Config, *, complete: bool = True) -> list[ConfigIssue]:
-    """Every problem with the declared tools and the agents' references to them."""
+def tool_issues(config: Config, *, complete: bool = True, build: bool = True) -> list[ConfigIssue]:
+    """Every problem with the declared tools and the agents' references to them.
+
+    ``build=False`` (``vel-runner validate``) skips building the function tools whose
+    parameters are all plain types: their schema always fits strict mode, and the check then
+    needs no pydantic."""
     issues: list[ConfigIssue] = []
     for name, decl in config.tools.items():
         origin = config.origin("tools", name)
         if decl["type"] == "python":
-            issues.extend(_python_issues(config, name, decl, origin))
+            issues.extend(_python_issues(config, name, decl, origin, build=build))
         elif decl["type"] == "mcp":
             issues.extend(mcp_issues(name, decl, origin))
-        elif decl["agent"] not in config.agents and complete:
-            issues.append(
-                origin.issue(
-                    ("agent",),
-                    f"tool {name!r} calls agent {decl['agent']!r}, which is not declared",
-                    hint=did_you_mean(decl["agent"], sorted(config.agents), "declared agents")
-                    or "agent must be the id of an agent of this config",
-                    code="reference",
-                )
-            )
-    for agent_id, agent in config.agents.items():
-        origin = config.origin("agents", agent_id)
-        for index, tool in enumerate(agent.get("tools", ())):
-            server, dot, _ = tool.partition(".")
-            if dot and ("tools", server) in config.skipped:
-                continue  # its server has schema errors, reported there
-            if dot and server in config.tools and config.tools[server]["type"] == "mcp":
-                continue  # one tool of an MCP server: ``validate --connect`` checks it exists
-            if tool in config.tools or not complete or ("tools", tool) in config.skipped:
-                continue
-            issues.append(
-                origin.issue(
-                    ("tools", index),
-                    f"tool {tool!r} is not declared",
-                    hint=did_you_mean(tool, sorted(config.tools), "declared tools")
-                    or "declare it under tools: (type python, agent or mcp)",
-                    code="reference",
-                )
-            )
+    if complete:
+        issues.extend(_reference_issues(config))
     issues.extend(_cycle_issues(config))
     return issues
+
+
+def _reference_issues(config: Config) -> list[ConfigIssue]:
+    """Names that point nowhere: an agent tool's agent, an agent's tools. Declarations left
+    out for schema errors count too, where the name is well formed, so their schema error and
+    a wrong name show in one run."""
+    issues: list[ConfigIssue] = []
+    agent_ids = sorted(config.agent_ids)
+    for tool in config.declarations("tools"):
+        target = tool.value("agent")
+        if tool.value("type") != "agent" or not isinstance(target, str) or target in agent_ids:
+            continue
+        issues.append(
+            tool.origin.issue(
+                ("agent",),
+                f"tool {tool.origin.path[-1]!r} calls agent {target!r}, which is not declared",
+                hint=did_you_mean(target, agent_ids, "declared agents")
+                or "agent must be the id of an agent of this config",
+                code="reference",
+            )
+        )
+    for agent in config.declarations("agents"):
+        listed = agent.written("tools")
+        for index in range(len(listed) if isinstance(listed, list) else 0):
+            name = agent.value("tools", index)
+            if isinstance(name, str) and _undeclared_tool(config, name):
+                issues.append(
+                    agent.origin.issue(
+                        ("tools", index),
+                        f"tool {name!r} is not declared",
+                        hint=did_you_mean(name, sorted(config.tools), "declared tools")
+                        or "declare it under tools: (type python, agent or mcp)",
+                        code="reference",
+                    )
+                )
+    return issues
+
+
+def _undeclared_tool(config: Config, name: str) -> bool:
+    """Whether ``name`` (a tool, or ``server.tool`` of an MCP server) names nothing declared;
+    names of declarations with schema errors are not judged (the error is reported there)."""
+    server, dot, _ = name.partition(".")
+    if dot and ("tools", server) in config.skipped:
+        return False
+    if dot and server in config.tools and config.tools[server]["type"] == "mcp":
+        return False  # one tool of an MCP server: ``validate --connect`` checks it exists
+    return name not in config.tools and ("tools", name) not in config.skipped
 
 
 def mcp_issues(name: str, decl: Mapping[str, Any], origin: Origin) -> list[ConfigIssue]:
@@ -243,10 +246,11 @@ def _clashes(config: Config, agent_id: str, reached: Mapping[str, Any]) -> list[
 
 
 def _python_issues(
-    config: Config, name: str, decl: Mapping[str, Any], origin: Origin
+    config: Config, name: str, decl: Mapping[str, Any], origin: Origin, *, build: bool
 ) -> list[ConfigIssue]:
     from ..tools.base import ToolDefinitionError
     from ..tools.python import FunctionTool, import_function
+    from ..tools.signature import read_signature
 
     try:
         timeout = parse_duration(decl["timeout"])
@@ -257,6 +261,9 @@ def _python_issues(
     folder = str(Path(origin.file).resolve().parent)
     try:
         func = import_function(decl["function"], [folder])
+        signature = read_signature(func, name=name, bind=decl.get("bind"))
+        if not build and signature.is_plain():
+            return []
         tool = FunctionTool(
             func,
             name=name,

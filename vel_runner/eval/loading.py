@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config.errors import ConfigError, ConfigIssue, DocPath, issue_order
+from ..config.errors import ConfigError, ConfigIssue, DocPath, did_you_mean, issue_order
 from ..config.loader import Document, load_document
-from ..config.schema import did_you_mean, schema_issues
+from ..config.schema_check import schema_issues
 from ..config.validate import Config
 from .spec import Case, EvalFile, Expect, ExpectedCall, Judge, Turn
 

@@ -49,7 +49,7 @@ def scrub(text: str) -> str:
 
 def accepted_request_id(value: str | None) -> str | None:
     """The client's ``X-Request-Id`` if it is a sane token, else ``None``."""
-    return value if value is not None and REQUEST_ID_PATTERN.match(value) else None
+    return value if value is not None and REQUEST_ID_PATTERN.fullmatch(value) else None
 
 
 class JsonFormatter(logging.Formatter):

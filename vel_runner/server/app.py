@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -27,12 +27,12 @@ from ..heap import settle_heap
 from ..observe.logs import add_secret
 from ..sweeper import Sweeper
 from .auth import BearerAuth
-from .bodies import check_body
 from .cors import add_cors
 from .errors import install_error_handlers
 from .json_text import FiniteJSONResponse
 from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from .observability import RequestId, metrics_endpoint, start_observers, stop_observers
+from .route import ServerRoute
 from .settings import ServeSettings
 from .state import RuntimeLoader, ServerState, state_of
 
@@ -183,7 +183,7 @@ def create_app(
         version=__version__,
         description="Declarative LLM agents over HTTP. Contract: docs/http-api.md.",
         lifespan=lifespan,
-        dependencies=[Depends(check_body)],
+        openapi_url=None,  # added after the API's routes (below)
         default_response_class=FiniteJSONResponse,
     )
     loader = None if hasattr(runtime, "snapshot") else runtime
@@ -198,14 +198,21 @@ def create_app(
         turn_log_level=logging.INFO if log_format == "json" else logging.DEBUG,
     )
     app.state.chat_streams = ChatStreams()
+    app.router.route_class = ServerRoute  # the app's own routes check bodies too
     install_error_handlers(app)
+    # Routes are matched in order: the turn routes first, the documents and probes last.
+    routers = (routes_agents, routes_openai, routes_responses, routes_chat, routes_sessions)
+    for module in (*routers, routes_conversations, routes_config):
+        # The routes themselves rather than include_router: FastAPI matches an included
+        # router's routes through a wrapper that cost more than the match itself (each
+        # route already has its full path and tags; the routers have no dependencies).
+        app.router.routes.extend(module.router.routes)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
-    routers = (routes_agents, routes_chat, routes_sessions, routes_config, routes_openai)
-    for module in (*routers, routes_responses, routes_conversations):
-        app.include_router(module.router)
     if metrics:
         app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["health"])
+    app.openapi_url = "/openapi.json"
+    app.setup()  # /openapi.json, /docs, /redoc
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if api_key:
         add_secret(api_key)

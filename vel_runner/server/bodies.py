@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from ..messages import MAX_SESSION_ID_LENGTH, check_json
+from ..messages import MAX_SESSION_ID_LENGTH
 
 #: The longest user message one HTTP turn accepts (the body limit applies as well).
 MAX_HTTP_MESSAGE_CHARS = 100_000
@@ -71,25 +70,3 @@ class CleanupRequest(BaseModel):
     older_than: Duration
     agent_id: str | None = None
     dry_run: bool = False
-
-
-#: Methods whose requests carry no body in this API.
-BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-async def check_body(request: Request) -> None:
-    """Refuse (422, naming the field) a JSON body holding text no store or provider can carry:
-    lone surrogates, NUL, NaN/Infinity — on every route, before it runs.
-
-    An app-wide dependency, so a new route taking text is covered too. FastAPI has already
-    parsed the body; ``request.json()`` returns that parse. A body that is not JSON (or nested
-    past what the parser takes: a ``RecursionError``) is left to the route's own validation,
-    which refuses it if the route takes a body and ignores it if not.
-    """
-    if request.method in BODYLESS or not await request.body():
-        return
-    try:
-        data = await request.json()
-    except (ValueError, RecursionError):
-        return
-    check_json(data)

@@ -1,7 +1,8 @@
 """Request body size limit, as a pure ASGI middleware.
 
-A declared ``Content-Length`` over the limit is refused before reading; a chunked body is
-counted as it arrives and refused (413 ``payload_too_large``) as soon as it passes the limit,
+A declared ``Content-Length`` over the limit is refused before reading (the server reads no
+more than it declares, so such a body needs no counting); a chunked body is counted as it
+arrives and refused (413 ``payload_too_large``) as soon as it passes the limit,
 so a client cannot make the server buffer an unbounded body.
 """
 
@@ -34,7 +35,9 @@ class BodyLimit:
                     text = "bad Content-Length header" if status == 400 else self._message()
                     await error_response(status, text)(scope, receive, send)
                     return
-                break
+                # the server delivers exactly the declared length: nothing left to count
+                await self.app(scope, receive, send)
+                return
         received = 0
         limit = self.max_bytes
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ class RequestId:
                 sent = accepted_request_id(value.decode("latin-1"))
             elif name == b"traceparent" and traces.active():
                 traces.INCOMING.set(traces.extract(_trace_headers(scope)))
-        request_id = sent or uuid.uuid4().hex
+        request_id = sent or os.urandom(16).hex()  # uuid4().hex costs 5x more, for no gain
         # Not reset afterwards: Starlette's outermost error handler runs after this returns,
         # in the same request task, and its 500 body should name the request too.
         REQUEST_ID.set(request_id)

@@ -12,12 +12,12 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from ..errors import InvalidInputError, UnknownAgentError, VelError
 from .bodies import SESSION_ID_RULE
 from .errors import OpenAIError, client_message, status_of
+from .route import ServerRoute
 
 log = logging.getLogger("vel_runner.server")
 
@@ -25,8 +25,8 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _SOURCES = ("body", "query", "path", "header")
 
 
-class OpenAIRoute(APIRoute):
-    """An ``APIRoute`` whose errors have OpenAI's shape (400 for any invalid request)."""
+class OpenAIRoute(ServerRoute):
+    """A :class:`ServerRoute` whose errors have OpenAI's shape (400 for any invalid request)."""
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from ..protocols.runs import RunEvents, run_object
 from ..protocols.ui_stream import STREAM_HEADER
 from .bodies import RunRequest
+from .route import ServerRoute
 from .sse import wants_stream
 from .state import state_of
 from .streaming import client_words, lease_turn
@@ -17,7 +18,7 @@ from .streaming import client_words, lease_turn
 if TYPE_CHECKING:
     from ..agent import Agent
 
-router = APIRouter(prefix="/v1", tags=["agents"])
+router = APIRouter(prefix="/v1", tags=["agents"], route_class=ServerRoute)
 
 
 def agent_info(agent: Agent) -> dict[str, Any]:

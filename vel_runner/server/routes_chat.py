@@ -26,6 +26,7 @@ from .bodies import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SessionId
 from .chat_streams import ChatStreams
 from .errors import ApiError
 from .message_lookup import unclaimed_id
+from .route import ServerRoute
 from .sse import sse_response
 from .state import state_of
 from .streaming import client_words, lease_turn
@@ -33,7 +34,7 @@ from .streaming import client_words, lease_turn
 if TYPE_CHECKING:
     from ..agent import Agent
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], route_class=ServerRoute)
 
 ChatIdPath = Annotated[
     str, Path(min_length=1, max_length=MAX_SESSION_ID_LENGTH, pattern=SESSION_ID_PATTERN)

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from ..observe import hooks
 from ..observe.turn_feed import TurnEvent, TurnFeed
+from .route import ServerRoute
 from .routes_sessions import iso
 from .sse import CONNECTED, PING, named_frame, sse_response
 from .state import ServerState, state_of
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ..config.errors import ReloadError
 
 log = logging.getLogger("vel_runner.server")
-router = APIRouter(prefix="/v1", tags=["config"])
+router = APIRouter(prefix="/v1", tags=["config"], route_class=ServerRoute)
 
 #: Events a slow client may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 10_000

@@ -24,10 +24,11 @@ from ..messages import MAX_SESSION_ID_LENGTH
 from ..protocols.chat_completions import ChatCompletionChunks, completion_object
 from .bodies import MAX_HTTP_MESSAGE_CHARS, SESSION_ID_PATTERN, SESSION_ID_RULE
 from .errors import ApiError
+from .route import ServerRoute
 from .state import state_of
 from .streaming import client_words, lease_turn
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=ServerRoute)
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 

@@ -18,6 +18,7 @@ from ..messages import MAX_SESSION_ID_LENGTH
 from .bodies import SESSION_ID_PATTERN, CleanupRequest, SetContextRequest
 from .errors import ApiError
 from .message_lookup import unclaimed
+from .route import ServerRoute
 from .session_order import SortKey, pack_cursor, unpack_cursor, usage_page
 from .state import state_of
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from ..storage import SessionInfo, SessionRecord, SessionStore
 
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(prefix="/v1", tags=["sessions"], route_class=ServerRoute)
 
 SessionIdPath = Annotated[
     str, Path(min_length=1, max_length=MAX_SESSION_ID_LENGTH, pattern=SESSION_ID_PATTERN)

@@ -151,7 +151,7 @@ def parse_cors_origins(flags: list[str] | None, environ_value: str) -> tuple[str
     for value in (v.strip() for v in values):
         if not value:
             continue
-        if value != "*" and not _ORIGIN.match(value):
+        if value != "*" and not _ORIGIN.fullmatch(value):
             hint = " (no trailing slash)" if value.endswith("/") else ""
             raise SettingError(
                 f"vel-runner serve: {source} {value!r} is not an origin: write "

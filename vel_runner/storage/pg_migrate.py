@@ -41,7 +41,7 @@ def migrations() -> list[Migration]:
     """The packaged migrations, oldest first."""
     found = []
     for entry in resources.files("vel_runner.storage").joinpath("migrations").iterdir():
-        match = _FILE_NAME.match(entry.name)
+        match = _FILE_NAME.fullmatch(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     return sorted(found, key=lambda m: m.version)

@@ -17,6 +17,8 @@ from ..errors import InvalidInputError
 
 #: Seconds a tool call may take before it becomes an error result.
 DEFAULT_TIMEOUT = 30.0
+#: Threads per sync tool: its calls that may run at once (more wait for one to finish).
+DEFAULT_THREADS = 8
 
 
 class ToolDefinitionError(InvalidInputError):

@@ -17,10 +17,9 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .base import DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
-from .outcomes import check_limit
-from .schema import parse_docstring, strict_schema
-from .threads import DEFAULT_THREADS, threads_for
+from .base import DEFAULT_THREADS, DEFAULT_TIMEOUT, ToolCallError, ToolDefinitionError, ToolSpec
+from .schema import strict_schema
+from .signature import read_signature
 
 
 class FunctionTool:
@@ -47,47 +46,19 @@ class FunctionTool:
         from pydantic import ConfigDict, Field, create_model
         from pydantic.fields import FieldInfo
 
-        if not callable(func):
-            raise ToolDefinitionError(f"a tool must be a function, got {type(func).__name__}")
-        label = getattr(func, "__qualname__", repr(func))
+        signature = read_signature(func, name=name, bind=bind)
+        label = signature.label
         self.func = func
         self.bind = dict(bind or {})
         self.is_async = inspect.iscoroutinefunction(func)
-        try:
-            signature = inspect.signature(func)
-            hints = typing.get_type_hints(func, include_extras=True)
-        except (TypeError, ValueError, NameError) as exc:
-            raise ToolDefinitionError(f"cannot read the signature of {label}: {exc}") from None
-        summary, param_docs = parse_docstring(inspect.getdoc(func))
-        unknown = set(self.bind) - set(signature.parameters)
-        if unknown:
-            raise ToolDefinitionError(
-                f"bind names {sorted(unknown)} that are not parameters of {label}; "
-                f"its parameters: {list(signature.parameters)}",
-                part="bind",
-            )
         fields: dict[str, Any] = {}
         self.defaulted: set[str] = set()
-        for param in signature.parameters.values():
-            if param.name in self.bind:
-                continue
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise ToolDefinitionError(
-                    f"{label} takes *{param.name}: a tool needs named parameters with type hints"
-                )
-            if param.kind is param.POSITIONAL_ONLY:
-                raise ToolDefinitionError(f"parameter {param.name!r} of {label} is positional-only")
-            if param.name not in hints:
-                raise ToolDefinitionError(
-                    f"parameter {param.name!r} of {label} has no type hint (the model needs "
-                    "one to know what to send), e.g. def f(city: str)"
-                )
-            hint = hints[param.name]
-            doc = param_docs.get(param.name)
+        for param in signature.parameters:
+            hint, doc = param.hint, param.doc
             has_field = typing.get_origin(hint) is typing.Annotated and any(
                 isinstance(meta, FieldInfo) for meta in hint.__metadata__
             )
-            if param.default is not param.empty:
+            if param.has_default:
                 self.defaulted.add(param.name)
                 info = Field(param.default, description=doc) if not has_field else param.default
             else:
@@ -107,15 +78,16 @@ class FunctionTool:
             raise ToolDefinitionError(
                 f"the arguments of {label} do not fit OpenAI's strict mode: " + "; ".join(problems)
             )
-        tool_name = str(name or getattr(func, "__name__", ""))
-        if not tool_name.isidentifier():
-            raise ToolDefinitionError(f"tool name {tool_name!r} must be an identifier")
+        tool_name = signature.name
         self.spec = ToolSpec(
             name=tool_name,
-            description=description if description is not None else summary,
+            description=description if description is not None else signature.summary,
             parameters=parameters,
             timeout=float(timeout),
         )
+        from .outcomes import check_limit  # not needed to check a tool's signature
+        from .threads import threads_for  # nor its asyncio
+
         try:
             self.max_result_chars = (
                 None if max_result_chars is None else check_limit(max_result_chars)

@@ -26,11 +26,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..own_thread import Outcome, call_on, outcome_of, settle
-from .base import ToolCallError
+from .base import DEFAULT_THREADS, ToolCallError
 from .outcomes import check_limit
 
-#: Threads per tool: its calls that may run at once (more wait for one to finish).
-DEFAULT_THREADS = 8
 #: Seconds an idle thread waits for another call before it ends.
 IDLE_SECONDS = 60.0
 
