@@ -10,10 +10,12 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 from helpers.clock import FROZEN, FrozenClock
 from helpers.net import free_port
 from helpers.node import installed, node_harness, require_node
+from helpers.pgserver import DatabaseSupply
 from helpers.waiting import wait_until
 
 
@@ -83,3 +85,24 @@ def test_one_npm_install_of_a_harness_at_a_time(tmp_path: Path) -> None:
     assert harnesses == [tmp_path, tmp_path]
     assert (tmp_path / "installs.log").read_text().split() == ["start", "end"]
     assert installed(tmp_path)
+
+
+def test_the_database_supply_makes_new_empty_databases_and_drops_them(postgres_dsn: str) -> None:
+    def databases() -> set[str]:
+        with psycopg.connect(postgres_dsn) as conn:
+            return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+
+    supply = DatabaseSupply(postgres_dsn, ahead=1)
+    try:
+        taken = [supply.take() for _ in range(3)]
+        names = [name for name, _ in taken]
+        assert len(set(names)) == 3 and set(names) <= databases()
+        for _, dsn in taken:
+            with psycopg.connect(dsn) as conn:
+                tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                assert tables.fetchone() == (0,)
+        for name in names:
+            supply.give_back(name)
+    finally:
+        supply.close()
+    assert not set(names) & databases()
