@@ -3,14 +3,13 @@ the middle of valid ones, deletes, and directories of config files."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from helpers.waiting import wait_until
+from helpers.waiting import saved_until_seen, wait_until
 
 from vel_runner.runtime import ConfigEvent, Runtime, RuntimeEvent
 
@@ -58,11 +57,7 @@ async def watching(runtime: Runtime, path: Path) -> None:
     """Return once the watcher sees saves of ``path`` (its OS watch is set up in a thread a
     while after ``start``): save another config until it is live, then the first one again."""
     first = path.read_text()
-    for _ in range(50):
-        path.write_text(config(99))
-        with contextlib.suppress(AssertionError):
-            await wait_until(lambda: history(runtime) == 99, 0.5, what="a save to be seen")
-            break
+    await saved_until_seen(lambda: path.write_text(config(99)), lambda: history(runtime) == 99)
     path.write_text(first)
     await wait_until(lambda: history(runtime) != 99, what="the first config again")
 
@@ -143,12 +138,10 @@ async def test_a_directory_of_configs_reloads_on_new_files(tmp_path: Path) -> No
     runtime = await Runtime.from_paths([tmp_path], watch=True, close_grace=0)
     async with runtime:
         more = "version: 1\nagents:\n  - id: extra\n    model: {provider: offline, model: m}\n"
-        for _ in range(50):  # the OS watch is set up a while after start: save until seen
-            (tmp_path / "20-more.yml").write_text(more)
-            with contextlib.suppress(AssertionError):
-                await wait_until(lambda: "extra" in runtime.snapshot.agents, 0.5)
-                break
-        await wait_until(lambda: "extra" in runtime.snapshot.agents)
+        await saved_until_seen(
+            lambda: (tmp_path / "20-more.yml").write_text(more),
+            lambda: "extra" in runtime.snapshot.agents,
+        )
         assert runtime.snapshot.files == [
             str(tmp_path / "10-base.yaml"),
             str(tmp_path / "20-more.yml"),

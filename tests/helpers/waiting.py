@@ -4,6 +4,7 @@ fast and correct when it is loaded."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,3 +46,17 @@ async def loop_passes(count: int = 20) -> None:
     I/O, no timer): a fixed number of passes, not a guessed time."""
     for _ in range(count):
         await asyncio.sleep(0)
+
+
+async def saved_until_seen(
+    save: Callable[[], object], seen: Callable[[], object], *, tries: int = 50
+) -> None:
+    """``save()`` until ``seen()``, waiting up to half a second after each save: for a file
+    watcher, whose OS watch is set up in a thread a while after it starts (a save before
+    that is never seen, and nothing says when it is ready)."""
+    for _ in range(tries):
+        save()
+        with contextlib.suppress(AssertionError):
+            await wait_until(seen, 0.5, what="the save to be seen")
+            return
+    raise AssertionError(f"no save was seen in {tries} tries")
