@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
+from .paths import TESTS
+
 SCHEMAS = TESTS / "js"
 CLIENTS = TESTS / "js_clients"
 
