@@ -4,11 +4,20 @@ vel-runner's base URL, unchanged."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import ModuleType
 
-import agents
 import pytest
 from helpers.server import echo_agent, served_agents
 from openai import AsyncOpenAI
+
+
+@pytest.fixture(scope="module")
+def agents() -> ModuleType:
+    """The SDK, imported where its tests run: the import takes seconds, and every test
+    worker collects this file."""
+    import agents
+
+    return agents
 
 
 @pytest.fixture
@@ -20,7 +29,9 @@ async def client() -> AsyncIterator[AsyncOpenAI]:
         yield client
 
 
-async def test_runner_run_with_the_default_responses_model(client: AsyncOpenAI) -> None:
+async def test_runner_run_with_the_default_responses_model(
+    agents: ModuleType, client: AsyncOpenAI
+) -> None:
     model = agents.OpenAIResponsesModel(model="echo", openai_client=client)
     assistant = agents.Agent(name="Assistant", instructions="Be brief.", model=model)
     config = agents.RunConfig(tracing_disabled=True)
@@ -36,7 +47,7 @@ async def test_runner_run_with_the_default_responses_model(client: AsyncOpenAI) 
     assert second.final_output == "echo (4 messages): What is my name?"
 
 
-async def test_the_sdks_default_client(client: AsyncOpenAI) -> None:
+async def test_the_sdks_default_client(agents: ModuleType, client: AsyncOpenAI) -> None:
     agents.set_default_openai_client(client, use_for_tracing=False)
     agents.set_default_openai_api("responses")
     try:

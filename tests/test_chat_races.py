@@ -108,11 +108,13 @@ async def test_a_refused_regenerate_leaves_the_answer_in_flight_alone(url: str) 
 
 @pytest.mark.parametrize("named", [True, False], ids=["messageId", "no-messageId"])
 async def test_concurrent_regenerates_leave_one_answer(url: str, named: bool) -> None:
-    """A double (triple) click on Regenerate, 20 times: the chat keeps its question and
+    """A double (triple) click on Regenerate, in 20 chats: each keeps its question and
     exactly one answer, the last one that was started."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        for trial in range(20):
-            chat = f"c{trial}"
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+
+        async def trial(number: int) -> None:
+            chat = f"c{number}"
             first = await http.post("/v1/agents/slow/chat", json=body(chat, "hello"))
             answer_id = sse_json(first.text)[0]["messageId"]
             again = regenerate(chat, answer_id if named else None)
@@ -125,10 +127,13 @@ async def test_concurrent_regenerates_leave_one_answer(url: str, named: bool) ->
             assert all(events[-1]["type"] == "finish" for events in ok)
             started = [events[0].get("messageId") for events in ok]
             messages = await stored(http, chat)
-            assert [m["role"] for m in messages] == ["user", "assistant"], (trial, messages)
+            assert [m["role"] for m in messages] == ["user", "assistant"], (number, messages)
             assert messages[0]["content"] == "hello"
             assert messages[1]["id"] in started
             assert messages[1]["content"] == "echo (1 messages): hello"
+
+        # the 20 chats race at once (each on its own chat): the same races, side by side
+        await asyncio.gather(*(trial(number) for number in range(20)))
 
 
 async def test_a_stopped_stream_ends_with_finish_and_done(complaints: Complaints) -> None:

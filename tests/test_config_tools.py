@@ -3,14 +3,13 @@ agents with python and agent tools, and hot reload adding and breaking a tool.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 from uuid import uuid4
 
-from helpers.waiting import wait_until
+from helpers.waiting import saved_until_seen, wait_until
 
 from vel_runner.config.build import build
 from vel_runner.config.validate import check_config, load_config
@@ -179,10 +178,10 @@ async def test_hot_reload_adds_a_tool_and_a_broken_tool_never_becomes_active(
     runtime.add_listener(events.append)
     await runtime.start()
     try:
-        await asyncio.sleep(0.2)
         assert runtime.snapshot.agents["a"].toolbox.names == []
-        write(tmp_path, CONFIG)  # adds three tools to agent a
-        await wait_until(lambda: runtime.snapshot.agents["a"].toolbox.names != [], timeout=5)
+        await saved_until_seen(  # adds three tools to agent a
+            lambda: write(tmp_path, CONFIG), lambda: runtime.snapshot.agents["a"].toolbox.names
+        )
         assert runtime.snapshot.agents["a"].toolbox.names == ["clock", "fetcher", "helper"]
         good = runtime.snapshot
         broken = path.read_text().replace(":get_time", ":get_tme")

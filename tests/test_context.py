@@ -4,6 +4,7 @@ and the agent.ctxmgr session operations."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -171,6 +172,9 @@ async def test_async_twins_match_the_sync_operations() -> None:
 
 
 async def test_listing_and_deleting_inactive_sessions() -> None:
+    # the process-wide helper looks at every agent alive in this process: the garbage of
+    # earlier tests (agents on databases dropped since) goes first, whichever ran before
+    gc.collect()
     clock = FrozenClock()
     agent = Agent(id="cleanup-agent", model=ECHO, session_storage=MemoryStore(clock=clock))
     for sid in ("old-1", "old-2"):

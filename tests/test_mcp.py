@@ -132,8 +132,10 @@ async def test_server_killed_mid_call_then_back(tmp_path: Path) -> None:
     async with runtime_for(write(tmp_path / "agents.yaml", STDIO)) as runtime:
         source = runtime.snapshot.tool_sources["demo"]
         pid = (await source.call_tool("d_pid", {}))["result"]
-        run = asyncio.create_task(ask(runtime, "a", '/tool d_slow {"seconds": 3}'))
-        await asyncio.sleep(0.5)
+        started = tmp_path / "started"
+        call = json.dumps({"seconds": 30, "started": str(started)})
+        run = asyncio.create_task(ask(runtime, "a", f"/tool d_slow {call}"))
+        await wait_until(started.exists, 20, what="the call to reach the server")
         os.kill(pid, signal.SIGKILL)
         answer = await asyncio.wait_for(run, 10)
         assert '{"error": ' in answer and "closed the connection" in answer  # the run went on
@@ -142,8 +144,9 @@ async def test_server_killed_mid_call_then_back(tmp_path: Path) -> None:
         second = (await source.call_tool("d_pid", {}))["result"]
         assert second != pid
         # killed while idle: the next call waits for the new process instead of failing
+        attempts = source.connection.attempts
         os.kill(second, signal.SIGKILL)
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: source.connection.attempts > attempts, 20, what="a reconnect")
         answer = await ask(runtime, "a", '/tool d_add {"a": 2, "b": 2}')
         assert '{"result": 4}' in answer
 
@@ -194,8 +197,10 @@ async def test_http_server_round_trip_and_restart(tmp_path: Path) -> None:
             assert '{"result": true}' in answer
     with http_server(port) as proc:
         async with runtime_for(write(tmp_path / "agents.yaml", config)) as runtime:
-            run = asyncio.create_task(ask(runtime, "a", '/tool slow {"seconds": 3}'))
-            await asyncio.sleep(0.5)
+            started = tmp_path / "started"
+            call = json.dumps({"seconds": 30, "started": str(started)})
+            run = asyncio.create_task(ask(runtime, "a", f"/tool slow {call}"))
+            await wait_until(started.exists, 20, what="the call to reach the server")
             proc.kill()
             proc.wait()
             answer = await asyncio.wait_for(run, 20)

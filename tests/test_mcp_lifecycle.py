@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -138,26 +139,36 @@ def test_sigterm_to_serve_while_a_server_initializes_leaves_no_process(
     tmp_path: Path, tag: str
 ) -> None:
     """``vel-runner serve`` is starting a server whose initialize hangs (it died on the
-    signal's default action, leaving the server running): three trials, none leaves one."""
-    path = tmp_path / "agents.yaml"
-    flags = (*STUBBORN, "--init-delay", "60")
-    path.write_text(HEAD + unruly("slow", tag, *flags, connect_timeout="120s") + agents("slow"))
-    for _ in range(3):
+    signal's default action, leaving the server running): three trials side by side, none
+    leaves one."""
+
+    def trial(number: int) -> None:
+        mark = f"{tag}-t{number}"
+        path = tmp_path / f"agents-{number}.yaml"
+        flags = (*STUBBORN, "--init-delay", "60")
+        text = HEAD + unruly("slow", mark, *flags, connect_timeout="120s") + agents("slow")
+        path.write_text(text)
         server = ServerProcess("--config", str(path))
         try:
             deadline = time.monotonic() + 30
-            while len(processes_with(tag)) < 2 and time.monotonic() < deadline:
+            while len(processes_with(mark)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert len(processes_with(tag)) == 2, server.output()
-            time.sleep(0.3)  # serve is now waiting in the server's initialize
+            assert len(processes_with(mark)) == 2, server.output()
+            # serve is waiting in the server's initialize by now: nothing outside the process
+            # shows the moment it sends it, so this one pause stays
+            time.sleep(0.3)
             server.signal(signal.SIGTERM)
             assert server.wait(20) == 0, server.output()
         finally:
             server.stop()
         deadline = time.monotonic() + 2
-        while processes_with(tag) and time.monotonic() < deadline:
+        while processes_with(mark) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert processes_with(tag) == [], "an MCP server outlived vel-runner serve"
+        assert processes_with(mark) == [], "an MCP server outlived vel-runner serve"
+
+    with ThreadPoolExecutor(3) as pool:
+        for done in [pool.submit(trial, number) for number in range(3)]:
+            done.result()
 
 
 @pytest.mark.slow

@@ -53,7 +53,7 @@ async def test_turns_on_one_session_wait_for_each_other() -> None:
     async def turn(name: str) -> None:
         async with store.turn("a", "s") as held:
             order.append(f"{name}:start:{len(held.history)}")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # the model answering: the other turn gets to try
             await held.commit([msg("user", name)])
             order.append(f"{name}:end")
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
+from helpers.clock import past
 from helpers.stores import STORE_KINDS, msg, opened_store
 
 from vel_runner.storage import MessageIndex, MessageRef, SessionStore
@@ -53,9 +54,7 @@ async def test_messages_leave_the_index_with_their_session(store) -> None:
 async def test_expired_sessions_are_not_found(store, monkeypatch) -> None:
     async with store.turn("a", "s") as t:
         await t.commit([msg("user", "q", "u"), msg("assistant", "a", "r")], ttl=0.05)
-    import asyncio
-
-    await asyncio.sleep(0.1)
+    await past((await store.get("a", "s")).expires_at)
     assert await store.find_message("r") is None
 
 

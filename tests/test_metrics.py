@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers.server import ServerProcess, echo_agent, served_agents
+from helpers.waiting import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from vel_runner import Agent, StatelessContextManager
@@ -235,24 +236,39 @@ async def test_two_workers_are_in_one_scrape(tmp_path: Path, fresh_postgres_dsn:
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection per request
         async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=20) as http:
             loaded = set()
-            deadline = asyncio.get_running_loop().time() + 20
-            while len(loaded) < 2 and asyncio.get_running_loop().time() < deadline:
+
+            async def both_answered() -> bool:
                 loaded.add((await http.get("/v1/config")).json()["loaded_at"])
-                await asyncio.sleep(0.02)
-            assert len(loaded) == 2, "both workers should answer"
+                return len(loaded) == 2
+
+            await wait_until(both_answered, 20, interval=0.02, what="both workers to answer")
             for n in range(12):
                 body = {"message": f"turn {n}", "session_id": f"s{n % 3}"}
                 assert (await http.post("/v1/agents/echo/runs", json=body)).status_code == 200
             for _ in range(2):
                 body = {"message": "hello", "session_id": "b"}
                 assert (await http.post("/v1/agents/broken/runs", json=body)).status_code == 502
-            await asyncio.sleep(0.5)  # the other worker hears of the sessions (NOTIFY)
-            for _ in range(6):  # whichever worker answers, the numbers are the server's
+            expected = {
+                ("vel_turns_total", "echo", "ok"): 12,
+                ("vel_turns_total", "broken", "provider_error"): 2,
+                ("vel_turns_in_flight", "echo", None): 0,
+            }
+
+            async def numbers() -> list[Any]:
+                """One scrape's numbers; the gauge of sessions from the workers' own counts."""
                 text = await scrape(http)
-                assert value(text, "vel_turns_total", agent="echo", outcome="ok") == 12
-                assert value(text, "vel_turns_total", agent="broken", outcome="provider_error") == 2
-                assert value(text, "vel_turns_in_flight", agent="echo") == 0
-                assert value(text, "vel_sessions", agent="echo", store="pg") == 3
+                counts = [
+                    value(text, name, agent=agent, **({"outcome": outcome} if outcome else {}))
+                    for name, agent, outcome in expected
+                ]
+                return [*counts, value(text, "vel_sessions", agent="echo", store="pg")]
+
+            async def six_agree() -> bool:
+                """Six scrapes in a row (whichever worker answers) say the server's numbers:
+                the other worker has heard of the sessions (NOTIFY) by then."""
+                return all([await numbers() == [*expected.values(), 3] for _ in range(6)])
+
+            await wait_until(six_agree, 20, what="every worker to count the three sessions")
         pids = {p.name.split("_")[-1] for p in shared.glob("counter_*.db")}
         assert len(pids) == 2, sorted(p.name for p in shared.iterdir())
         assert "sk-down-key" not in server.output()

@@ -43,16 +43,37 @@ def finish(proc: subprocess.Popen[str], timeout: float = 60) -> str:
     return out
 
 
+# -- a start line, so that several workers really overlap ------------------------------------
+def start_line(directory: Path, count: int, timeout: float = 60) -> None:
+    """Wait until ``count`` workers stand at the line in ``directory``, then start them all."""
+    deadline = time.monotonic() + timeout
+    while len(list(directory.glob("ready-*"))) < count:
+        assert time.monotonic() < deadline, "the workers did not all start"
+        time.sleep(0.01)
+    (directory / "go").touch()
+
+
+async def at_the_line(directory: str | None, label: str) -> None:
+    """A worker's side of :func:`start_line` (after its imports: the costly part of a start)."""
+    if directory is None:
+        return
+    (Path(directory) / f"ready-{label}").touch()
+    deadline = time.monotonic() + 60
+    while not (Path(directory) / "go").exists():
+        assert time.monotonic() < deadline, "no start signal"
+        await asyncio.sleep(0.005)
+
+
 # -- workers --------------------------------------------------------------------------------
 async def agent_turns(
-    dsn: str, session_id: str, label: str, count: int, start_at: float = 0.0
+    dsn: str, session_id: str, label: str, count: int, line: str | None = None
 ) -> None:
     """``count`` turns of the echo agent on one session (its reply says what it saw),
-    starting at wall-clock time ``start_at`` so that several workers really overlap."""
+    starting when every worker at the start ``line`` (a directory) is ready."""
     from vel_runner import Agent
     from vel_runner.storage.postgres import PostgresStore
 
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    await at_the_line(line, label)
 
     store = PostgresStore(dsn, max_size=2)
     agent = Agent("bot", {"provider": "echo", "model": "echo"}, session_storage=store)
@@ -64,12 +85,12 @@ async def agent_turns(
         await store.close()
 
 
-async def guide_script(session_id: str, label: str, count: int, start_at: float) -> None:
+async def guide_script(session_id: str, label: str, count: int, line: str) -> None:
     """The session guide's own pattern: ``Agent(..., session_storage="database")`` from
     ``POSTGRES_DSN``, turns on one session, and no ``aclose()`` before ``asyncio.run`` ends."""
     from vel_runner import Agent
 
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    await at_the_line(line, label)
     agent = Agent("bot", {"provider": "echo", "model": "echo"}, session_storage="database")
     for i in range(count):
         await agent.run({"message": f"{label}-{i}"}, session_id=session_id)
@@ -117,9 +138,12 @@ def test_a_session_survives_a_process_restart(fresh_postgres_dsn: str) -> None:
     assert check_pairs(messages)[-1] == "second-0" and len(messages) == 8
 
 
-def test_four_processes_fifty_turns_each_on_one_session(fresh_postgres_dsn: str) -> None:
-    start_at = str(time.time() + 2.0)  # after every interpreter has started
-    procs = [spawn("turns", fresh_postgres_dsn, "hot", f"p{n}", "50", start_at) for n in range(4)]
+def test_four_processes_fifty_turns_each_on_one_session(
+    fresh_postgres_dsn: str, tmp_path: Path
+) -> None:
+    line = str(tmp_path)  # they start together, once every interpreter is up
+    procs = [spawn("turns", fresh_postgres_dsn, "hot", f"p{n}", "50", line) for n in range(4)]
+    start_line(tmp_path, 4)
     for proc in procs:
         finish(proc, timeout=120)
     messages = json.loads(finish(spawn("read", fresh_postgres_dsn, "hot")))
@@ -148,14 +172,16 @@ def logins(dsn: str) -> int:
         time.sleep(0.2)
 
 
-def test_scripts_exit_after_contended_turns_without_aclose(fresh_postgres_dsn: str) -> None:
+def test_scripts_exit_after_contended_turns_without_aclose(
+    fresh_postgres_dsn: str, tmp_path: Path
+) -> None:
     """Four scripts of the guide's pattern fight over one session: all finish and exit,
     with nothing on stderr, and a waited turn reuses a pool connection (no new login)."""
     dsn = fresh_postgres_dsn
     before = logins(dsn)
-    start_at = str(time.time() + 2.0)
-    procs = [spawn("guide", dsn, "hot", f"p{n}", "25", start_at, dsn=dsn) for n in range(4)]
+    procs = [spawn("guide", dsn, "hot", f"p{n}", "25", str(tmp_path), dsn=dsn) for n in range(4)]
     try:
+        start_line(tmp_path, 4)
         errors = [proc.communicate(timeout=60)[1] for proc in procs]
     finally:
         for proc in procs:
@@ -261,10 +287,10 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
 if __name__ == "__main__":
     mode, dsn, *rest = sys.argv[1:]
     if mode == "turns":
-        start_at = float(rest[3]) if len(rest) > 3 else 0.0
-        asyncio.run(agent_turns(dsn, rest[0], rest[1], int(rest[2]), start_at))
+        line = rest[3] if len(rest) > 3 else None
+        asyncio.run(agent_turns(dsn, rest[0], rest[1], int(rest[2]), line))
     elif mode == "guide":
-        asyncio.run(guide_script(rest[0], rest[1], int(rest[2]), float(rest[3])))
+        asyncio.run(guide_script(rest[0], rest[1], int(rest[2]), rest[3]))
     elif mode == "leave":
         asyncio.run(open_and_leave(dsn))
     elif mode == "read":

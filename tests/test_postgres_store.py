@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import psycopg
 import pytest
+from helpers.clock import past
+from helpers.stores import events_settled
+from helpers.waiting import wait_until
 
 from vel_runner.errors import InvalidInputError, StoreUnavailableError
 from vel_runner.storage import UNCHANGED, SessionEvent, create_store
@@ -155,8 +159,9 @@ async def test_ttl_expired_sessions_are_never_served_and_cleanup_removes_them(
     await turn(store, "long", "hello", ttl=3600)
     record = await store.get("a", "long")
     assert record is not None and record.expires_at is not None
-    assert await store.get("a", "short") is not None
-    await asyncio.sleep(0.4)
+    short = await store.get("a", "short")
+    assert short is not None
+    await past(short.expires_at)
     assert await store.get("a", "short") is None
     assert store.get_sync("a", "short") is None
     assert [i.session_id for i in await store.list("a")] == ["long"]
@@ -164,7 +169,7 @@ async def test_ttl_expired_sessions_are_never_served_and_cleanup_removes_them(
     kinds = [(e.kind, e.session_id) for e in events if e.session_id == "short"]
     assert kinds == [("created", "short"), ("expired", "short"), ("created", "short")]
     await turn(store, "short", "bye", ttl=0.1)
-    await asyncio.sleep(0.2)
+    await past((await store.get("a", "short")).expires_at)  # type: ignore[union-attr]
     assert await store.delete_inactive(3600) == 1  # the expired one, not the live one
     async with await psycopg.AsyncConnection.connect(store.dsn) as conn:
         cur = await conn.execute("SELECT id FROM vel_sessions")
@@ -205,7 +210,8 @@ async def test_list_counts_filters_and_pages(store: PostgresStore) -> None:
     assert [r.session_id for r in await store.list("a", after=("a", "s1"), limit=5)] == ["s2"]
     assert [r.session_id for r in await store.list(limit=1)] == ["s1"]
     assert await store.list(inactive_for=60) == []
-    await asyncio.sleep(0.05)
+    last = max(r.updated_at for r in await store.list())
+    await past(last + timedelta(seconds=0.01))
     assert len(await store.list("a", inactive_for=0.01)) == 2
     assert [r.session_id for r in store.list_sync("b")] == ["s3"]
     assert await store.delete_inactive(0.01, agent_id="b") == 1
@@ -231,7 +237,8 @@ async def test_sync_twins_work_inside_async_code_and_from_threads(store: Postgre
     events: list[SessionEvent] = []
     store.add_listener(events.append)
     await asyncio.to_thread(store.set_sync, "a", "s", [msg("user", "from a thread")])
-    await asyncio.sleep(0.05)  # the event is handed to the loop thread
+    await wait_until(lambda: events, what="the event, handed to the loop thread")
+    await events_settled(store, events)
     assert [(e.kind, e.message_count) for e in events] == [("updated", 1)]
     assert await turn(store, "s", "next") == [msg("user", "from a thread")]
 
@@ -246,11 +253,8 @@ async def test_events_local_once_and_from_other_processes(store: PostgresStore) 
         await turn(store, "mine", "x")
         await turn(other, "theirs", "y")
         await other.clear("a", "theirs")
-        for _ in range(100):
-            if len(events) >= 3:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.1)  # a duplicate of the local event would show up by now
+        await wait_until(lambda: len(events) >= 3, what="three events")
+        await events_settled(store, events)  # a duplicate of the local event would be in now
         assert [(e.kind, e.session_id, e.message_count, e.store) for e in events] == [
             ("created", "mine", 2, "database"),
             ("created", "theirs", 2, "database"),
@@ -332,7 +336,7 @@ async def test_concurrent_turns_in_one_process_are_serialized(fresh_postgres_dsn
     async def one(i: int) -> None:
         async with s.turn("a", "hot") as t:
             seen.append(len(t.history))
-            await asyncio.sleep(0.001)  # the model call
+            await asyncio.sleep(0)  # the model call: the other turns get to try the session
             await t.commit([msg("user", f"u{i}"), msg("assistant", f"r{i}")])
 
     try:

@@ -21,12 +21,6 @@ async def add(a: int, b: int) -> int:
     return a + b
 
 
-async def hang() -> str:
-    """Never returns in time."""
-    await asyncio.sleep(60)
-    return "no"
-
-
 def pairs_intact(messages: list[dict[str, Any]]) -> bool:
     open_ids: list[str] = []
     for message in messages:
@@ -70,11 +64,19 @@ async def test_a_tool_turn_round_trips_through_postgres(fresh_postgres_dsn: str)
 
 async def test_a_cancelled_tool_turn_stores_nothing_in_postgres(fresh_postgres_dsn: str) -> None:
     store = PostgresStore(fresh_postgres_dsn)
+    called = asyncio.Event()
+
+    async def hang() -> str:
+        """Never returns in time."""
+        called.set()
+        await asyncio.Event().wait()  # until the turn is cancelled
+        return "no"
+
     agent = Agent("calc", model=ECHO, session_storage=store, tools=[hang])
     try:
         await agent.run("hello", "s")
         task = asyncio.create_task(agent.run("/tool hang {}", "s"))
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(called.wait(), 10)  # the model called it: mid tool step
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -1,24 +1,21 @@
 """How database turns hold their sessions: a lock, but no connection and no transaction while
 the model answers; ``clear`` and cleanup respect a turn in flight; a writer that ignores the
-lock makes the turn fail cleanly."""
+lock makes the turn fail cleanly.
+
+A turn in flight is a :class:`~helpers.stores.HeldTurn`: it holds its session until the test
+lets it commit."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
+from helpers.stores import HeldTurn, msg, waiting_for_the_session
 
 from vel_runner.errors import SessionConflictError
 from vel_runner.storage.postgres import PostgresStore
-
-MODEL_SECONDS = 0.3
-
-
-def msg(role: str, text: str) -> dict[str, str]:
-    return {"role": role, "content": text}
 
 
 @pytest.fixture
@@ -29,10 +26,8 @@ async def store(fresh_postgres_dsn: str) -> AsyncIterator[PostgresStore]:
     await s.close()
 
 
-async def slow_turn(store: PostgresStore, session_id: str, text: str = "hi") -> None:
-    async with store.turn("a", session_id) as turn:
-        await asyncio.sleep(MODEL_SECONDS)  # the model answering
-        await turn.commit([msg("user", text), msg("assistant", f"re: {text}")])
+async def one_turn(store: PostgresStore, session_id: str, text: str = "hi") -> None:
+    await (await HeldTurn(store, session_id, text).entered()).finish()
 
 
 def sql(dsn: str, query: str) -> list[tuple]:
@@ -46,44 +41,42 @@ async def test_slow_turns_do_not_need_a_connection_each(
 ) -> None:
     """A pool of one connection serves eight turns whose models answer at the same time,
     and no transaction stays open while they do."""
-    started = time.monotonic()
-    turns = asyncio.gather(*(slow_turn(store, f"s{i}") for i in range(8)))
-    await asyncio.sleep(MODEL_SECONDS / 2)
+    held = [HeldTurn(store, f"s{i}") for i in range(8)]
+    await asyncio.gather(*(h.entered() for h in held))  # all eight at once: not one by one
     open_transactions = await asyncio.to_thread(
         sql,
         fresh_postgres_dsn,
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND state LIKE 'idle in transaction%'",
     )
-    await turns
+    await asyncio.gather(*(h.finish() for h in held))
     assert open_transactions == [(0,)]
-    assert time.monotonic() - started < 4 * MODEL_SECONDS  # in parallel, not one by one
     assert sorted((i.session_id, i.message_count) for i in await store.list("a")) == [
         (f"s{i}", 2) for i in range(8)
     ]
 
 
 async def test_clear_waits_for_the_turn_in_flight(store: PostgresStore) -> None:
-    await slow_turn(store, "s", "first")
-    turn = asyncio.create_task(slow_turn(store, "s", "second"))
-    await asyncio.sleep(MODEL_SECONDS / 3)
-    assert await store.clear("a", "s") is True
-    await turn  # committed before the clear (had the clear not waited: SessionConflictError)
+    await one_turn(store, "s", "first")
+    held = await HeldTurn(store, "s", "second").entered()
+    clearing = asyncio.create_task(store.clear("a", "s"))
+    await waiting_for_the_session(store, clearing)
+    await held.finish()  # committed before the clear (had the clear not waited: a conflict)
+    assert await clearing is True
     assert await store.get("a", "s") is None  # and the clear removed it all
 
 
 async def test_cleanup_leaves_a_session_in_a_turn_alone(
     store: PostgresStore, fresh_postgres_dsn: str
 ) -> None:
-    await slow_turn(store, "idle")
-    await slow_turn(store, "busy")
+    await one_turn(store, "idle")
+    await one_turn(store, "busy")
     await asyncio.to_thread(
         sql, fresh_postgres_dsn, "UPDATE vel_sessions SET updated_at = now() - interval '2 hours'"
     )
-    turn = asyncio.create_task(slow_turn(store, "busy", "back again"))
-    await asyncio.sleep(MODEL_SECONDS / 3)
+    held = await HeldTurn(store, "busy", "back again").entered()
     assert await store.delete_inactive(3600) == 1  # "idle" only: "busy" is in a turn
-    await turn
+    await held.finish()
     record = await store.get("a", "busy")
     assert record is not None and len(record.messages) == 4
 
@@ -91,13 +84,13 @@ async def test_cleanup_leaves_a_session_in_a_turn_alone(
 async def test_a_delete_that_ignores_the_lock_fails_the_turn_and_stores_nothing(
     store: PostgresStore, fresh_postgres_dsn: str
 ) -> None:
-    await slow_turn(store, "s", "first")
+    await one_turn(store, "s", "first")
     with pytest.raises(SessionConflictError, match="nothing was stored"):
         async with store.turn("a", "s") as turn:
             await asyncio.to_thread(sql, fresh_postgres_dsn, "DELETE FROM vel_sessions")
             await turn.commit([msg("user", "lost"), msg("assistant", "re: lost")])
     assert await store.get("a", "s") is None
-    await slow_turn(store, "s", "again")  # the session is usable again, its lock released
+    await one_turn(store, "s", "again")  # the session is usable again, its lock released
     record = await store.get("a", "s")
     assert record is not None and [m["content"] for m in record.messages] == ["again", "re: again"]
 
@@ -109,15 +102,14 @@ async def test_a_turn_cancelled_while_waiting_for_the_session_leaves_no_lock(
     first = PostgresStore(fresh_postgres_dsn, timeout=1.0)
     second = PostgresStore(fresh_postgres_dsn, timeout=1.0)
     try:
-        holder = asyncio.create_task(slow_turn(first, "s", "held"))
-        await asyncio.sleep(MODEL_SECONDS / 3)
-        waiter = asyncio.create_task(slow_turn(second, "s", "given up"))
-        await asyncio.sleep(MODEL_SECONDS / 3)
-        waiter.cancel()
+        holder = await HeldTurn(first, "s", "held").entered()
+        waiter = HeldTurn(second, "s", "given up")
+        await waiting_for_the_session(second, waiter.task)  # in PostgreSQL's lock queue
+        waiter.task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await waiter
-        await holder
-        await asyncio.wait_for(slow_turn(second, "s", "next"), 5)  # nothing left locked
+            await waiter.task
+        await holder.finish()
+        await asyncio.wait_for(one_turn(second, "s", "next"), 5)  # nothing left locked
         record = await first.get("a", "s")
         assert record is not None
         assert [m["content"] for m in record.messages][::2] == ["held", "next"]
@@ -136,13 +128,14 @@ async def test_a_waited_turn_gives_its_connection_back_to_the_pool(
     await first.open()
     await second.open()
     try:
-        await slow_turn(second, "s", "warm")  # the pool has made its one connection by now
+        await one_turn(second, "s", "warm")  # the pool has made its one connection by now
         made = second.pool_stats()["connections_num"]
         for i in range(3):
-            holder = asyncio.create_task(slow_turn(first, "s", f"held-{i}"))
-            await asyncio.sleep(MODEL_SECONDS / 3)
-            await slow_turn(second, "s", f"waited-{i}")  # waits in PostgreSQL's lock queue
-            await holder
+            holder = await HeldTurn(first, "s", f"held-{i}").entered()
+            waiter = HeldTurn(second, "s", f"waited-{i}")
+            await waiting_for_the_session(second, waiter.task)  # in PostgreSQL's lock queue
+            await holder.finish()
+            await (await waiter.entered()).finish()
         stats = second.pool_stats()
         assert (stats["connections_num"], stats.get("returns_bad", 0)) == (made, 0)
         assert not [r for r in caplog.records if r.name.startswith("psycopg")]

@@ -3,13 +3,13 @@ the middle of valid ones, deletes, and directories of config files."""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from helpers.waiting import wait_until
+from helpers.waiting import saved_until_seen, wait_until
 
 from vel_runner.runtime import ConfigEvent, Runtime, RuntimeEvent
 
@@ -47,9 +47,19 @@ async def watched(tmp_path: Path) -> AsyncIterator[tuple[Runtime, Path, list[Run
     events: list[RuntimeEvent] = []
     runtime.add_listener(events.append)
     await runtime.start()
-    await asyncio.sleep(0.2)  # let the OS watch settle
+    await watching(runtime, path)
+    events.clear()
     yield runtime, path, events
     await runtime.close()
+
+
+async def watching(runtime: Runtime, path: Path) -> None:
+    """Return once the watcher sees saves of ``path`` (its OS watch is set up in a thread a
+    while after ``start``): save another config until it is live, then the first one again."""
+    first = path.read_text()
+    await saved_until_seen(lambda: path.write_text(config(99)), lambda: history(runtime) == 99)
+    path.write_text(first)
+    await wait_until(lambda: history(runtime) != 99, what="the first config again")
 
 
 def config_events(events: list[RuntimeEvent]) -> list[str]:
@@ -109,24 +119,29 @@ async def test_a_deleted_file_keeps_the_old_config(
 
 
 async def test_other_files_in_the_directory_are_ignored(
-    watched: tuple[Runtime, Path, list[RuntimeEvent]],
+    watched: tuple[Runtime, Path, list[RuntimeEvent]], caplog: pytest.LogCaptureFixture
 ) -> None:
     runtime, path, events = watched
+    caplog.set_level(logging.DEBUG, "vel_runner.config.reload")
     (path.parent / "notes.txt").write_text("hello")
     (path.parent / "other.yaml").write_text("not: a config")
-    await asyncio.sleep(0.3)
-    assert config_events(events) == [] and runtime.last_error is None
+    path.write_text(config(2))  # changes are seen in order: once this one is live...
+    await wait_until(lambda: history(runtime) == 2)
+    seen = [r.getMessage() for r in caplog.records if "config files changed" in r.getMessage()]
+    assert seen and all("agents.yaml" in line for line in seen)
+    assert not [line for line in seen if "notes.txt" in line or "other.yaml" in line]
+    assert config_events(events) == ["reloaded"] and runtime.last_error is None
 
 
 async def test_a_directory_of_configs_reloads_on_new_files(tmp_path: Path) -> None:
     (tmp_path / "10-base.yaml").write_text(config(1))
     runtime = await Runtime.from_paths([tmp_path], watch=True, close_grace=0)
     async with runtime:
-        await asyncio.sleep(0.2)
-        (tmp_path / "20-more.yml").write_text(
-            "version: 1\nagents:\n  - id: extra\n    model: {provider: offline, model: m}\n"
+        more = "version: 1\nagents:\n  - id: extra\n    model: {provider: offline, model: m}\n"
+        await saved_until_seen(
+            lambda: (tmp_path / "20-more.yml").write_text(more),
+            lambda: "extra" in runtime.snapshot.agents,
         )
-        await wait_until(lambda: "extra" in runtime.snapshot.agents)
         assert runtime.snapshot.files == [
             str(tmp_path / "10-base.yaml"),
             str(tmp_path / "20-more.yml"),

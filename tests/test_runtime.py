@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.waiting import wait_until
+from helpers.waiting import loop_passes, wait_until
 
 from vel_runner import Agent, ContextManager, StatelessContextManager
 from vel_runner.config.errors import ConfigError
@@ -155,7 +155,7 @@ async def test_in_flight_turns_finish_on_their_snapshot(runtime: Runtime, tmp_pa
     await asyncio.wait_for(streaming.wait(), 5)
     _write(tmp_path / "agents.yaml", CONFIG.replace("delay: 0.05", "delay: 0"))
     assert await runtime.reload() is True
-    await asyncio.sleep(0.02)  # what a retirement would close, it would have closed by now
+    await loop_passes()  # what a retirement would close, it would have closed by now
     assert closed == []  # still leased by the running turn
     events = await task
     assert events[-1]["type"] == "finish"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers.net import free_port
-from helpers.server import DATABASE_CONFIG, ServerProcess, read_events
+from helpers.server import DATABASE_CONFIG, ServerProcess, SseReader, read_events
 from helpers.waiting import wait_until
 
 from vel_runner.server import command
@@ -156,20 +156,19 @@ async def test_sigterm_drains_in_flight_turns_and_ends_event_streams(tmp_path: P
             first = await http.post("/v1/agents/echo/runs", json={"message": "hi"})
             assert first.status_code == 200
 
-            async def events() -> str:
-                async with http.stream("GET", "/v1/events") as response:
-                    return "".join([chunk async for chunk in response.aiter_text()])
-
-            stream = asyncio.create_task(events())
+            stream = SseReader(http, "GET", "/v1/events?turns=true")  # with turn-started
+            await wait_until(lambda: stream.frames, what="the event stream")
             turn = asyncio.create_task(
                 http.post("/v1/agents/slow/runs", json={"message": "slow one", "session_id": "s"})
             )
-            await asyncio.sleep(0.4)  # the slow turn (1 s) is in flight
+            in_flight = lambda: any("turn-started" in frame for frame in stream.frames)  # noqa: E731
+            await wait_until(in_flight, what="the slow turn (1 s) to be in flight")
             server.signal(signal.SIGTERM)
             response = await asyncio.wait_for(turn, 10)
             assert response.status_code == 200
             assert response.json()["output"] == "echo (1 messages): slow one"
-            assert ": connected" in await asyncio.wait_for(stream, 10)
+            await asyncio.wait_for(stream.task, 10)  # the server ended it
+            assert stream.frames[0].startswith(": connected")
         loop = asyncio.get_running_loop()
         started = loop.time()
         code = await asyncio.to_thread(server.wait, 15)
@@ -203,8 +202,11 @@ async def test_two_workers_share_sessions_and_events_on_the_database(
             frames: list[dict] = []
 
             turns = 8
-            listener = asyncio.create_task(read_events(http, frames, lambda f: len(f) >= turns))
-            await asyncio.sleep(0.5)
+            connected = asyncio.Event()
+            listener = asyncio.create_task(
+                read_events(http, frames, lambda f: len(f) >= turns, connected=connected)
+            )
+            await asyncio.wait_for(connected.wait(), 10)  # both workers LISTEN since they start
             for n in range(turns):
                 body = {"message": f"turn {n}", "session_id": "shared"}
                 reply = await http.post("/v1/agents/echo/runs", json=body)

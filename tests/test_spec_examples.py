@@ -7,6 +7,7 @@ OpenAI-compatible server on loopback through the SDK's own ``OPENAI_BASE_URL`` v
 
 from __future__ import annotations
 
+import gc
 from typing import Optional
 
 import pytest
@@ -221,6 +222,7 @@ async def test_session_id_strategies() -> None:
 
 
 async def test_periodic_cleanup() -> None:
+    gc.collect()  # the helper sees every agent alive here: earlier tests' (dropped databases) go
     agent = Agent(id="cleanup-spec-agent", model={"provider": "openai", "model": "gpt-4o"})
     await agent.run({"message": "hi"}, session_id="idle")
     await agent.run({"message": "hi"}, session_id="active")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from helpers.stores import STORE_KINDS, msg, opened_store
+from helpers.stores import STORE_KINDS, msg, opened_store, waiting_for_the_session
 from helpers.waiting import wait_until
 
 from vel_runner import Agent
@@ -127,7 +127,7 @@ async def test_an_edit_waits_for_the_turn_in_flight_and_sees_what_it_stored(
     running = asyncio.create_task(turn())
     await holding.wait()
     editing = asyncio.create_task(store.edit("a", "s", change))
-    await asyncio.sleep(0.2)  # the edit is queued behind the turn...
+    await waiting_for_the_session(store, editing)  # the edit is queued behind the turn...
     assert seen == [] and not editing.done()  # ...and has not read anything yet
     release.set()
     await running

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from helpers.clock import past
 from helpers.server import ServerProcess, echo_agent, read_events, served_agents
 
 from vel_runner.config.schema import load_schema
@@ -73,7 +75,7 @@ async def test_the_sweeper_follows_each_store_schedule(tmp_path: Path) -> None:
         for store in (fast, never):
             await store.set("a", "old", [msg("user", "x")], ttl=0.05)
             await store.set("a", "kept", [msg("user", "y")], ttl=60)
-        await asyncio.sleep(0.1)
+        await past((await never.get("a", "old")).expires_at)  # type: ignore[union-attr]
         sweeper = Sweeper(runtime)
         assert await sweeper.sweep_due() == 1  # "fast" at once, "never" not at all
         now = asyncio.get_running_loop().time()
@@ -108,7 +110,7 @@ async def test_one_process_sweeps_the_database_at_a_time(fresh_postgres_dsn: str
     store = create_store("database", dsn=fresh_postgres_dsn, timeout=2.0)
     try:
         await store.set("a", "s", [msg("user", "x")], ttl=0.05)
-        await asyncio.sleep(0.1)
+        await past((await store.get("a", "s")).expires_at)  # type: ignore[union-attr]
         with psycopg.connect(fresh_postgres_dsn) as other:  # another process, sweeping
             other.execute("SELECT pg_advisory_xact_lock(%s, %s)", SWEEP_LOCK)
             assert await store.sweep() == 0
@@ -135,8 +137,9 @@ async def test_serve_sweeps_expired_sessions_and_says_so_on_the_event_stream(
             def expired(found: list[dict]) -> bool:
                 return any(f["event"] == "expired" for f in found)
 
-            listener = asyncio.create_task(read_events(http, frames, expired))
-            await asyncio.sleep(0.3)
+            connected = asyncio.Event()
+            listener = asyncio.create_task(read_events(http, frames, expired, connected=connected))
+            await asyncio.wait_for(connected.wait(), 10)
             body = {"message": "hi", "session_id": "s"}
             assert (await http.post("/v1/agents/echo/runs", json=body)).status_code == 200
             await asyncio.wait_for(listener, 10)  # nobody touched the session: the sweep did
@@ -167,7 +170,8 @@ async def test_v1_sessions_never_lists_an_expired_session(
         await store.set("echo", "long", [msg("user", "x")], ttl=60)
         listed = (await http.get("/v1/sessions")).json()
         assert sorted(s["session_id"] for s in listed["sessions"]) == ["long", "short"]
-        await asyncio.sleep(0.4)  # "short" expired; no sweep runs here
+        short = next(s for s in listed["sessions"] if s["session_id"] == "short")
+        await past(datetime.fromisoformat(short["expires_at"]))  # no sweep runs here
         listed = (await http.get("/v1/sessions")).json()
         assert [s["session_id"] for s in listed["sessions"]] == ["long"]
         assert listed["total"] == 1

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any
 
 import pytest
+from helpers.waiting import loop_passes, wait_until
 from pydantic import BaseModel, Field
 
 from vel_runner import Agent
@@ -198,29 +199,43 @@ async def test_stream_says_which_calls_failed() -> None:
 
 
 async def test_parallel_calls_run_concurrently_and_results_keep_the_models_order() -> None:
-    agent = Agent("a", model=ECHO, tools=[sleeper])
-    prompt = "\n".join(f'/tool sleeper {{"seconds": {s}}}' for s in (0.3, 0.1, 0.2))
-    started = time.perf_counter()
-    await agent.run(prompt, session_id="s")
-    assert time.perf_counter() - started < 0.55  # 0.6 s one after the other
+    """Each call waits until all three have started (one after the other, the first would
+    wait forever), and they finish in another order than the model's: 2, 3, 1."""
+    all_started = asyncio.Barrier(3)
+    finished: list[int] = []
+
+    async def step(n: int) -> str:
+        """Waits for the others, then for the call before it in the finishing order."""
+        await asyncio.wait_for(all_started.wait(), 10)
+        await wait_until(lambda: finished == {2: [], 3: [2], 1: [2, 3]}[n], what=f"turn of {n}")
+        finished.append(n)
+        return f"step {n}"
+
+    agent = Agent("a", model=ECHO, tools=[step])
+    await agent.run("\n".join(f'/tool step {{"n": {n}}}' for n in (1, 2, 3)), session_id="s")
+    assert finished == [2, 3, 1]
     stored = await agent.ctxmgr.aget_session_context("s")
-    assert [m["content"] for m in stored if m["role"] == "tool"] == [
-        "slept 0.3",
-        "slept 0.1",
-        "slept 0.2",
-    ]
+    assert [m["content"] for m in stored if m["role"] == "tool"] == ["step 1", "step 2", "step 3"]
 
 
 async def test_concurrency_bound_and_sequential_mode() -> None:
-    prompt = "\n".join('/tool sleeper {"seconds": 0.1}' for _ in range(4))
-    bounded = Agent("b", model=ECHO, tools=[sleeper], tool_concurrency=2)
-    started = time.perf_counter()
-    await bounded.run(prompt)
-    assert 0.19 < time.perf_counter() - started < 0.35
-    serial = Agent("c", model=ECHO, tools=[sleeper], parallel_tool_calls=False)
-    started = time.perf_counter()
-    await serial.run(prompt)
-    assert time.perf_counter() - started >= 0.4
+    running: list[int] = []
+    peaks: list[int] = []
+
+    async def busy(n: int) -> str:
+        """Counts the calls running with it, and yields so that the others can start."""
+        running.append(n)
+        peaks.append(len(running))
+        await loop_passes(5)
+        running.remove(n)
+        return f"done {n}"
+
+    prompt = "\n".join(f'/tool busy {{"n": {n}}}' for n in range(4))
+    await Agent("b", model=ECHO, tools=[busy], tool_concurrency=2).run(prompt)
+    assert max(peaks) == 2  # two at a time, never more
+    peaks.clear()
+    await Agent("c", model=ECHO, tools=[busy], parallel_tool_calls=False).run(prompt)
+    assert max(peaks) == 1 and len(peaks) == 4  # one after the other
 
 
 class LoopingProvider:

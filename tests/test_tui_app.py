@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 from helpers.clock import FrozenClock
 from helpers.live_server import API_KEY, LiveServer, make_server
-from helpers.waiting import pilot_until
+from helpers.waiting import loop_passes, pilot_until
 from rich.text import Text
 from textual.command import CommandList
 from textual.pilot import Pilot
@@ -36,12 +38,61 @@ def server() -> Iterator[LiveServer]:
     live.close()
 
 
+class Recorded(httpx.AsyncBaseTransport):
+    """The dashboard's requests to the server: what a test waits for (a listing done), and
+    what shows that a refused action asked the server nothing."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.asked: list[tuple[str, str, bytes]] = []
+        self.answered: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append((request.method, request.url.path, request.content))
+        response = await self.inner.handle_async_request(request)
+        self.answered.append((request.method, request.url.path))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def listings(self) -> int:
+        """Full listings answered (``GET /v1/sessions``)."""
+        return self.answered.count(("GET", "/v1/sessions"))
+
+    def changes(self) -> list[tuple[str, str, bytes]]:
+        """Requests that change sessions (a cleanup's dry run only counts)."""
+        return [
+            (method, path, body)
+            for method, path, body in self.asked
+            if method == "DELETE" or (method == "POST" and not json.loads(body).get("dry_run"))
+        ]
+
+
+async def settled(pilot: Pilot[None]) -> None:
+    """The app has handled what is pending, and the work it started has begun."""
+    await pilot.pause()
+    await loop_passes()
+
+
+async def listings_done(pilot: Pilot[None], recorded: Recorded, count: int) -> None:
+    """Until ``count`` more full listings were answered: the one before the last is on screen
+    by then (the refresh loop lists one at a time)."""
+    target = recorded.listings() + count
+    await pilot_until(pilot, lambda: recorded.listings() >= target)
+
+
 @asynccontextmanager
 async def dashboard(
-    server: LiveServer, *, api_key: str = API_KEY, clock: FrozenClock | None = None
+    server: LiveServer,
+    *,
+    api_key: str = API_KEY,
+    clock: FrozenClock | None = None,
+    recorded: Recorded | None = None,
 ) -> AsyncIterator[tuple[MonitorApp, Pilot[None]]]:
     options = {"clock": clock} if clock else {}
-    app = MonitorApp(ApiClient(server.url, api_key=api_key), refresh=0.1, **options)
+    client = ApiClient(server.url, api_key=api_key, transport=recorded)
+    app = MonitorApp(client, refresh=0.1, **options)
     async with app.run_test(size=(120, 32)) as pilot:
         await pilot_until(pilot, lambda: main(app).status.state != "connecting")
         yield app, pilot
@@ -91,17 +142,21 @@ async def test_new_turns_appear_live_and_the_cursor_stays(server: LiveServer) ->
 
 
 async def test_clear_asks_first_and_removes_only_after_yes(server: LiveServer) -> None:
-    async with dashboard(server) as (app, pilot):
+    recorded = Recorded()
+    async with dashboard(server, recorded=recorded) as (app, pilot):
         await pilot.press("c")
         await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
-        await pilot.pause(0.3)
-        assert server.count("alpha") == 2 and "alpha/a1" in rows(app)
+        await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settled(pilot)
+        assert recorded.changes() == [] and server.count("alpha") == 2
+        assert "alpha/a1" in rows(app)
         await pilot.press("delete")
         await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")  # Cancel has the focus: a stray Enter deletes nothing
-        await pilot.pause(0.3)
-        assert server.count("alpha") == 2
+        await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settled(pilot)
+        assert recorded.changes() == [] and server.count("alpha") == 2
         await pilot.press("c")
         await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
@@ -124,8 +179,9 @@ async def _open_cleanup(app: MonitorApp, pilot: Pilot[None], duration: str) -> C
 async def test_cleanup_counts_first_then_deletes_only_after_confirmation() -> None:
     clock = FrozenClock()  # a1 idle 5 min, a2 idle 3 min, b1 idle 1 min
     server = make_server(SESSIONS, api_key=API_KEY, clock=clock)
+    recorded = Recorded()
     try:
-        async with dashboard(server, clock=clock) as (app, pilot):
+        async with dashboard(server, clock=clock, recorded=recorded) as (app, pilot):
             dialog = await _open_cleanup(app, pilot, "2m")
             preview = str(dialog.query_one("#preview", Static).render())
             assert preview == "2 sessions inactive for at least 2m will be deleted."
@@ -135,7 +191,9 @@ async def test_cleanup_counts_first_then_deletes_only_after_confirmation() -> No
                 app.screen.query_one("#question", Static).render()
             )
             await pilot.press("escape")
-            await pilot.pause(0.3)
+            await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
+            await settled(pilot)
+            assert recorded.changes() == []
             assert len(rows(app)) == 3 and server.count("alpha") == 2
 
             await _open_cleanup(app, pilot, "2m")
@@ -150,7 +208,8 @@ async def test_cleanup_counts_first_then_deletes_only_after_confirmation() -> No
 
 
 async def test_cleanup_dialog_rejects_a_bad_duration(server: LiveServer) -> None:
-    async with dashboard(server) as (app, pilot):
+    recorded = Recorded()
+    async with dashboard(server, recorded=recorded) as (app, pilot):
         await pilot.press("x")
         await pilot_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         dialog = app.screen
@@ -158,8 +217,9 @@ async def test_cleanup_dialog_rejects_a_bad_duration(server: LiveServer) -> None
         preview = dialog.query_one("#preview")
         await pilot_until(pilot, lambda: "invalid duration" in str(preview.render()))
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert app.screen is dialog and server.count("alpha") == 2
+        await settled(pilot)
+        assert app.screen is dialog and recorded.changes() == []
+        assert server.count("alpha") == 2
 
 
 async def test_enter_opens_the_session_role_by_role(server: LiveServer) -> None:
@@ -225,11 +285,12 @@ async def test_disconnect_keeps_the_data_and_reconnects(server: LiveServer) -> N
 
 
 async def test_wrong_api_key_is_a_clear_message_not_a_crash(server: LiveServer) -> None:
-    async with dashboard(server, api_key="not-the-key") as (app, pilot):
+    recorded = Recorded()
+    async with dashboard(server, api_key="not-the-key", recorded=recorded) as (app, pilot):
         assert main(app).status.state == "unauthorized"
         text = header_text(app)
         assert "wrong API key" in text and "--api-key" in text and "not-the-key" not in text
-        await pilot.pause(0.3)  # polls keep failing; the app keeps running
+        await listings_done(pilot, recorded, 3)  # polls keep failing; the app keeps running
         assert app.is_running and rows(app) == {}
 
 
@@ -275,14 +336,16 @@ async def test_the_heap_is_frozen_once_after_the_first_listing(
     freezes: list[int] = []
     real_freeze = gc.freeze
     monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1) or real_freeze())
-    app = MonitorApp(ApiClient(server.url, api_key=API_KEY), refresh=0.1, freeze_heap=True)
+    recorded = Recorded()
+    client = ApiClient(server.url, api_key=API_KEY, transport=recorded)
+    app = MonitorApp(client, refresh=0.1, freeze_heap=True)
     try:
         async with app.run_test(size=(120, 32)) as pilot:
             await pilot_until(pilot, lambda: len(rows(app)) == 3)
             assert freezes == [1] and gc.get_freeze_count() > 0
             server.turn("beta", "b2")  # a new session: another full listing
             await pilot_until(pilot, lambda: "beta/b2" in rows(app))
-            await pilot.pause(0.3)  # and a few polls
+            await listings_done(pilot, recorded, 1)  # and another full listing
             assert freezes == [1]
     finally:
         gc.unfreeze()
@@ -292,13 +355,15 @@ async def test_expired_sessions_leave_the_table_even_before_the_server_sweeps() 
     from datetime import UTC, datetime
 
     server = make_server({"alpha": ["a1"], "beta": ["b1"]}, api_key=API_KEY, ttl=600)
+    recorded = Recorded()
     try:
         clock = FrozenClock(datetime.now(UTC))
-        async with dashboard(server, clock=clock) as (app, pilot):
+        async with dashboard(server, clock=clock, recorded=recorded) as (app, pilot):
             await pilot_until(pilot, lambda: len(rows(app)) == 2)
             clock.advance(601)  # for the server they are still live (its clock did not move)
             await pilot_until(pilot, lambda: rows(app) == {}, timeout=1)
-            await pilot.pause(1.5)  # a full listing (every 10 ticks) brings them back: no
+            # a full listing (every 10 ticks) brings them back: no
+            await listings_done(pilot, recorded, 2)
             assert rows(app) == {}
             assert "Sessions: 0" in str(main(app).table.border_title)
     finally:

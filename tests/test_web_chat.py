@@ -115,9 +115,10 @@ def api(pages: StaticFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def runs(
     pages: StaticFiles, api: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
-    """Every scenario, once per build: ``{build: {scenario: result}}``."""
+    """Every scenario, once per build: ``{build: {scenario: result}}``. The two builds run in
+    two browsers side by side (their chats have their own ids)."""
     shots = tmp_path_factory.mktemp("screenshots")
-    results = {}
+    browsers = {}
     for name in BUILDS:
         spec = {
             "page": f"{pages.origin}/{name}/index.html",
@@ -127,12 +128,21 @@ def runs(
             "screenshots": str(shots / name),
         }
         (shots / name).mkdir()
-        process = subprocess.run(
+        browsers[name] = subprocess.Popen(
             ["node", "browser.mjs", json.dumps(spec)],
-            cwd=HARNESS, capture_output=True, text=True, timeout=300,
+            cwd=HARNESS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        assert process.returncode == 0, process.stderr[-3000:]
-        results[name] = json.loads(process.stdout)
+    results = {}
+    try:
+        for name, process in browsers.items():
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err[-3000:]
+            results[name] = json.loads(out)
+    finally:
+        for process in browsers.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     target = os.environ.get("VEL_SCREENSHOTS")
     if target:  # refresh the pictures of docs/clients/use-chat.md (VEL_SCREENSHOTS=docs/images)
         for picture in (shots / "ai7").glob("*.png"):

@@ -9,7 +9,8 @@ skip) with a message that says how to install them.
 Fixtures:
 
 - ``postgres_dsn``: the DSN of a server shared by the whole run (do not stop it).
-- ``fresh_postgres_dsn``: a new, empty database on that server for one test, dropped after.
+- ``fresh_postgres_dsn``: a new, empty database on that server for one test, dropped after
+  (made ahead and dropped behind by a :class:`DatabaseSupply`).
 - ``private_pg_server``: a :class:`PgServer` of its own for one test, which the test may
   ``stop()`` and ``start()`` (the fault tests).
 """
@@ -19,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -181,6 +184,65 @@ def _require_server() -> PgServer:
         pytest.fail(str(exc), pytrace=False)
 
 
+class DatabaseSupply:
+    """New empty databases on one server, made ahead and dropped behind in a thread of their
+    own: a test gets a database that is ready, and does not wait for the last one's drop
+    (both cost a few hundred milliseconds on a loaded machine, for every database test)."""
+
+    def __init__(self, admin_dsn: str, ahead: int = 2) -> None:
+        self.admin_dsn = admin_dsn
+        self._ready: queue.Queue[tuple[str, str] | BaseException] = queue.Queue(ahead)
+        self._doomed: queue.Queue[str] = queue.Queue()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="vel-test-databases", daemon=True)
+        self._thread.start()
+
+    def take(self) -> tuple[str, str]:
+        """``(name, dsn)`` of a new empty database, for one test."""
+        made = self._ready.get(timeout=120)
+        if isinstance(made, BaseException):
+            raise made
+        return made
+
+    def give_back(self, name: str) -> None:
+        """Drop ``name`` (soon, not now)."""
+        self._doomed.put(name)
+
+    def _work(self) -> None:
+        while not self._closing.is_set():
+            with contextlib.suppress(queue.Empty):  # drops first: they free the server
+                # with every database made ahead, wait here for a drop (or a free place)
+                name = self._doomed.get(timeout=0.05) if self._ready.full() else None
+                drop_database(self.admin_dsn, name or self._doomed.get_nowait())
+                continue
+            if self._ready.full():
+                continue
+            name = f"vel_test_{uuid.uuid4().hex[:12]}"
+            try:
+                made: tuple[str, str] | BaseException = (
+                    name,
+                    create_database(self.admin_dsn, name),
+                )
+            except Exception as exc:  # the test that takes it fails with it
+                made = exc
+            self._ready.put(made)
+
+    def close(self) -> None:
+        """Stop making databases; drop what is left (made ahead, or given back)."""
+        self._closing.set()
+        self._thread.join(30)
+        leftovers = []
+        while not self._ready.empty():
+            made = self._ready.get_nowait()
+            if not isinstance(made, BaseException):
+                leftovers.append(made[0])
+        while not self._doomed.empty():
+            leftovers.append(self._doomed.get_nowait())
+        for name in leftovers:
+            with contextlib.suppress(Exception):
+                drop_database(self.admin_dsn, name)
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """A PostgreSQL DSN for the whole run: ``POSTGRES_DSN`` or a throwaway server."""
@@ -195,15 +257,23 @@ def postgres_dsn() -> Iterator[str]:
         server.destroy()
 
 
+@pytest.fixture(scope="session")
+def database_supply(postgres_dsn: str) -> Iterator[DatabaseSupply]:
+    supply = DatabaseSupply(postgres_dsn)
+    try:
+        yield supply
+    finally:
+        supply.close()
+
+
 @pytest.fixture
-def fresh_postgres_dsn(postgres_dsn: str) -> Iterator[str]:
+def fresh_postgres_dsn(database_supply: DatabaseSupply) -> Iterator[str]:
     """A new empty database for one test (dropped afterwards), so tests never see each other."""
-    name = f"vel_test_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(postgres_dsn, name)
+    name, dsn = database_supply.take()
     try:
         yield dsn
     finally:
-        drop_database(postgres_dsn, name)
+        database_supply.give_back(name)
 
 
 @pytest.fixture

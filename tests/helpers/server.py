@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
 
 from .net import free_port
+from .paths import REPO_ROOT
 from .waiting import wait_until
 
 
@@ -167,7 +167,6 @@ def sse_json(text: str) -> list[Any]:
     return [json.loads(f["data"]) for f in parse_sse(text) if f["data"] != "[DONE]"]
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: One echo agent whose sessions live in PostgreSQL at ``$POSTGRES_DSN``.
 DATABASE_CONFIG = """\
 version: 1

@@ -47,8 +47,12 @@ def fail(reason: str) -> str:
 
 
 @server.tool()
-async def slow(seconds: float) -> str:
-    """Sleep, then answer."""
+async def slow(seconds: float, started: str = "") -> str:
+    """Sleep, then answer. ``started``: a file to create as the sleep begins (a test waits for
+    it to know the call is in the server)."""
+    if started:
+        with open(started, "w"):
+            pass
     await asyncio.sleep(seconds)
     return f"slept {seconds}"
 
