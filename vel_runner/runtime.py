@@ -5,35 +5,43 @@ assignment, so a turn that already holds an agent finishes on the snapshot it st
 Stores and providers whose declaration did not change are carried over as the same instances,
 so sessions (and open connection pools) survive a reload; those no longer referenced are
 closed once the old snapshot's turns have drained. An invalid (or deleted) file changes
-nothing: the old snapshot keeps serving and :attr:`Runtime.last_error` says why.
+nothing: the old snapshot keeps serving and :attr:`Runtime.last_error` says why. The turns
+holding each snapshot are counted by :mod:`.leases`; :mod:`.snapshot_lifecycle` opens and
+closes what a snapshot holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal
 
 from .clock import Clock, utc_now
 from .config.build import Built, ProviderWrapper, build_snapshot
 from .config.errors import ConfigError, ConfigIssue, ReloadError
-from .errors import InvalidInputError, UnknownAgentError
+from .errors import UnknownAgentError
+from .leases import SnapshotLeases
 from .listeners import Listeners
 from .providers import preload
-from .snapshot import Snapshot
-from .storage.base import SessionEvent, SessionStore
+from .snapshot import Snapshot, snapshot_of_agents
+from .snapshot_lifecycle import (
+    close_snapshot,
+    discard,
+    open_new_stores,
+    open_stores,
+    open_tool_sources,
+)
+from .storage.base import SessionEvent
 
 if TYPE_CHECKING:
     from .agent import Agent
     from .config.reload import ConfigWatcher
-    from .providers.base import Provider
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +89,7 @@ class Runtime:
         self._wrap_provider = wrap_provider
         self._listeners: Listeners[RuntimeEvent] = Listeners()
         self._unsubscribe: list[Callable[[], None]] = []
-        self._leases: dict[int, int] = {}
-        self._drained: dict[int, asyncio.Event] = {}
+        self._leases = SnapshotLeases()
         self._retiring: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
         self._watcher: ConfigWatcher | None = None
@@ -94,27 +101,7 @@ class Runtime:
     @classmethod
     def from_agents(cls, agents: Iterable[Agent], *, clock: Clock = utc_now) -> Runtime:
         """A runtime over ready-made agents (library use, tests): no files, no watcher."""
-        by_id: dict[str, Agent] = {}
-        stores: dict[str, SessionStore] = {}
-        providers: dict[str, Provider] = {}
-        for agent in agents:
-            if agent.id in by_id:
-                raise InvalidInputError(f"two agents have the id {agent.id!r}")
-            by_id[agent.id] = agent
-            _add_unique(stores, agent.store.name, agent.store, agent.id)
-            _add_unique(providers, agent.provider_name, agent.provider, agent.id)
-        fingerprint = repr(
-            sorted((a.id, a.provider_name, a.model_name, a.context_mode) for a in by_id.values())
-        )
-        snapshot = Snapshot(
-            agents=MappingProxyType(by_id),
-            stores=MappingProxyType(stores),
-            version=hashlib.sha256(fingerprint.encode()).hexdigest()[:12],
-            loaded_at=clock(),
-            files=[],
-            providers=MappingProxyType(providers),
-        )
-        return cls(snapshot, clock=clock)
+        return cls(snapshot_of_agents(agents, clock()), clock=clock)
 
     @classmethod
     async def from_paths(
@@ -172,18 +159,7 @@ class Runtime:
         agent, and the function that lets its snapshot go (call it exactly once)."""
         snapshot = self.snapshot
         agent = self.agent(agent_id)
-        key = id(snapshot)
-        self._leases[key] = self._leases.get(key, 0) + 1
-
-        def release() -> None:
-            self._leases[key] -= 1
-            if self._leases[key] == 0:
-                del self._leases[key]
-                event = self._drained.pop(key, None)
-                if event is not None:
-                    event.set()
-
-        return agent, release
+        return agent, self._leases.take(snapshot)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -213,13 +189,7 @@ class Runtime:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        snapshot = self.snapshot
-        await close_all(
-            snapshot.agents.values(),
-            snapshot.providers.values(),
-            snapshot.stores,
-            snapshot.tool_sources.values(),
-        )
+        await close_snapshot(self.snapshot)
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -282,36 +252,17 @@ class Runtime:
         self._unsubscribe.clear()
         self.snapshot = new
         self._subscribe(new)
-        kept_stores = {id(store) for store in new.stores.values()}
-        kept_providers = {id(provider) for provider in new.providers.values()}
-        stores = {n: s for n, s in old.stores.items() if id(s) not in kept_stores}
-        providers = [p for p in old.providers.values() if id(p) not in kept_providers]
-        kept_sources = {id(source) for source in new.tool_sources.values()}
-        sources = [s for s in old.tool_sources.values() if id(s) not in kept_sources]
-        task = asyncio.get_running_loop().create_task(
-            self._retire(old, list(old.agents.values()), providers, stores, sources)
-        )
+        task = asyncio.get_running_loop().create_task(self._retire(old, new))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
-    async def _retire(
-        self,
-        old: Snapshot,
-        agents: list[Agent],
-        providers: list[Provider],
-        stores: Mapping[str, SessionStore],
-        tool_sources: Sequence[Any] = (),
-    ) -> None:
+    async def _retire(self, old: Snapshot, new: Snapshot) -> None:
         """Close what only ``old`` used, once its leased turns finish (bounded wait)."""
         try:
             await asyncio.sleep(self._close_grace)
-            key = id(old)
-            if self._leases.get(key):
-                event = self._drained.setdefault(key, asyncio.Event())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), DRAIN_TIMEOUT)
+            await self._leases.drained(old, DRAIN_TIMEOUT)
         finally:
-            await close_all(agents, providers, stores, tool_sources)
+            await close_snapshot(old, kept=new)
 
     # -- events ----------------------------------------------------------------------------
     def add_listener(self, callback: RuntimeListener) -> Callable[[], None]:
@@ -330,82 +281,7 @@ class Runtime:
         self._listeners.emit(event)
 
 
-# -- helpers ----------------------------------------------------------------------------------
-def _add_unique(target: dict[str, Any], name: str, value: Any, agent_id: str) -> None:
-    """Key ``value`` by ``name``; a different instance under a taken name gets ``name@agent``."""
-    existing = target.get(name)
-    if existing is None or existing is value:
-        target[name] = value
-    else:
-        target[f"{name}@{agent_id}"] = value
-
-
-# -- opening and closing what a build created --------------------------------------------------
-async def open_stores(stores: Iterable[SessionStore]) -> None:
-    """Open ``stores`` (at start-up: a failure propagates as it is)."""
-    for store in stores:
-        await store.open()
-
-
-async def open_new_stores(built: Built) -> None:
-    """Open the stores a reload created; a failure is a config error at the store."""
-    for store in built.new_stores.values():
-        try:
-            await store.open()
-        except Exception as exc:
-            raise built.store_error(store.name, exc) from exc
-
-
-async def open_tool_sources(sources: Iterable[Any]) -> None:
-    """Connect MCP servers (concurrently). A server that fails does not raise: it keeps
-    being retried, ``/readyz`` names it (degraded), and the agents that use it keep working:
-    their calls to it are error results the model reads."""
-    await asyncio.gather(*(source.open() for source in sources))
-
-
-async def discard(built: Built) -> None:
-    """Close what an unused build created for itself (never the instances it reused)."""
-    await close_all(
-        built.new_agents,
-        built.new_providers.values(),
-        built.new_stores,
-        built.new_tool_sources.values(),
-    )
-
-
-async def close_all(
-    agents: Iterable[Agent],
-    providers: Iterable[Provider],
-    stores: Mapping[str, SessionStore],
-    tool_sources: Iterable[Any] = (),
-) -> None:
-    """Close agents, then MCP servers (all at once: each may wait seconds for a stubborn
-    process), providers, stores; log (never raise) what fails."""
-    for agent in agents:
-        with _logged("agent", agent.id):
-            await agent.aclose()
-    await asyncio.gather(*(_close_source(source) for source in tool_sources))
-    for provider in providers:
-        with _logged("provider", getattr(provider, "type", "?")):
-            await provider.aclose()
-    for name, store in stores.items():
-        with _logged("store", name):
-            await store.close()
-
-
-async def _close_source(source: Any) -> None:
-    with _logged("MCP server", getattr(source, "name", "?")):
-        await source.aclose()
-
-
-@contextlib.contextmanager
-def _logged(what: str, name: str) -> Iterator[None]:
-    try:
-        yield
-    except Exception:
-        log.exception("closing %s %r failed", what, name)
-
-
+# -- helpers ---------------------------------------------------------------------------------------
 def _unexpected_issue(paths: Sequence[Path], exc: Exception) -> ConfigIssue:
     return ConfigIssue(
         str(paths[0]), 1, 1, "<root>", f"reload failed: {type(exc).__name__}", code="internal"
