@@ -257,7 +257,7 @@ async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> N
         await asyncio.to_thread(private_pg_server.start)
         await asyncio.to_thread(wait_until_accepting, dsn)
         await wait_for(lambda: len(acked) >= down_acked + 20, timeout=20)  # recovered
-        await wait_for(store._relay.listening.is_set, timeout=10)  # the LISTEN came back
+        await wait_for(store._events.relay.listening.is_set, timeout=10)  # the LISTEN came back
     finally:
         stop.set()
         await task

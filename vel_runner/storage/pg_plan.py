@@ -145,6 +145,31 @@ def plan_write(
     return Plan(statements, epoch_at, kind, row.expired, new_seq, new_base, pinned, appended)
 
 
+def plan_replace(
+    key: tuple[str, str],
+    locked: list[Rows],
+    messages: list[Message],
+    dumped: list[str],
+    origin: str,
+    notify: bool,
+    ttl: float | None,
+) -> Plan:
+    """A ``set``'s write: ``messages`` in place of the session's, read under the lock that
+    :func:`lock_statements` took (``locked`` holds their results); the summary is dropped."""
+    return plan_write(
+        {"a": key[0], "s": key[1]},
+        LockedRow.parse(locked[2]),
+        messages,
+        dumped,
+        origin=origin,
+        notify=notify,
+        replace=True,
+        summary=None,  # a set drops the summary
+        ttl=ttl,
+        begin=False,  # lock_statements began the transaction
+    )
+
+
 def lock_statements(agent_id: str, session_id: str) -> list[q.Statement]:
     """Open a transaction that waits for the session's turn in flight, then reads its row."""
     key = {"a": agent_id, "s": session_id}

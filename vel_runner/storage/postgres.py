@@ -7,10 +7,12 @@ methods) use one synchronous psycopg connection of their own, so they work from 
 from a thread that runs a loop; called on a loop's thread they block that loop for one round
 trip, so async code should call the async methods.
 
-The store wires the parts together (module map in docs/database.md): turns run in
-:mod:`.pg_engine`; writes are planned by :mod:`.pg_plan`; SQL text is :mod:`.pg_sql`, run by
-:mod:`.pg_run`; the pool is :mod:`.pg_pool`; events from other processes come through
-:mod:`.pg_events`; schema changes are :mod:`.pg_migrate`.
+The store wires the parts together (module map in docs/database.md). What reads or deletes
+across sessions (listings, cleanup, the sweep, pending approvals) is its base class in
+:mod:`.pg_listings`. Turns run in :mod:`.pg_engine`; writes are planned by :mod:`.pg_plan`;
+SQL text is :mod:`.pg_sql`, run by :mod:`.pg_run`; the pool is :mod:`.pg_pool`; listeners get
+their events from :mod:`.pg_session_events` (other processes' through :mod:`.pg_events`);
+schema changes are :mod:`.pg_migrate`.
 """
 
 from __future__ import annotations
@@ -25,46 +27,31 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from ..approvals import PendingApproval, pending
 from ..errors import StoreUnavailableError
-from ..listeners import Listeners
 from ..messages import Message
 from ..redact import describe_dsn, store_unavailable
 from . import pg_sql as q
-from .base import (
-    HistoryEdit,
-    MessageRef,
-    SessionEvent,
-    SessionEventKind,
-    SessionInfo,
-    SessionListener,
-    SessionRecord,
-)
+from .base import HistoryEdit, MessageRef, SessionListener, SessionRecord
 from .exit_guard import ExitGuard
-from .pg_cache import Key
 from .pg_edit import edit_session
 from .pg_engine import PostgresTurn, TurnEngine
-from .pg_events import NotifyRelay
+from .pg_listings import PostgresListings
 from .pg_migrate import apply_migrations
 from .pg_plan import (
-    LockedRow,
     Plan,
     clear_statements,
     dump_messages,
-    list_params,
     lock_statements,
-    plan_write,
-    to_info,
+    plan_replace,
     to_record,
 )
 from .pg_pool import Pool
-from .pg_run import Rows, run_async, run_sync
+from .pg_run import run_async, run_sync
+from .pg_session_events import SessionEvents
 from .pg_sync import SyncConnection
 
-SessionInfos = list[SessionInfo]
 
-
-class PostgresStore:
+class PostgresStore(PostgresListings):
     """Sessions in PostgreSQL (``vel_sessions`` + ``vel_messages``), shared by processes.
 
     ``dsn`` defaults to ``$POSTGRES_DSN``. ``min_size``/``max_size``: size of the pool behind
@@ -99,12 +86,10 @@ class PostgresStore:
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
         self.max_idle = max_idle
         self.migrate, self.notify = migrate, notify
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._migrated = False
         self._origin = uuid.uuid4().hex
-        self._listeners: Listeners[SessionEvent] = Listeners()
-        self._relay: NotifyRelay | None = None
+        self._events = SessionEvents(name, self._origin, lambda: self.dsn, timeout)
         self._exit_guard = ExitGuard(self.close)
         self._sync = SyncConnection(lambda: self.dsn, timeout, self._migrate_once)
         self._pool = Pool(
@@ -119,7 +104,7 @@ class PostgresStore:
             self._pool,
             lambda: self.dsn,
             open_store=self.open,
-            on_write=self._emit_plan,
+            on_write=self._events.written,
             origin=self._origin,
             notify=notify,
             timeout=timeout,
@@ -166,17 +151,13 @@ class PostgresStore:
                     raise store_unavailable(dsn, exc) from None
                 self._migrated = True
             await self._pool.open()
-            self._loop = asyncio.get_running_loop()
             self._exit_guard.arm()
-            if self._listeners:
-                self._start_relay()
+            self._events.opened()
 
     async def close(self) -> None:
         """Stop the event relay, close the pool and the sync connection. Idempotent."""
         self._exit_guard.disarm()
-        if self._relay is not None:
-            await self._relay.stop()
-            self._relay = None
+        await self._events.stop()
         await self._engine.close()
         await self._pool.close()
         self._sync.close()
@@ -213,38 +194,15 @@ class PostgresStore:
         *,
         ttl: float | None = None,
     ) -> None:
+        key = (agent_id, session_id)
         copies = [dict(m) for m in messages]
         dumped = dump_messages(copies)
-        self._engine.forget((agent_id, session_id))
+        self._engine.forget(key)
         async with self._connection() as conn:
             results = await run_async(conn, lock_statements(agent_id, session_id))
-            plan = self._plan_replace(agent_id, session_id, results, copies, dumped, ttl)
+            plan = plan_replace(key, results, copies, dumped, self._origin, self.notify, ttl)
             await run_async(conn, plan.statements)
-        self._emit_plan((agent_id, session_id), plan)
-
-    def _plan_replace(
-        self,
-        agent_id: str,
-        session_id: str,
-        locked: list[Rows],
-        messages: list[Message],
-        dumped: list[str],
-        ttl: float | None,
-    ) -> Plan:
-        row = LockedRow.parse(locked[2])
-        key = {"a": agent_id, "s": session_id}
-        return plan_write(
-            key,
-            row,
-            messages,
-            dumped,
-            origin=self._origin,
-            notify=self.notify,
-            replace=True,
-            summary=None,  # a set drops the summary
-            ttl=ttl,
-            begin=False,  # lock_statements began the transaction
-        )
+        self._events.written(key, plan)
 
     async def edit(
         self,
@@ -260,7 +218,7 @@ class PostgresStore:
         async with self._connection() as conn:
             kept, plan = await edit_session(conn, key, change, self._origin, self.notify, ttl)
         if plan is not None:
-            self._emit_plan(key, plan)
+            self._events.written(key, plan)
         return kept
 
     async def find_message(self, message_id: str) -> MessageRef | None:
@@ -275,47 +233,11 @@ class PostgresStore:
             (rows,) = await run_async(conn, [(q.FIND_MESSAGES, {"ids": list(message_ids)})])
         return {row[0]: MessageRef(*row[1:]) for row in rows}
 
-    async def pending_approvals(self, agent_id: str | None = None) -> list[PendingApproval]:
-        """The approvals waiting in live sessions (migration 0007's index finds them)."""
-        async with self._connection() as conn:
-            (rows,) = await run_async(conn, [(q.PENDING_APPROVALS, {"a": agent_id})])
-        return [
-            PendingApproval(agent, session, approval, expires)
-            for agent, session, expires, message, after in rows
-            for approval in pending([message, *after])
-        ]
-
     async def clear(self, agent_id: str, session_id: str) -> bool:
         self._engine.forget((agent_id, session_id))
         async with self._connection() as conn:
             results = await run_async(conn, clear_statements(agent_id, session_id, self._origin))
-        return self._emit_cleared(agent_id, session_id, results[2])
-
-    async def list(
-        self,
-        agent_id: str | None = None,
-        *,
-        inactive_for: float | None = None,
-        after: tuple[str, str] | None = None,
-        limit: int | None = None,
-    ) -> SessionInfos:
-        params = list_params(agent_id, inactive_for, after, limit)
-        async with self._connection() as conn:
-            (rows,) = await run_async(conn, [(q.LIST, params)])
-        return [to_info(row, self.name) for row in rows]
-
-    async def delete_inactive(self, older_than: float, agent_id: str | None = None) -> int:
-        params = {"agent": agent_id, "age": older_than, "origin": self._origin}
-        async with self._connection() as conn:
-            (rows,) = await run_async(conn, [(q.DELETE_INACTIVE, params)])
-        return self._emit_deleted(rows)
-
-    async def sweep(self) -> int:
-        """Delete expired sessions no turn holds (``expired`` events) unless another process
-        is sweeping right now (then 0); count them. ``serve`` calls it on a schedule."""
-        async with self._connection() as conn:
-            (rows,) = await run_async(conn, [(q.SWEEP_EXPIRED, {"origin": self._origin})])
-        return self._emit_deleted(rows, "expired")
+        return self._events.cleared((agent_id, session_id), results[2])
 
     # -- synchronous twins ---------------------------------------------------------------
     def _migrate_once(self, dsn: str) -> None:
@@ -335,88 +257,27 @@ class PostgresStore:
         *,
         ttl: float | None = None,
     ) -> None:
+        key = (agent_id, session_id)
         copies = [dict(m) for m in messages]
         dumped = dump_messages(copies)
-        self._engine.forget((agent_id, session_id))
+        self._engine.forget(key)
 
         def replace(conn: psycopg.Connection[Any]) -> Plan:
             results = run_sync(conn, lock_statements(agent_id, session_id))
-            plan = self._plan_replace(agent_id, session_id, results, copies, dumped, ttl)
+            plan = plan_replace(key, results, copies, dumped, self._origin, self.notify, ttl)
             run_sync(conn, plan.statements)
             return plan
 
-        self._emit_plan((agent_id, session_id), self._sync.run(replace))
+        self._events.written(key, self._sync.run(replace))
 
     def clear_sync(self, agent_id: str, session_id: str) -> bool:
         self._engine.forget((agent_id, session_id))
         statements = clear_statements(agent_id, session_id, self._origin)
         results = self._sync.run(lambda conn: run_sync(conn, statements))
-        return self._emit_cleared(agent_id, session_id, results[2])
-
-    def list_sync(
-        self, agent_id: str | None = None, *, inactive_for: float | None = None
-    ) -> SessionInfos:
-        rows = self._sync.one((q.LIST, list_params(agent_id, inactive_for, None, None)))
-        return [to_info(row, self.name) for row in rows]
-
-    def delete_inactive_sync(self, older_than: float, agent_id: str | None = None) -> int:
-        params = {"agent": agent_id, "age": older_than, "origin": self._origin}
-        rows = self._sync.one((q.DELETE_INACTIVE, params))
-        return self._emit_deleted(rows)
+        return self._events.cleared((agent_id, session_id), results[2])
 
     # -- events --------------------------------------------------------------------------
     def add_listener(self, listener: SessionListener) -> Callable[[], None]:
         """Deliver every change (this process's and, via LISTEN/NOTIFY, others') to
         ``listener``. The LISTEN connection starts with the first listener."""
-        remove = self._listeners.add(listener)
-        self._start_relay()
-        return remove
-
-    def _start_relay(self) -> None:
-        try:
-            self._loop = asyncio.get_running_loop()
-            dsn = self.dsn
-        except (RuntimeError, StoreUnavailableError):
-            return  # no loop here, or no DSN yet: open() starts it (or reports the DSN)
-        if self._relay is None:
-            self._relay = NotifyRelay(
-                dsn, self._origin, self._deliver, connect_timeout=self.timeout
-            )
-        self._relay.start()
-
-    def _deliver(self, kind: str, agent_id: str, session_id: str, count: int) -> None:
-        event = SessionEvent(kind, agent_id, session_id, self.name, count)  # type: ignore[arg-type]
-        self._listeners.emit(event)
-
-    def _emit(self, kind: SessionEventKind, key: Key, count: int) -> None:
-        if not self._listeners:
-            return
-        loop = self._loop
-        if loop is not None and loop.is_running() and not _on_loop_thread(loop):
-            loop.call_soon_threadsafe(self._deliver, kind, key[0], key[1], count)
-        else:
-            self._deliver(kind, key[0], key[1], count)
-
-    def _emit_plan(self, key: Key, plan: Plan) -> None:
-        if plan.expired:
-            self._emit("expired", key, 0)
-        self._emit(plan.kind, key, plan.message_count)
-
-    def _emit_cleared(self, agent_id: str, session_id: str, rows: Rows) -> bool:
-        live = bool(rows and rows[0][0])
-        if rows:
-            self._emit("cleared" if live else "expired", (agent_id, session_id), 0)
-        return live
-
-    def _emit_deleted(self, rows: Rows, kind: SessionEventKind = "cleared") -> int:
-        for agent_id, session_id, _ in rows:
-            self._engine.forget((agent_id, session_id))
-            self._emit(kind, (agent_id, session_id), 0)
-        return len(rows)
-
-
-def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
+        return self._events.add(listener)
