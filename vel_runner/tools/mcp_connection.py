@@ -5,11 +5,11 @@ that task enters and leaves the SDK's transport and session contexts, so their a
 scopes never cross tasks. Requests from any task go through the session's message streams.
 
 - **Down is not fatal.** When the server dies or drops the session, the owner reconnects with
-  exponential backoff; a request that meets the server down triggers an attempt at once (at
-  most once per :data:`RETRY_ON_CALL`) and fails with the reason if it fails, so a server
-  that comes back is used at the next call, not at the end of a backoff.
+  exponential backoff; a request that meets the server down triggers an attempt at once
+  (:mod:`.mcp_attempts`) and fails with the reason if it fails, so a server that comes back
+  is used at the next call, not at the end of a backoff.
 - **Busy is not dead.** An idle connection is pinged; a ping that times out while requests are
-  in flight (a server answering a 20 MB read) or while messages keep arriving is not a death.
+  in flight or while messages keep arriving is not a death (:mod:`.mcp_liveness`).
 - **No orphans.** Closing lets the SDK's own bounded stdio shutdown run to its end (stdin
   closed, SIGTERM to the process group, then SIGKILL); it is never cancelled half way. A start
   still under way is cut short with one cancellation, which unwinds into that same shutdown.
@@ -21,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from ..durations import parse_duration
-from ..redact import credentials_in, redact
+from ..redact import redact
 from .base import ToolCallError
+from .mcp_attempts import Attempts
+from .mcp_failures import breaks_connection, call_failure, connect_failure, secrets_of, transport_of
 from .mcp_incidents import Incidents
+from .mcp_liveness import hold
 from .mcp_relist import Relister
 from .mcp_transport import list_all_tools, open_session, session_gone
 from .mcp_watch import EndWatch
@@ -44,8 +46,6 @@ DEFAULT_CONNECT_TIMEOUT = "30s"
 BACKOFF = (0.1, 10.0)
 #: Seconds between liveness pings of an idle connection.
 PING_INTERVAL = 5.0
-#: A request that meets the server down starts a new attempt at most this often (seconds).
-RETRY_ON_CALL = 1.0
 #: Seconds :meth:`MCPConnection.aclose` waits for the owner to leave. It covers the SDK's own
 #: stdio shutdown (stdin closed, 2 s, SIGTERM to the group, 2 s, SIGKILL, 2 s) so that is
 #: never cut short; only an HTTP close that hangs runs into it.
@@ -74,23 +74,22 @@ class MCPConnection:
         #: Connection attempts made, and tool listings made (a flood of list_changed shows here).
         self.attempts = 0
         self.listings = 0
+        #: Requests (and tool listings) under way: a busy server is not pinged.
+        self.in_flight = 0
         self._on_tools = on_tools
         self._session: Any = None
         self._watch: EndWatch | None = None
         self._broken = asyncio.Event()
         self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._attempt_end: asyncio.Future[None] | None = None
+        self._attempts = Attempts()
         self._deadline: asyncio.Timeout | None = None
-        self._last_attempt = 0.0
         self._incidents = Incidents(name)
-        self._in_flight = 0
         self._relister = Relister(name, self._list_again)
 
     @property
     def transport(self) -> str:
-        return "http" if "url" in self.decl else "stdio"
+        return transport_of(self.decl)
 
     @property
     def session(self) -> Any:
@@ -99,11 +98,15 @@ class MCPConnection:
 
     def secrets(self) -> list[str]:
         """Header and env values, credentials in the url: never shown."""
-        values = [*self.decl.get("headers", {}).values(), *self.decl.get("env", {}).values()]
-        return [*map(str, values), *credentials_in(self.decl.get("url", ""))]
+        return secrets_of(self.decl)
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets())
+
+    @property
+    def received(self) -> int:
+        """Messages the server sent on this connection (its sign of life between pings)."""
+        return self._watch.received if self._watch is not None else 0
 
     @property
     def relisting(self) -> bool:
@@ -124,10 +127,9 @@ class MCPConnection:
         not run the request) gets it once more on a new session. Failures raise
         :class:`ToolCallError` with a redacted reason; a broken connection is reconnected."""
         from mcp import MCPError
-        from mcp_types import CONNECTION_CLOSED
 
         session: Any = None
-        self._in_flight += 1
+        self.in_flight += 1
         try:
             async with asyncio.timeout(timeout):
                 session = await self._live_session()
@@ -139,28 +141,13 @@ class MCPConnection:
                     self.lost(session)
                     session = await self._live_session()
                     return await send(session)
-        except TimeoutError:
-            if session is None:
-                raise ToolCallError(
-                    f"MCP server {self.name!r} was not connected within {timeout:g} s: {self.error}"
-                ) from None
-            raise ToolCallError(
-                f"MCP server {self.name!r}: {what} did not answer within {timeout:g} s"
-            ) from None
-        except MCPError as exc:
-            if exc.code == CONNECTION_CLOSED:
+        except (MCPError, OSError, EOFError) as exc:  # OSError: TimeoutError too
+            if breaks_connection(exc):
                 self.lost(session)
-                raise ToolCallError(
-                    f"MCP server {self.name!r} closed the connection during the call"
-                ) from None
-            raise ToolCallError(self.redact(f"MCP server {self.name!r}: {exc.message}")) from None
-        except (OSError, EOFError) as exc:
-            self.lost(session)
-            raise ToolCallError(
-                self.redact(f"MCP server {self.name!r} failed: {type(exc).__name__}: {exc}")
-            ) from None
+            not_connected = None if session is not None else str(self.error)
+            raise call_failure(exc, self.name, self.decl, what, timeout, not_connected) from None
         finally:
-            self._in_flight -= 1
+            self.in_flight -= 1
 
     async def _live_session(self) -> Any:
         """The session, after waiting for an attempt under way (or one this call starts when
@@ -169,12 +156,11 @@ class MCPConnection:
             state = "closed" if self.state == "closed" else "not opened"
             raise ToolCallError(f"MCP server {self.name!r} is {state}")
         if self._session is None:
-            if self.state == "down" and time.monotonic() - self._last_attempt >= RETRY_ON_CALL:
-                self._wake.set()  # try now rather than at the end of the backoff
-            waiting = self.state == "connecting" or self._wake.is_set() or self.error is None
-            if waiting and self._attempt_end is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._attempt_end), self.connect_timeout)
+            if self.state == "down":
+                self._attempts.hurry()  # try now rather than at the end of the backoff
+            waiting = self.state == "connecting" or self._attempts.hurried or self.error is None
+            if waiting:
+                await self._attempts.wait(self.connect_timeout)
         session = self._session
         if session is None:
             raise ToolCallError(f"MCP server {self.name!r} is not connected: {self.error}")
@@ -201,11 +187,9 @@ class MCPConnection:
             return
         self._stop.clear()
         self.state, self.error = "connecting", "not connected yet"
-        loop = asyncio.get_running_loop()
-        self._attempt_end = first = loop.create_future()
-        self._task = loop.create_task(self._own(), name=f"mcp-{self.name}")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(first), self.connect_timeout + 1)
+        self._attempts.first()
+        self._task = asyncio.get_running_loop().create_task(self._own(), name=f"mcp-{self.name}")
+        await self._attempts.wait(self.connect_timeout + 1)
 
     async def aclose(self) -> None:
         """Close the connection (stop the subprocess and its group / end the HTTP session).
@@ -248,7 +232,7 @@ class MCPConnection:
         while not self._stop.is_set():
             self.state = "connecting"
             self.attempts += 1
-            self._last_attempt = time.monotonic()
+            self._attempts.began()
             up = False
             try:
                 async with contextlib.AsyncExitStack() as stack:
@@ -268,7 +252,7 @@ class MCPConnection:
                     self._end_attempt()  # a failed attempt: wake the requests waiting for it
             if self._stop.is_set():
                 break
-            await self._pause(delay)
+            await self._attempts.pause(delay, self._stop)
             delay = min(delay * 2, self.backoff[1])
         self._end_attempt()
 
@@ -293,7 +277,7 @@ class MCPConnection:
         connection broke soon after it was made), which keeps the backoff down."""
         self._session, self.error, self.state = session, None, "connected"
         self._broken.clear()
-        self._wake.clear()
+        self._attempts.connected()
         flapping = self._incidents.up(self.attempts)
         self._end_attempt()
         return flapping
@@ -304,66 +288,15 @@ class MCPConnection:
         self._incidents.failure(message, reason, self.attempts)
 
     def _end_attempt(self) -> None:
-        """Wake whoever waits for the attempt that just ended; the next one gets a new future."""
-        ended = self._attempt_end
-        if ended is not None and not ended.done():
-            ended.set_result(None)
-        if self._task is not None and (ended is None or ended.done()):
-            self._attempt_end = asyncio.get_running_loop().create_future()
-
-    async def _pause(self, delay: float) -> None:
-        """Wait ``delay`` before the next attempt, or less when closed or a request asks."""
-        stop = asyncio.ensure_future(self._stop.wait())
-        wake = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({stop, wake}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            wake.cancel()
-        self._wake.clear()
+        """Wake whoever waits for the attempt that just ended (more follow while open)."""
+        self._attempts.ended(more=self._task is not None)
 
     async def _serve(self, session: Any) -> None:
-        """Hold the connection until it breaks or :meth:`aclose`; ping it while idle."""
-        stop: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
-        broken: asyncio.Future[Any] = asyncio.ensure_future(self._broken.wait())
-        ends = {stop, broken}
-        try:
-            while True:
-                done, _ = await asyncio.wait(
-                    ends, timeout=self.ping_interval, return_when=asyncio.FIRST_COMPLETED
-                )
-                if not done and self._in_flight == 0:  # busy: the requests' own timeouts tell
-                    done = await self._ping(session, ends)
-                if stop in done:
-                    return
-                if broken in done:
-                    self._incidents.ended()
-                    lost = f"MCP server {self.name!r}: connection lost, reconnecting"
-                    self._incidents.failure(lost, "lost", self.attempts)
-                    return
-        finally:
-            stop.cancel()
-            broken.cancel()
-
-    async def _ping(self, session: Any, ends: set[asyncio.Future[Any]]) -> set[Any]:
-        """One liveness ping, raced against ``ends``. A timeout is a death only when nothing
-        else was going on: no request in flight and no message received meanwhile."""
-        received = self._watch.received if self._watch is not None else 0
-        ping = asyncio.ensure_future(asyncio.wait_for(session.send_ping(), self.connect_timeout))
-        done, _ = await asyncio.wait({ping, *ends}, return_when=asyncio.FIRST_COMPLETED)
-        if ping not in done:
-            ping.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await ping
-            return done
-        failure = ping.exception()
-        now_received = self._watch.received if self._watch is not None else 0
-        if isinstance(failure, TimeoutError) and (self._in_flight or now_received != received):
-            log.debug("MCP server %r: ping unanswered while busy; not a failure", self.name)
-            return set()
-        if failure is not None:
-            raise failure
-        return set()
+        """Hold the connection until it breaks or :meth:`aclose` (:mod:`.mcp_liveness`)."""
+        if await hold(self, session, self._stop, self._broken):
+            self._incidents.ended()
+            lost = f"MCP server {self.name!r}: connection lost, reconnecting"
+            self._incidents.failure(lost, "lost", self.attempts)
 
     # -- the SDK -----------------------------------------------------------------------------
     async def _connect(self, stack: contextlib.AsyncExitStack) -> Any:
@@ -379,7 +312,7 @@ class MCPConnection:
         session = self._session
         if session is None:
             return False
-        self._in_flight += 1
+        self.in_flight += 1
         try:
             async with asyncio.timeout(self.connect_timeout):
                 listed = await list_all_tools(session)
@@ -387,25 +320,14 @@ class MCPConnection:
             log.debug("MCP server %r: listing tools failed: %s", self.name, self.reason(exc))
             return False
         finally:
-            self._in_flight -= 1
+            self.in_flight -= 1
         self.listings += 1
         self._on_tools(listed)
         return True
 
     def reason(self, exc: BaseException) -> str:
-        """A short, redacted reason for a failed connection."""
-        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-            exc = exc.exceptions[0]
-        if isinstance(exc, TimeoutError):
-            return (
-                f"no answer within {self.connect_timeout:g}s (if the server is only slow to "
-                f"start, raise tools.{self.name}.connect_timeout)"
-            )
-        if isinstance(exc, ToolCallError):
-            return str(exc)
-        text = str(exc) or type(exc).__name__
-        where = self.decl.get("url") or self.decl.get("command")
-        return self.redact(f"{type(exc).__name__}: {text} ({self.transport} {where})")
+        """A short, redacted reason for a failed connection (:mod:`.mcp_failures`)."""
+        return connect_failure(exc, self.name, self.decl, self.connect_timeout)
 
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "MCPConnection"]
