@@ -107,7 +107,7 @@ def read_signature(
 def plain(hint: Any) -> bool:
     """Whether ``hint`` is built only from ``str``, ``int``, ``float``, ``bool``, ``None``,
     ``Literal`` of those, ``X | Y`` / ``Optional`` and ``list[...]``: pydantic always gives
-    these a JSON Schema strict mode accepts (``tests/test_tools.py`` checks every shape), so
+    these a JSON Schema strict mode accepts (``tests/engine/test_tools.py`` checks every shape), so
     a check may skip building it. Anything else (models, dicts, ``Annotated``, enums) is not
     plain and needs the full build."""
     if hint in _SCALARS:

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 
 def test_context_modes_example_runs_offline() -> None:
@@ -59,7 +61,7 @@ def test_the_readme_config_example_is_valid(tmp_path: Path) -> None:
 def test_the_readme_quickstart_serves_the_shipped_config() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "pip install -e . && vel-runner serve" in readme.split("## The commands")[0]
-    assert (ROOT / "tests/__snapshots__/test_tui_snapshots/test_main_screen.svg").is_file()
+    assert (ROOT / "tests/tui/__snapshots__/test_tui_snapshots/test_main_screen.svg").is_file()
 
 
 def test_tools_example_runs_offline() -> None:

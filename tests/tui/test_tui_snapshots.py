@@ -2,7 +2,8 @@
 cleanup dialog: a real server with fixed session ids and times (a frozen store clock) and the
 app on the same frozen clock, so the pictures are stable.
 
-Update after an intended change: ``python -m pytest tests/test_tui_snapshots.py --snapshot-update``.
+Update after an intended change:
+``python -m pytest tests/tui/test_tui_snapshots.py --snapshot-update``.
 """
 
 from __future__ import annotations

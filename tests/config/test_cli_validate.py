@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 HEAVY = ("openai", "textual", "fastapi", "uvicorn", "psycopg", "psycopg_pool", "starlette", "httpx")
 GOOD = (
     "version: 1\nproviders:\n  offline: {type: echo}\n"

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers.paths import REPO_ROOT
 
 import vel_runner
 import vel_runner.tools
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def test_importing_the_package_loads_no_engine_module() -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.paths import REPO_ROOT
 
 from vel_runner.config.errors import ConfigError
 from vel_runner.config.validate import check_config, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 HEAD = "version: 1\nproviders:\n  offline: {type: echo}\n"  # lines 1-3
 
 # (name, yaml, line, column, path, message fragment, hint fragment or None)

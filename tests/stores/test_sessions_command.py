@@ -10,11 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers.paths import REPO_ROOT
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from vel_runner.storage.postgres import PostgresStore
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CONFIG = """\
 version: 1

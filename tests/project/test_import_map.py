@@ -8,8 +8,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers.paths import REPO_ROOT
 
-PACKAGE = Path(__file__).resolve().parent.parent / "vel_runner"
+PACKAGE = REPO_ROOT / "vel_runner"
 
 
 def _modules() -> dict[str, tuple[Path, ast.Module]]:

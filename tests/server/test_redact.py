@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from helpers.net import free_port
+from helpers.paths import REPO_ROOT
 from helpers.server import DATABASE_CONFIG
 from helpers.waiting import wait_until
 
@@ -21,7 +22,7 @@ from vel_runner.errors import StoreUnavailableError
 from vel_runner.storage import create_store
 from vel_runner.storage.pg_events import NotifyRelay
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 PASSWORD = "hunter2-secret"
 #: DSNs the driver cannot parse; each error message used to quote the DSN, password and all.
 MALFORMED_DSNS = [

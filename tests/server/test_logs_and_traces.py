@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers.net import free_port
+from helpers.paths import TESTS
 from helpers.server import ServerProcess, echo_agent, served_agents
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -214,7 +215,7 @@ def test_without_tracing_nothing_of_opentelemetry_is_imported() -> None:
     assert done.stdout.split() == ["[]", "[]"]
 
 
-MCP_DEMO = Path(__file__).resolve().parent / "mcp_servers" / "demo_server.py"
+MCP_DEMO = TESTS / "mcp_servers" / "demo_server.py"
 
 
 @pytest.mark.slow

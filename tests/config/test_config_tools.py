@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 from uuid import uuid4
 
+from helpers.paths import REPO_ROOT
 from helpers.waiting import saved_until_seen, wait_until
 
 from vel_runner.config.build import build
 from vel_runner.config.validate import check_config, load_config
 from vel_runner.runtime import ConfigEvent, Runtime, RuntimeEvent
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 MODULE = '''
 def get_time(zone: str = "UTC") -> str:

@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from helpers.fake_openai import FakeOpenAI
+from helpers.paths import REPO_ROOT
 from helpers.server import serving
 
 from vel_runner import Agent
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 DOCS = [
     REPO / "README.md",
     *sorted((REPO / "docs").rglob("*.md")),

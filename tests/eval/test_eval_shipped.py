@@ -4,7 +4,7 @@ against the published schema, CI runs them, and the committed cassette is exactl
 recording against the fake OpenAI server with the scripted answers below gives.
 
 After an intended change of ``concierge`` (its instructions, model or tools), record the
-cassette again with ``VEL_RECORD_SHIPPED=1 python -m pytest tests/test_eval_shipped.py``.
+cassette again with ``VEL_RECORD_SHIPPED=1 python -m pytest tests/eval/test_eval_shipped.py``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import pytest
 import yaml
 from helpers.evals import run_eval
 from helpers.fake_openai import FakeOpenAI
+from helpers.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 EVALS = ROOT / "evals"
 CASSETTE = EVALS / "cassettes" / "concierge.jsonl"
 #: What "the model" answers while the shipped cassette is recorded, in case order.
@@ -99,7 +100,7 @@ def test_the_committed_cassette_is_what_recording_gives(
         CASSETTE.write_text(fresh)
     assert CASSETTE.read_text() == fresh, (
         "evals/cassettes/concierge.jsonl is out of date: record it again with "
-        "VEL_RECORD_SHIPPED=1 python -m pytest tests/test_eval_shipped.py"
+        "VEL_RECORD_SHIPPED=1 python -m pytest tests/eval/test_eval_shipped.py"
     )
     assert "sk-" not in fresh
 

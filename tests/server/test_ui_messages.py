@@ -1,7 +1,7 @@
 """A stored chat as AI SDK UI messages (``vel_runner.ui_messages`` and
 ``GET /v1/agents/{id}/chat/{chat_id}/messages``), accepted by ``validateUIMessages`` of every
 pinned ``ai`` release (tests/js). That the restored chat equals the live one is checked with
-the real ``useChat`` machinery in tests/test_usechat.py."""
+the real ``useChat`` machinery in tests/e2e/test_usechat.py."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers.paths import REPO_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,7 +105,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-SHIPPED = yaml.safe_load((Path(__file__).resolve().parent.parent / "agents.yaml").read_text())
+SHIPPED = yaml.safe_load((REPO_ROOT / "agents.yaml").read_text())
 SHIPPED["stores"]["pg"] = {"type": "database", "dsn": "${PG:-postgresql:///x}", "ttl": "7d"}
 SHIPPED["agents"].append({"id": "db", "model": {"provider": "openai", "model": "m"}, "store": "pg"})
 SHIPPED_PATHS = _paths(SHIPPED)[1:]

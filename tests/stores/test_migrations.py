@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 import pytest
+from helpers.paths import REPO_ROOT
 
 from vel_runner.storage.pg_migrate import apply_migrations, latest_version, migrations
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def ledger(dsn: str) -> list[tuple[int, str]]:

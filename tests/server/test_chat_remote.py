@@ -3,7 +3,7 @@ it through PostgreSQL (``vel_runner.storage.pg_chat_runs``, ``server/chat_mirror
 
 Two apps in this test play two hosts: each has its own agent, store, connections and chat
 registry, on one database, each on its own uvicorn. (Two real ``vel-runner serve`` processes
-behind HAProxy: tests/test_multi_host.py.)
+behind HAProxy: tests/e2e/test_multi_host.py.)
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ import httpx
 import pytest
 from helpers.net import free_port
 from helpers.node import node_harness
-from helpers.server import REPO_ROOT, ServerProcess
+from helpers.paths import REPO_ROOT, TESTS
+from helpers.server import ServerProcess
 
 EXAMPLE = REPO_ROOT / "examples" / "web-chat"
-HARNESS = Path(__file__).resolve().parent / "js_browser"
+HARNESS = TESTS / "js_browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SLOW_AGENT = """\
 version: 1

@@ -1,6 +1,6 @@
 """CORS: a page on another origin calls the API from a browser, only when its origin is
 configured (``--cors-origin``, ``VEL_CORS_ORIGINS``). The browser itself is in
-tests/test_web_chat.py; here the preflights and headers a browser relies on, one by one."""
+tests/e2e/test_web_chat.py; here the preflights and headers a browser relies on, one by one."""
 
 from __future__ import annotations
 

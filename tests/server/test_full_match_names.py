@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from helpers.paths import TESTS
 from helpers.server import echo_agent, served_agents
 
 from vel_runner.errors import InvalidInputError
@@ -18,7 +19,7 @@ from vel_runner.messages import check_json
 from vel_runner.observe.logs import accepted_request_id
 from vel_runner.runtime import Runtime
 
-ODD_SERVER = Path(__file__).resolve().parent / "mcp_servers" / "odd_names_server.py"
+ODD_SERVER = TESTS / "mcp_servers" / "odd_names_server.py"
 RULE = "characters from A-Z a-z 0-9"
 
 

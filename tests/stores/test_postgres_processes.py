@@ -1,6 +1,6 @@
 """The PostgreSQL store across real processes and through a server outage.
 
-The workers are this file run as a script (``python tests/test_postgres_processes.py MODE``),
+The workers are this file run as a script (``python tests/stores/test_postgres_processes.py MODE``),
 so every process is a fresh interpreter with its own pool and its own cache.
 """
 
@@ -16,15 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.paths import REPO_ROOT, TESTS
+from helpers.waiting import wait_until
 
 #: Several processes against one database, and a server stopped mid-run.
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def spawn(*args: str, dsn: str | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the repository for vel_runner, tests/ for the helpers this script imports
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
     if dsn is not None:
         env["POSTGRES_DSN"] = dsn
     return subprocess.Popen(
@@ -246,9 +249,9 @@ async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> N
 
     task = asyncio.create_task(writer())
     try:
-        await wait_for(lambda: len(acked) >= 20)
+        await wait_until(lambda: len(acked) >= 20)
         await asyncio.to_thread(private_pg_server.stop)
-        await wait_for(lambda: len(errors) >= 3)
+        await wait_until(lambda: len(errors) >= 3)
         down_acked = len(acked)
         with pytest.raises(StoreUnavailableError, match="unavailable"):
             await store.list()
@@ -256,8 +259,8 @@ async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> N
             await asyncio.to_thread(store.get_sync, "a", "s")
         await asyncio.to_thread(private_pg_server.start)
         await asyncio.to_thread(wait_until_accepting, dsn)
-        await wait_for(lambda: len(acked) >= down_acked + 20, timeout=20)  # recovered
-        await wait_for(store._events.relay.listening.is_set, timeout=10)  # the LISTEN came back
+        await wait_until(lambda: len(acked) >= down_acked + 20, timeout=20)  # recovered
+        await wait_until(store._events.relay.listening.is_set, timeout=10)  # the LISTEN came back
     finally:
         stop.set()
         await task
@@ -272,16 +275,9 @@ async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> N
     await other.open()
     await other.clear("a", "elsewhere")
     await other.set("a", "elsewhere", [{"role": "user", "content": "x"}])
-    await wait_for(lambda: "elsewhere" in events)  # events from others flow again
+    await wait_until(lambda: "elsewhere" in events)  # events from others flow again
     await other.close()
     await store.close()
-
-
-async def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.02)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from helpers.evals import CONFIG, project, run_eval
+from helpers.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 #: For a subprocess: vel_runner from this tree, and the tests' ``helpers`` (the eval tools).
 PYTHONPATH = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
 

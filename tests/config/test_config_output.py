@@ -12,6 +12,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from helpers.paths import REPO_ROOT
 
 from vel_runner import Agent, AgentTool, FunctionTool
 from vel_runner.config.build import build
@@ -19,7 +20,7 @@ from vel_runner.config.validate import check_config, load_config
 from vel_runner.runtime import Runtime
 from vel_runner.tools import MCPSource, ToolDefinitionError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 MCP_SERVER = str(ROOT / "tests" / "mcp_servers" / "demo_server.py")
 
 MODELS = '''
