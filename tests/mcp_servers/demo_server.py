@@ -58,6 +58,16 @@ async def slow(seconds: float, started: str = "") -> str:
 
 
 @server.tool()
+def tally(path: str) -> int:
+    """Append a line to the file at ``path``; answer how many it holds (a test counts the calls
+    that really ran, on the server's side)."""
+    with open(path, "a") as file:
+        file.write("ran\n")
+    with open(path) as file:
+        return len(file.readlines())
+
+
+@server.tool()
 def pixel() -> Image:
     """A 1x1 PNG."""
     png = bytes.fromhex(
