@@ -5,29 +5,12 @@ server's real result, and ``stub_tools`` keeps a call away from the server."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from helpers.evals import project, run_eval
-from helpers.mcp_servers import DEMO
+from helpers.mcp_servers import demo_config
 
-CONFIG = f"""\
-version: 1
-providers:
-  offline: {{type: echo}}
-tools:
-  demo:
-    type: mcp
-    command: {sys.executable}
-    args: [{DEMO}, stdio]
-    allow: [add, tally]
-    prefix: d_
-    connect_timeout: 30s
-agents:
-  - id: ops
-    model: {{provider: offline, model: e}}
-    tools: [demo]
-"""
+CONFIG = demo_config("add, tally")
 
 CASES = """\
 agent: ops

@@ -83,3 +83,26 @@ def kill_tagged(tag: str) -> None:
     for pid in processes_with(tag):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def demo_config(allow: str, *more_lines: str) -> str:
+    """agents.yaml: one echo agent ``ops`` with the demo server over stdio (its tools
+    ``allow``, prefixed ``d_``), ``more_lines`` added to the server's entry."""
+    extra = "".join(f"    {line}\n" for line in more_lines)
+    return f"""\
+version: 1
+providers:
+  offline: {{type: echo}}
+tools:
+  demo:
+    type: mcp
+    command: {sys.executable}
+    args: [{DEMO}, stdio]
+    allow: [{allow}]
+    prefix: d_
+    connect_timeout: 30s
+{extra}agents:
+  - id: ops
+    model: {{provider: offline, model: e}}
+    tools: [demo]
+"""

@@ -6,37 +6,19 @@ appends to) shows when the call really ran."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from helpers.mcp_servers import DEMO
+from helpers.mcp_servers import demo_config
 from helpers.server import serving, stored_messages
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
 
-CONFIG = f"""\
-version: 1
-providers:
-  offline: {{type: echo}}
-tools:
-  demo:
-    type: mcp
-    command: {sys.executable}
-    args: [{DEMO}, stdio]
-    allow: [add, tally]
-    prefix: d_
-    approval: ["tal*"]
-    connect_timeout: 30s
-agents:
-  - id: ops
-    model: {{provider: offline, model: e}}
-    tools: [demo]
-"""
+CONFIG = demo_config("add, tally", 'approval: ["tal*"]')
 
 
 @pytest.fixture
