@@ -85,6 +85,28 @@ const scenarios = {
     await chat.sendMessage({ text: "next" });
     return { stopped, next: view(chat) };
   },
+  // stop() after the answer began (its start chunk came) but before its first word: the
+  // page keeps the question; the chat's messages route, read at once, shows it stored
+  async stopBeforeFirstWord() {
+    const id = "chat-early";
+    const chat = new Chat({ agent: "gated", id });
+    const sending = chat.sendMessage({ text: "hold on" });
+    await until(() => chat.lastMessage?.role === "assistant", "the answer's start");
+    const statusAtStop = chat.status;
+    await chat.stop();
+    await sending;
+    const url = `${base}/v1/agents/gated/chat/${id}/messages`;
+    const loaded = await (await fetch(url)).json();
+    return { statusAtStop, stopped: view(chat), loaded };
+  },
+  // the next message of that chat, once the server stopped its answer
+  async afterEarlyStop() {
+    const id = "chat-early";
+    const url = `${base}/v1/agents/gated/chat/${id}/messages`;
+    const chat = new Chat({ agent: "gated", id, messages: await (await fetch(url)).json() });
+    await chat.sendMessage({ text: "next" });
+    return view(chat);
+  },
   // resume with nothing in flight: 204, nothing changes
   async resumeIdle() {
     const chat = new Chat({ agent: "assistant", id: "chat-idle" });
