@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers.mcp_servers import demo_config
-from helpers.server import serving, stored_messages
+from helpers.server import serving, sse_json, stored_messages
 
 from vel_runner.runtime import Runtime
 from vel_runner.server.app import create_app
@@ -94,3 +94,24 @@ async def test_a_denied_mcp_call_never_runs_and_the_model_reads_the_reason(
             "approved": False,
             "reason": "not on a Friday",
         }
+
+
+async def test_the_stream_asks_for_the_mcp_call_and_the_answer_streams_its_result(
+    server: str, tmp_path: Path
+) -> None:
+    """On the runs SSE stream: ``tool-approval-request`` after the MCP call's input, the
+    stream ends with ``tool-calls``; the answer's stream starts with the server's result."""
+    tally = tmp_path / "tally.txt"
+    body = {"message": f'/tool d_tally {{"path": "{tally}"}}', "session_id": "st", "stream": True}
+    async with httpx.AsyncClient(base_url=server, timeout=60) as http:
+        asked = sse_json((await http.post("/v1/agents/ops/runs", json=body)).text)
+        kinds = [event["type"] for event in asked]
+        assert kinds.index("tool-approval-request") == kinds.index("tool-input-available") + 1
+        request = asked[kinds.index("tool-approval-request")]
+        assert asked[-1]["finishReason"] == "tool-calls" and runs_on_server(tally) == 0
+        answer = {"id": request["approvalId"], "approved": True}
+        body = {"approvals": [answer], "session_id": "st", "stream": True}
+        done = sse_json((await http.post("/v1/agents/ops/runs", json=body)).text)
+        ran = next(event for event in done if event["type"] == "tool-output-available")
+        assert ran["toolCallId"] == request["toolCallId"] and ran["output"] == {"result": 1}
+        assert runs_on_server(tally) == 1
