@@ -168,7 +168,9 @@ class Agent:
     # -- turns -------------------------------------------------------------------------------
     async def run(self, input: Mapping[str, Any] | str, session_id: str | None = None) -> str:
         """Run one turn and return the reply text (everything the model wrote in the turn)."""
-        return (await self._turn(input, session_id, (), PLAIN).run()).output
+        turn = self._turn(input, session_id, (), PLAIN)
+        await turn.run()
+        return turn.output
 
     async def run_turn(
         self,
@@ -183,7 +185,9 @@ class Agent:
         ``client_tools`` (chat completions ``tools``) are offered to the model but not run:
         when the model calls one, the turn ends with those calls in ``tool_calls``.
         """
-        return await self._turn(input, session_id, client_tools, options).run()
+        turn = self._turn(input, session_id, client_tools, options)
+        await turn.run()
+        return turn.result()
 
     def run_stream(
         self,
@@ -249,19 +253,24 @@ class Agent:
                     raise InvalidInputError(
                         "regenerate needs a session (session_id) the agent keeps"
                     )
-            if isinstance(input, str) or not isinstance(input, Mapping):
-                inputs = [self._user_message(input, options)]
+            if (
+                isinstance(input, str)
+                or not isinstance(input, Mapping)
+                or ("tool_results" not in input and "approvals" not in input)
+            ):  # a user message (a turn's hot path: no call)
+                user: Message = {"role": "user", "content": user_text(input)}
+                if options.user_id is not None:
+                    user["id"] = options.user_id
+                inputs = [user]
             elif "tool_results" in input:
                 inputs = tool_result_messages(input["tool_results"])
-            elif "approvals" in input:
+            else:
                 answers = ApprovalAnswer.parse_list(input["approvals"])
                 if sid is None or self.ctxmgr.stateless:
                     raise InvalidInputError(
                         "approvals answer the calls a session waits for: give its session_id"
                     )
                 inputs = []
-            else:
-                inputs = [self._user_message(input, options)]
         except InvalidInputError as exc:
             hooks.rejected(self.id, run_id, exc)
             raise
@@ -278,13 +287,6 @@ class Agent:
         ):
             plain = self._settings(client_tools)
         return kind(self, run_id, sid, inputs, options, plain, answers, output)
-
-    @staticmethod
-    def _user_message(input: Mapping[str, Any] | str, options: TurnOptions) -> Message:
-        user: Message = {"role": "user", "content": user_text(input)}
-        if options.user_id is not None:
-            user["id"] = options.user_id
-        return user
 
     def _settings(
         self,

@@ -62,7 +62,8 @@ NOT_RUN = "not run: the run reached max_steps"
 
 
 class Turn:
-    """One turn of one agent. Make it, then ``await run()`` or iterate ``stream(encode)``.
+    """One turn of one agent. Make it, then ``await run()`` (and read ``result()``), or
+    iterate ``stream(encode)`` (a :class:`~vel_runner.turn_stream.StreamedTurn`).
 
     ``inputs`` is the user message, or the results of client tool calls (which continue the
     session's last assistant message); ``answers`` (with no inputs) answer the approvals the
@@ -137,7 +138,9 @@ class Turn:
         )
 
     # -- the non-streamed turn -----------------------------------------------------------------
-    async def run(self) -> TurnResult:
+    async def run(self) -> None:
+        """The turn, whole; then :meth:`result` (or ``output`` alone: ``Agent.run`` reads
+        only that, and a :class:`TurnResult` is a frozen dataclass: a call per field)."""
         agent, sid = self.agent, self.session_id
         observed = None
         if hooks.observing:  # else nothing to time, and no step is made
@@ -168,7 +171,6 @@ class Turn:
             raise
         if observed is not None:
             observed.end()
-        return self.result()
 
     async def _loop(self, messages: list[Message]) -> None:
         agent, plan, step = self.agent, self.plan, self.step

@@ -117,7 +117,7 @@ class EchoProvider:
             said = _results_text(messages)
         text = f"echo ({len(messages)} messages): {user if said is None else said}"
         response_format = settings.get("response_format")
-        if isinstance(response_format, Mapping):
+        if response_format is not None and isinstance(response_format, Mapping):  # ABC: slow
             text = structured_answer(response_format, user, text) or text
         prompt_words = self._count_words(messages)  # the words of every message
         return text, Usage(prompt_tokens=prompt_words, completion_tokens=len(text.split()))

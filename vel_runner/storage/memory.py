@@ -144,7 +144,10 @@ class MemoryTurn:
         if view is not None:  # checked when the turn began; nothing changed it since
             view.extend(new_messages)
         store._message_ids.add(new_messages, self._key)
-        store._note_tail(self._key, messages)
+        if awaits_approval(messages):  # _note_tail, inlined: every turn passes here
+            store._awaiting.add(self._key)
+        elif store._awaiting:
+            store._awaiting.discard(self._key)
         if keep is not None:
             pinned = pinned_count(messages)
             excess = len(messages) - pinned - keep
@@ -254,7 +257,7 @@ class MemoryStore(MemoryListings):
         so listing pending approvals reads those sessions, not all of them."""
         if awaits_approval(messages):
             self._awaiting.add(key)
-        else:
+        elif self._awaiting:
             self._awaiting.discard(key)
 
     def find_message_sync(self, message_id: str) -> MessageRef | None:
