@@ -212,3 +212,36 @@ async def test_a_reload_mid_answer_shows_the_question_on_any_host(fresh_postgres
         ui = (await http.get(f"{b}/v1/agents/slow/chat/q/messages")).json()
         assert [m["role"] for m in ui] == ["user", "assistant", "user", "assistant"]
         assert [m["id"] for m in ui].count("u2") == 1
+
+
+async def test_a_stop_sent_right_after_an_answer_starts_is_heard(
+    fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer records its answer only once it LISTENs: a stop sent by another host as
+    soon as it sees the answer reaches it, however slow the LISTEN connection is to open
+    (it was lost when the connection took longer than the answer's first words)."""
+    from vel_runner.storage.pg_chat_runs import PgChatRuns
+    from vel_runner.storage.pg_events import PgListener
+
+    setup = PostgresStore(fresh_postgres_dsn)
+    await setup.open()  # the tables
+    await setup.close()
+    slow_start = PgListener.start
+
+    def start_late(self: PgListener) -> None:
+        asyncio.get_running_loop().call_later(0.5, slow_start, self)
+
+    monkeypatch.setattr(PgListener, "start", start_late)
+    stops: list[tuple[str, str]] = []
+    writer = PgChatRuns(fresh_postgres_dsn, "host-a", on_follow=lambda _: None,
+                        on_stop=lambda a, s: stops.append((a, s)))  # fmt: skip
+    other = PgChatRuns(fresh_postgres_dsn, "host-b", on_follow=lambda _: None,
+                       on_stop=lambda a, s: None)  # fmt: skip
+    try:
+        await writer.started("slow", "c9", "stream-1")
+        await other.stop_elsewhere("slow", "c9")
+        await wait_until(lambda: stops, 5, what="the stop at the writer")
+        assert stops == [("slow", "c9")]
+    finally:
+        await writer.close()
+        await other.close()

@@ -138,6 +138,7 @@ class PgChatRuns:
         self.origin = origin
         self._on_follow = on_follow
         self._on_stop = on_stop
+        self._timeout = timeout
         self._pool = Pool(
             lambda: dsn, name="chat-runs", min_size=1, max_size=4, timeout=timeout, max_idle=60
         )
@@ -149,11 +150,14 @@ class PgChatRuns:
 
     async def _run(self, call: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
         """``call`` on a pool connection (the pool and the listener start on first use)."""
+        await self._open()
+        async with self._pool.connection() as conn:
+            return await call(conn)
+
+    async def _open(self) -> None:
         if not self._pool.opened:
             await self._pool.open()
             self._listener.start()
-        async with self._pool.connection() as conn:
-            return await call(conn)
 
     async def _execute(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         async def execute(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
@@ -162,9 +166,17 @@ class PgChatRuns:
 
         return await self._run(execute)
 
-    async def _try(self, what: str, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """:meth:`_execute`, a failure logged and answered with no rows."""
+    async def _try(
+        self, what: str, query: str, params: dict[str, Any], *, listening: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """:meth:`_execute`, a failure logged and answered with no rows. ``listening``: first
+        wait (a bounded time) until this process hears the channel, so that whoever sees what
+        the query records can reach it (a stop sent before the LISTEN was lost)."""
         try:
+            if listening and not self._listener.listening.is_set():
+                await self._open()
+                with contextlib.suppress(TimeoutError):  # a database down: record anyway
+                    await asyncio.wait_for(self._listener.listening.wait(), self._timeout)
             return await self._execute(query, params)
         except (psycopg.Error, StoreUnavailableError) as exc:
             reason = error_text(exc, dsn_secrets(self.dsn))
@@ -182,7 +194,7 @@ class PgChatRuns:
         self._owned.add(stream)
         asked = None if question is None else Jsonb(dict(question))
         params = {"a": agent_id, "s": chat_id, "r": stream, "o": self.origin, "q": asked}
-        await self._try("record an answer", START, params)
+        await self._try("record an answer", START, params, listening=True)
         if self._heartbeat is None or self._heartbeat.done():
             self._heartbeat = asyncio.create_task(self._beat(), name="vel-chat-heartbeat")
 
