@@ -129,6 +129,8 @@ async def events_settled(store: SessionStore, events: list[Any]) -> None:
     """
     if store.kind != "database":
         return
+    # a NOTIFY committed before the store LISTENs never arrives: the probe waits for that
+    assert await store.hearing_others(), "the store never started listening"  # type: ignore[attr-defined]
     other = create_store("database", dsn=store.dsn)  # type: ignore[attr-defined]
     probe = f"probe-{uuid.uuid4().hex[:8]}"
     try:

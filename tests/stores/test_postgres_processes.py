@@ -260,7 +260,7 @@ async def test_server_stopped_mid_run_then_started_again(private_pg_server) -> N
         await asyncio.to_thread(private_pg_server.start)
         await asyncio.to_thread(wait_until_accepting, dsn)
         await wait_until(lambda: len(acked) >= down_acked + 20, timeout=20)  # recovered
-        await wait_until(store._events.relay.listening.is_set, timeout=10)  # the LISTEN came back
+        assert await store.hearing_others(10)  # the LISTEN came back
     finally:
         stop.set()
         await task

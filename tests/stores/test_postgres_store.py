@@ -249,7 +249,7 @@ async def test_events_local_once_and_from_other_processes(store: PostgresStore) 
     other = PostgresStore(store.dsn)
     await other.open()
     try:
-        await asyncio.wait_for(store._events.relay.listening.wait(), 5)
+        assert await store.hearing_others()
         await turn(store, "mine", "x")
         await turn(other, "theirs", "y")
         await other.clear("a", "theirs")

@@ -61,6 +61,18 @@ class SessionEvents:
             )
         self.relay.start()
 
+    async def heard(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until other processes' changes reach the listeners:
+        a NOTIFY sent before the LISTEN connection is up is never delivered."""
+        relay = self.relay
+        if relay is None:
+            return False
+        try:
+            await asyncio.wait_for(relay.listening.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def stop(self) -> None:
         """Stop the relay (the store is closing). Listeners stay: a reopen restarts it."""
         if self.relay is not None:

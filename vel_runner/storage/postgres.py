@@ -154,6 +154,11 @@ class PostgresStore(PostgresListings):
             self._exit_guard.arm()
             self._events.opened()
 
+    async def hearing_others(self, timeout: float = 5.0) -> bool:
+        """``True`` once this store's listeners get other processes' changes too (the LISTEN
+        connection is up); ``False`` after ``timeout`` s, or with no listener added."""
+        return await self._events.heard(timeout)
+
     async def close(self) -> None:
         """Stop the event relay, close the pool and the sync connection. Idempotent."""
         self._exit_guard.disarm()
