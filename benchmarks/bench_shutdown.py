@@ -10,9 +10,7 @@ Run: python benchmarks/bench_shutdown.py [--runs N]
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,8 +21,11 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "tests" / "mcp_servers" / "demo_server.py"
-UNRULY = ROOT / "tests" / "mcp_servers" / "unruly_server.py"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers.mcp_servers import DEMO, UNRULY, processes_with  # noqa: E402
+from helpers.net import free_port  # noqa: E402
+
 HEAD = "version: 1\nproviders:\n  offline: {type: echo}\n"
 
 
@@ -42,25 +43,6 @@ def config(case: str, tag: str) -> str:
         + "    allow: ['*']\n"
         + "agents:\n  - id: a\n    model: {provider: offline, model: e}\n    tools: [s]\n"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def left_over(tag: str) -> int:
-    """Processes whose command line carries ``tag`` (an MCP server serve left behind)."""
-    count = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if tag.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    count += 1
-            except OSError:
-                continue
-    return count
 
 
 def one_stop(case: str, directory: Path) -> tuple[float, int]:
@@ -89,7 +71,7 @@ def one_stop(case: str, directory: Path) -> tuple[float, int]:
         if proc.poll() is None:
             proc.kill()
     time.sleep(0.5)  # what serve stopped is gone within its kill escalation
-    return took, left_over(tag)
+    return took, len(processes_with(tag))
 
 
 def main() -> None:
