@@ -166,17 +166,9 @@ class PgChatRuns:
 
         return await self._run(execute)
 
-    async def _try(
-        self, what: str, query: str, params: dict[str, Any], *, listening: bool = False
-    ) -> list[tuple[Any, ...]]:
-        """:meth:`_execute`, a failure logged and answered with no rows. ``listening``: first
-        wait (a bounded time) until this process hears the channel, so that whoever sees what
-        the query records can reach it (a stop sent before the LISTEN was lost)."""
+    async def _try(self, what: str, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """:meth:`_execute`, a failure logged and answered with no rows."""
         try:
-            if listening and not self._listener.listening.is_set():
-                await self._open()
-                with contextlib.suppress(TimeoutError):  # a database down: record anyway
-                    await asyncio.wait_for(self._listener.listening.wait(), self._timeout)
             return await self._execute(query, params)
         except (psycopg.Error, StoreUnavailableError) as exc:
             reason = error_text(exc, dsn_secrets(self.dsn))
@@ -194,7 +186,11 @@ class PgChatRuns:
         self._owned.add(stream)
         asked = None if question is None else Jsonb(dict(question))
         params = {"a": agent_id, "s": chat_id, "r": stream, "o": self.origin, "q": asked}
-        await self._try("record an answer", START, params, listening=True)
+        # whoever sees the record may ask this process to stop: hear the channel first (a
+        # NOTIFY sent before the LISTEN is lost); a database down records anyway, and fails
+        await self._open()
+        await self._listener.heard(self._timeout)
+        await self._try("record an answer", START, params)
         if self._heartbeat is None or self._heartbeat.done():
             self._heartbeat = asyncio.create_task(self._beat(), name="vel-chat-heartbeat")
 
@@ -255,8 +251,7 @@ class PgChatRuns:
         following = progress = -1e9
         after = 0
         try:
-            with contextlib.suppress(TimeoutError):  # not listening yet: the polls still read
-                await asyncio.wait_for(self._listener.listening.wait(), POLL)
+            await self._listener.heard(POLL)  # not listening yet: the polls still read
             progress = loop.time()
             while True:
                 if loop.time() - following >= FOLLOW_EVERY:

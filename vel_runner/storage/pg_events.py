@@ -63,6 +63,15 @@ class PgListener:
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._run(), name=f"vel-pg-listen-{self._channel}")
 
+    async def heard(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the channel is LISTENed to: a NOTIFY sent
+        before that is never delivered. ``False``: not listening by then."""
+        try:
+            await asyncio.wait_for(self.listening.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:

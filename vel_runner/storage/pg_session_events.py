@@ -64,14 +64,7 @@ class SessionEvents:
     async def heard(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` s) until other processes' changes reach the listeners:
         a NOTIFY sent before the LISTEN connection is up is never delivered."""
-        relay = self.relay
-        if relay is None:
-            return False
-        try:
-            await asyncio.wait_for(relay.listening.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return self.relay is not None and await self.relay.heard(timeout)
 
     async def stop(self) -> None:
         """Stop the relay (the store is closing). Listeners stay: a reopen restarts it."""
