@@ -144,10 +144,7 @@ class MemoryTurn:
         if view is not None:  # checked when the turn began; nothing changed it since
             view.extend(new_messages)
         store._message_ids.add(new_messages, self._key)
-        if awaits_approval(messages):  # _note_tail, inlined: every turn passes here
-            store._awaiting.add(self._key)
-        elif store._awaiting:
-            store._awaiting.discard(self._key)
+        store._note_tail(self._key, messages)
         if keep is not None:
             pinned = pinned_count(messages)
             excess = len(messages) - pinned - keep
