@@ -376,3 +376,30 @@ async def test_cancelled_turns_store_nothing_and_leak_no_connection(
         assert s.pool_stats().get("pool_size", 0) <= 2
     finally:
         await s.close()
+
+
+async def test_hearing_others_waits_for_the_listen_connection(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hearing_others`` is false until the LISTEN connection is up (no listener: never), and
+    once it says true another process's change reaches the listener."""
+    from vel_runner.storage.pg_events import PgListener
+
+    assert await store.hearing_others(0.05) is False  # nobody listens: no LISTEN connection
+    slow_start = PgListener.start
+    monkeypatch.setattr(
+        PgListener,
+        "start",
+        lambda self: asyncio.get_running_loop().call_later(0.5, slow_start, self),
+    )
+    events: list[SessionEvent] = []
+    store.add_listener(events.append)
+    assert await store.hearing_others(0.05) is False  # still connecting
+    assert await store.hearing_others(5) is True
+    other = PostgresStore(store.dsn)
+    await other.open()
+    try:
+        await other.set("a", "theirs", [msg("user", "x")])
+        await wait_until(lambda: any(e.session_id == "theirs" for e in events), 5)
+    finally:
+        await other.close()
