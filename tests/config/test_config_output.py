@@ -12,6 +12,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from helpers.mcp_servers import demo_config
 from helpers.paths import REPO_ROOT
 
 from vel_runner import Agent, AgentTool, FunctionTool
@@ -21,7 +22,6 @@ from vel_runner.runtime import Runtime
 from vel_runner.tools import MCPSource, ToolDefinitionError
 
 ROOT = REPO_ROOT
-MCP_SERVER = str(ROOT / "tests" / "mcp_servers" / "demo_server.py")
 
 MODELS = '''
 from typing import Literal
@@ -309,25 +309,8 @@ def test_library_tools_take_the_same_approval_option() -> None:
 
 
 def mcp_config(approval: str) -> str:
-    return f"""\
-version: 1
-providers:
-  offline: {{type: echo}}
-tools:
-  demo:
-    type: mcp
-    command: {sys.executable}
-    args: [{MCP_SERVER}, stdio]
-    allow: [add, echo, "list_*"]
-    prefix: d_
-    approval: {approval}
-    approval_timeout: 1h
-    connect_timeout: 30s
-agents:
-  - id: a
-    model: {{provider: offline, model: e}}
-    tools: [demo]
-"""
+    """The demo server's tools under ``approval`` (agent ``ops``)."""
+    return demo_config('add, echo, "list_*"', f"approval: {approval}", "approval_timeout: 1h")
 
 
 async def test_mcp_approval_globs_match_the_servers_own_tool_names(tmp_path: Path) -> None:
@@ -335,7 +318,7 @@ async def test_mcp_approval_globs_match_the_servers_own_tool_names(tmp_path: Pat
     path.write_text(mcp_config('[add, "list_*"]'))
     runtime = await Runtime.from_paths([path], watch=False, close_grace=0.0)
     async with runtime:
-        specs = {s.name: s for s in runtime.agent("a").toolbox.specs()}
+        specs = {s.name: s for s in runtime.agent("ops").toolbox.specs()}
     assert specs["d_add"].approval and specs["d_list_colors"].approval
     assert not specs["d_echo"].approval
     assert specs["d_add"].approval_timeout == 3600.0 and specs["d_echo"].approval_timeout == 3600.0
@@ -351,5 +334,5 @@ def test_validate_connect_warns_about_approval_globs_that_match_no_tool(tmp_path
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     warning = next(line for line in done.stdout.splitlines() if "'wirte_*'" in line)
-    assert ":11:" in warning and "approval entry 'wirte_*' matches none of the tools" in warning
+    assert ":12:" in warning and "approval entry 'wirte_*' matches none of the tools" in warning
     assert "approval entry 'add'" not in done.stdout  # it matches a tool

@@ -13,5 +13,7 @@
 - :mod:`helpers.pgserver`: a throwaway PostgreSQL and its fixtures (a pytest plugin);
 - :mod:`helpers.server`: the app on a real uvicorn, ``vel-runner serve`` in a process, SSE;
 - :mod:`helpers.live_server`: a server in a background thread, for the dashboard's tests;
-- :mod:`helpers.node`, :mod:`helpers.mcp_servers`: the node harnesses, the MCP test servers.
+- :mod:`helpers.dashboard`: the dashboard under Pilot against that server, on its main screen;
+- :mod:`helpers.node`, :mod:`helpers.mcp_servers`: the node harnesses, the MCP test servers
+  (``demo_config``: agents.yaml with the demo server).
 """

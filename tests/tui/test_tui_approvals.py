@@ -5,11 +5,11 @@ approving or denying goes through the one confirmation dialog, with an optional 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import pytest
 from helpers.approvals import waiting_step
+from helpers.dashboard import dashboard
 from helpers.live_server import API_KEY, LiveServer
 from helpers.server import echo_agent
 from helpers.waiting import pilot_until
@@ -20,9 +20,7 @@ from vel_runner import FunctionTool
 from vel_runner.tools.base import ToolCall
 from vel_runner.tui.app import MonitorApp
 from vel_runner.tui.approvals_screen import ApprovalsScreen
-from vel_runner.tui.client import ApiClient
 from vel_runner.tui.confirm_screen import ConfirmScreen
-from vel_runner.tui.main_screen import MainScreen
 from vel_runner.tui.status_header import StatusHeader
 
 WIPES: list[str] = []
@@ -50,14 +48,6 @@ def server() -> Iterator[LiveServer]:
     live.call(live.agents["ops"].ctxmgr.aset_session_context("s1", waiting("s1", "/srv/a")))
     yield live
     live.close()
-
-
-@asynccontextmanager
-async def dashboard(server: LiveServer) -> AsyncIterator[tuple[MonitorApp, Pilot[None]]]:
-    app = MonitorApp(ApiClient(server.url, api_key=API_KEY), refresh=0.1)
-    async with app.run_test(size=(120, 32)) as pilot:
-        await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
-        yield app, pilot
 
 
 def header(app: MonitorApp) -> str:

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import pytest
+from helpers.dashboard import dashboard
 from helpers.live_server import API_KEY, LiveServer
 from helpers.server import echo_agent
 from helpers.waiting import pilot_until
-from textual.pilot import Pilot
 
 from vel_runner import FunctionTool
 from vel_runner.tools.threads import stuck_calls
 from vel_runner.tui.agents_summary import COLUMNS, AgentsSummary
 from vel_runner.tui.app import MonitorApp
-from vel_runner.tui.client import ApiClient
-from vel_runner.tui.main_screen import MainScreen
 
 RELEASE = threading.Event()
 
@@ -44,14 +41,6 @@ def server() -> Iterator[LiveServer]:
         live.close()
 
 
-@asynccontextmanager
-async def dashboard(server: LiveServer) -> AsyncIterator[tuple[MonitorApp, Pilot[None]]]:
-    app = MonitorApp(ApiClient(server.url, api_key=API_KEY), refresh=0.1)
-    async with app.run_test(size=(140, 32)) as pilot:
-        await pilot_until(pilot, lambda: isinstance(app.screen, MainScreen))
-        yield app, pilot
-
-
 def tool_calls_cell(app: MonitorApp, agent: str) -> str:
     summary = app.screen.query_one(AgentsSummary)
     column = COLUMNS.index("Tool calls")
@@ -66,7 +55,7 @@ async def test_the_agent_row_counts_stuck_calls_until_they_return(server: LiveSe
     """Two calls of a sync tool time out (their turns end with the timeout as the result)
     while their threads still run: the row reads ``2 (2 stuck)``; when the tool returns, it
     reads ``2``. An agent without tools shows none."""
-    async with dashboard(server) as (app, pilot):
+    async with dashboard(server, size=(140, 32)) as (app, pilot):
         await pilot_until(pilot, lambda: tool_calls_cell(app, "ops") == "0")
         for session in ("s1", "s2"):
             answer = await asyncio.to_thread(server.turn, "ops", session, "/tool hang {}")
