@@ -23,6 +23,7 @@ from vel_runner import Agent
 from vel_runner.runtime import Runtime
 from vel_runner.server import chat_mirror
 from vel_runner.server.app import create_app
+from vel_runner.storage.pg_events import PgListener
 from vel_runner.storage.postgres import PostgresStore
 
 WORDS = " ".join(f"w{n}" for n in range(24))
@@ -45,6 +46,16 @@ def host(dsn: str, *, delay: float = 0.05, grace: float | None = None) -> Any:
 async def two_hosts(dsn: str, **options: Any) -> AsyncIterator[tuple[str, str]]:
     async with serving(host(dsn, **options)) as a, serving(host(dsn, **options)) as b:
         yield a, b
+
+
+def listen_late(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every LISTEN connection (chat answers, session events) starts ``seconds`` late."""
+    start = PgListener.start
+    monkeypatch.setattr(
+        PgListener,
+        "start",
+        lambda self: asyncio.get_running_loop().call_later(seconds, start, self),
+    )
 
 
 def chat_body(chat: str, text: str, message_id: str) -> dict[str, Any]:
@@ -214,24 +225,40 @@ async def test_a_reload_mid_answer_shows_the_question_on_any_host(fresh_postgres
         assert [m["id"] for m in ui].count("u2") == 1
 
 
-async def test_a_stop_sent_right_after_an_answer_starts_is_heard(
+async def test_a_page_sees_an_answer_only_once_every_host_can_reach_it(
     fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer records its answer only once it LISTENs: a stop sent by another host as
-    soon as it sees the answer reaches it, however slow the LISTEN connection is to open
-    (it was lost when the connection took longer than the answer's first words)."""
+    """The first frame waits for the answer's record (made once its writer LISTENs), so a new
+    message sent by a page that saw the answer, to any host, finds it there to stop."""
+    listen_late(monkeypatch, 1.0)  # a loaded machine: the LISTEN connection opens late
+    app = host(fresh_postgres_dsn, delay=0.2)
+    async with serving(app) as a, httpx.AsyncClient(timeout=30) as http:
+        writer = SseReader(
+            http, "POST", f"{a}/v1/agents/slow/chat", json=chat_body("c8", WORDS, "u1")
+        )
+        await wait_until(lambda: writer.frames, what="the answer's first frame")
+        async with await psycopg.AsyncConnection.connect(fresh_postgres_dsn) as db:
+            cursor = await db.execute(
+                "SELECT count(*) FROM vel_chat_runs WHERE session_id = 'c8' AND ended_at IS NULL"
+            )
+            assert await cursor.fetchone() == (1,)
+        await writer.task
+
+
+async def test_an_answer_recorded_elsewhere_right_after_this_one_stops_it(
+    fresh_postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer records its answer only once it LISTENs, and recording the chat's next
+    answer on another host tells it to stop in the same statement: however slow the LISTEN
+    connection is to open, the stop reaches it (it was lost when the connection took longer
+    than the answer's first words, or when the new answer was recorded before the stop was
+    sent)."""
     from vel_runner.storage.pg_chat_runs import PgChatRuns
-    from vel_runner.storage.pg_events import PgListener
 
     setup = PostgresStore(fresh_postgres_dsn)
     await setup.open()  # the tables
     await setup.close()
-    slow_start = PgListener.start
-
-    def start_late(self: PgListener) -> None:
-        asyncio.get_running_loop().call_later(0.5, slow_start, self)
-
-    monkeypatch.setattr(PgListener, "start", start_late)
+    listen_late(monkeypatch, 0.5)
     stops: list[tuple[str, str]] = []
     writer = PgChatRuns(fresh_postgres_dsn, "host-a", on_follow=lambda _: None,
                         on_stop=lambda a, s: stops.append((a, s)))  # fmt: skip
@@ -239,7 +266,7 @@ async def test_a_stop_sent_right_after_an_answer_starts_is_heard(
                        on_stop=lambda a, s: None)  # fmt: skip
     try:
         await writer.started("slow", "c9", "stream-1")
-        await other.stop_elsewhere("slow", "c9")
+        await other.started("slow", "c9", "stream-2")
         await wait_until(lambda: stops, 5, what="the stop at the writer")
         assert stops == [("slow", "c9")]
     finally:

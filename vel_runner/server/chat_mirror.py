@@ -67,6 +67,11 @@ class Mirror:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         return self._tasks.spawn(work)
 
+    async def recorded(self) -> None:
+        """Once the database has the answer and this process hears its channel: a page that
+        saw a frame of it can then reach it from any host (a new message there stops it)."""
+        await asyncio.shield(self._started)
+
     def followed(self) -> None:
         """Another process follows the answer: copy it from its first frame, and on, and read
         it here on that follower's behalf (the answer advances as its readers take it)."""

@@ -106,6 +106,8 @@ class ChatRun:
 
     async def _pull_one(self) -> None:
         try:
+            if not self.frames and self.mirror is not None:
+                await self.mirror.recorded()  # what a page sees, every host can reach
             frame = await anext(self._source)
         except StopAsyncIteration:  # the helper sent a failure's frames and [DONE] already
             await self._end()
@@ -221,13 +223,6 @@ class ChatStreams:
         if run.mirror is not None:
             stream = run.mirror.stream
             asyncio.get_running_loop().call_later(RECENT, self._streams.pop, stream, None)
-
-    def stop_elsewhere(self, agent: Agent, chat_id: str) -> None:
-        """A new message: stop the chat's answer if another process writes it (in the
-        background: the new turn waits for the session anyway)."""
-        runs = self.remote.of(agent)
-        if runs is not None:
-            self.remote.tasks.spawn(runs.stop_elsewhere(agent.id, chat_id))
 
     async def follow_elsewhere(self, agent: Agent, chat_id: str) -> AsyncIterator[bytes] | None:
         """The chat's answer being written by another process, if any, as frames."""

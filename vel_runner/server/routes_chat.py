@@ -183,10 +183,8 @@ async def chat(agent_id: str, body: ChatBody, request: Request) -> Response:
             if regenerate:
                 in_flight = previous.message_id if previous is not None else None
                 await check_regenerate(agent, body.id, body.messageId, in_flight)
-            if previous is not None:
-                await previous.stop()  # a new message ends the answer in flight (kept in part)
-            else:
-                streams.stop_elsewhere(agent, body.id)  # ... wherever it is written
+            if previous is not None:  # a new message ends the answer in flight (kept in
+                await previous.stop()  # part); one on another host: starting says so there
             if regenerate:
                 await drop_answer(agent, body.id, body.messageId)
             user_id = await unclaimed_id(state_of(request), agent, body.id, last.id)
@@ -214,8 +212,6 @@ async def answer_approvals(
             previous = streams.get(agent_id, body.id)
             if previous is not None:
                 await previous.stop()
-            else:
-                streams.stop_elsewhere(agent, body.id)
             message_id = body.messages[-1].id
             encoder = UIMessageStream(describe=client_words(), message_id=message_id)
             frames = held.frames(payload, body.id, encoder, f"chat of {agent_id}")

@@ -11,8 +11,11 @@ chat: the answer's stream id, its writer's origin token, a heartbeat), and LISTE
   follower as a reader while the notification keeps coming (every :data:`FOLLOW_EVERY` s).
   Answers nobody follows elsewhere write no frames.
 - ``{"k": "frames", "r": stream}``: the writer stored more frames: followers read them.
-- ``{"k": "stop", "a": agent, "s": chat, "o": origin}``: a new message for that chat arrived
-  elsewhere; the writer stops its answer (the chat's next turn waits for it anyway).
+- ``{"k": "stop", "a": agent, "s": chat, "o": origin}``: another process recorded a new answer
+  of that chat (a new message, a regenerate); the writer of the one it replaced stops it (the
+  chat's next turn waits for it anyway). The record and the notification are one statement,
+  and a writer records its answer only once it LISTENs and before its page sees a frame, so
+  a new message sent after a page saw an answer always reaches its writer.
 
 A follower reads frames by sequence number until the answer's last frame, waking on the
 notification or every :data:`POLL` s; an answer whose writer stopped beating its heartbeat
@@ -58,12 +61,24 @@ KEEP_FRAMES = 3600
 #: Seconds between two sweeps of old rows by one process (done when an answer ends).
 SWEEP_EVERY = 600.0
 
+#: Record the chat's answer now, and tell the writer of the one it replaces, if another
+#: process still writes it, to stop (one statement: the row read is the row replaced).
 START = """
-INSERT INTO vel_chat_runs (agent_id, session_id, run_id, owner, question)
-VALUES (%(a)s, %(s)s, %(r)s, %(o)s, %(q)s)
-ON CONFLICT (agent_id, session_id) DO UPDATE
-SET run_id = EXCLUDED.run_id, owner = EXCLUDED.owner, question = EXCLUDED.question,
-    started_at = clock_timestamp(), alive_at = clock_timestamp(), ended_at = NULL
+WITH replaced AS (
+    SELECT owner FROM vel_chat_runs
+    WHERE agent_id = %(a)s AND session_id = %(s)s AND ended_at IS NULL AND owner <> %(o)s
+), recorded AS (
+    INSERT INTO vel_chat_runs (agent_id, session_id, run_id, owner, question)
+    VALUES (%(a)s, %(s)s, %(r)s, %(o)s, %(q)s)
+    ON CONFLICT (agent_id, session_id) DO UPDATE
+    SET run_id = EXCLUDED.run_id, owner = EXCLUDED.owner, question = EXCLUDED.question,
+        started_at = clock_timestamp(), alive_at = clock_timestamp(), ended_at = NULL
+)
+SELECT pg_notify(
+    'vel_chat',
+    json_build_object('k', 'stop', 'a', %(a)s::text, 's', %(s)s::text, 'o', %(o)s::text)::text
+)
+FROM replaced
 """
 END = "UPDATE vel_chat_runs SET ended_at = clock_timestamp() WHERE run_id = %(r)s"
 BEAT = """
@@ -107,15 +122,6 @@ DELETE FROM vel_chat_frames
 WHERE created_at < clock_timestamp() - make_interval(secs => %(keep)s)
 """
 NOTIFY = "SELECT pg_notify('vel_chat', %(payload)s)"
-#: Tell the chat's writer elsewhere, if there is one, to stop its answer.
-STOP = """
-SELECT pg_notify(
-    'vel_chat',
-    json_build_object('k', 'stop', 'a', agent_id, 's', session_id, 'o', %(o)s::text)::text
-)
-FROM vel_chat_runs
-WHERE agent_id = %(a)s AND session_id = %(s)s AND ended_at IS NULL AND owner <> %(o)s
-"""
 
 
 class PgChatRuns:
@@ -182,7 +188,8 @@ class PgChatRuns:
         self, agent_id: str, chat_id: str, stream: str, question: Message | None = None
     ) -> None:
         """This process writes ``stream``, the chat's answer now (to ``question``, a user
-        message the session does not hold yet)."""
+        message the session does not hold yet); another process's answer it replaces is
+        told to stop."""
         self._owned.add(stream)
         asked = None if question is None else Jsonb(dict(question))
         params = {"a": agent_id, "s": chat_id, "r": stream, "o": self.origin, "q": asked}
@@ -219,10 +226,6 @@ class PgChatRuns:
     async def forget(self, stream: str) -> None:
         """Delete the answer's frames (and any left behind by a process that died)."""
         await self._try("delete frames", FORGET, {"r": stream, "keep": KEEP_FRAMES})
-
-    async def stop_elsewhere(self, agent_id: str, chat_id: str) -> None:
-        """Ask the process writing the chat's answer, if another one, to stop it."""
-        await self._try("stop an answer", STOP, {"a": agent_id, "s": chat_id, "o": self.origin})
 
     async def _beat(self) -> None:
         while self._owned:
